@@ -1,0 +1,1 @@
+"""Small per-service helpers the steps share (lookups, names, ARNs)."""

@@ -1,0 +1,1 @@
+"""The click layer: parses options, renders results (rich lives here only)."""

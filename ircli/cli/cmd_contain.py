@@ -1,0 +1,57 @@
+"""`ircli contain INSTANCE_ID`."""
+
+from __future__ import annotations
+
+import click
+
+from ircli.cli.confirm import confirm_or_refuse
+from ircli.cli.main import aws_session
+from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.render import Progress, render_run
+
+
+@click.command("contain")
+@click.argument("instance_id")
+@click.option("--case-id", help="Case to record under (default: the instance's open case, or new).")
+@click.option("--reason", help="Why, in words: kept in the case and the audit log.")
+@click.option("--dry-run", is_flag=True, 
+              help="Show the plan and prove permissions; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
+@click.option("--no-snapshot", is_flag=True, help="Do not snapshot the EBS volumes.")
+@click.option("--wait-snapshots", is_flag=True, help="Wait until the snapshots complete.")
+@click.option("--ssm-egress", type=click.Choice(["endpoints", "any", "none"]), default="endpoints",
+              show_default=True, help="What the isolation group lets out for live response.")
+@click.option("--analyst-sg", help="Security group allowed in to the isolated instance.")
+@click.option("--detach-profile", is_flag=True, help="Also disassociate the instance profile.")
+@click.option("--revoke-role-sessions", is_flag=True,
+              help="Also deny every older session of the role (affects the whole fleet).")
+@global_options
+@click.pass_obj
+def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reason: str | None,
+                dry_run: bool, yes: bool, no_snapshot: bool, wait_snapshots: bool,
+                ssm_egress: str, analyst_sg: str | None, detach_profile: bool,
+                revoke_role_sessions: bool) -> int:
+    """Isolate a compromised EC2 instance and keep it as evidence."""
+    from ircli.core.clock import SystemClock
+    from ircli.ops.contain import ContainOptions, contain
+
+    options = ContainOptions(
+        instance_id=instance_id, case_id=case_id, reason=reason, dry_run=True,
+        snapshot=not no_snapshot, wait_snapshots=wait_snapshots, ssm_egress=ssm_egress,
+        analyst_sg=analyst_sg, detach_profile=detach_profile,
+        revoke_role_sessions=revoke_role_sessions)
+    options.validate()
+    aws = aws_session(opts, case_id)
+    clock = SystemClock()
+    if dry_run or not yes:
+        plan = contain(aws, clock, options)
+        if dry_run or plan.exit_code:
+            render_run(opts, plan.data)
+            return int(plan.exit_code)
+        if not opts.json:
+            render_run(opts, plan.data)
+        confirm_or_refuse(f"Contain {instance_id} now?", yes)
+    options.dry_run = False
+    result = contain(aws_session(opts, case_id), clock, options, emit=Progress(opts))
+    render_run(opts, result.data)
+    return int(result.exit_code)

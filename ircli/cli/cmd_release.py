@@ -1,0 +1,41 @@
+"""`ircli release INSTANCE_ID`."""
+
+from __future__ import annotations
+
+import click
+
+from ircli.cli.confirm import confirm_or_refuse
+from ircli.cli.main import aws_session
+from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.render import Progress, render_run
+
+
+@click.command("release")
+@click.argument("instance_id")
+@click.option("--case-id", help="The case that contained it (default: found by tag or locally).")
+@click.option("--dry-run", is_flag=True, help="Show what would be restored; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-reattach-asg", is_flag=True, help="Leave it out of its Auto Scaling group.")
+@global_options
+@click.pass_obj
+def release_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, dry_run: bool,
+                yes: bool, no_reattach_asg: bool) -> int:
+    """Undo containment exactly as the case recorded it (snapshots stay)."""
+    from ircli.core.clock import SystemClock
+    from ircli.ops.release import ReleaseOptions, release
+
+    options = ReleaseOptions(instance_id=instance_id, case_id=case_id, dry_run=True,
+                             reattach_asg=not no_reattach_asg)
+    clock = SystemClock()
+    if dry_run or not yes:
+        plan = release(aws_session(opts, case_id), clock, options)
+        if dry_run or plan.exit_code or plan.data["status"] == "released":
+            render_run(opts, plan.data)
+            return int(plan.exit_code)
+        if not opts.json:
+            render_run(opts, plan.data)
+        confirm_or_refuse(f"Release {instance_id} back into service?", yes)
+    options.dry_run = False
+    result = release(aws_session(opts, case_id), clock, options, emit=Progress(opts))
+    render_run(opts, result.data)
+    return int(result.exit_code)

@@ -1,0 +1,88 @@
+"""How results look: a live step list on stderr, a summary on stdout, or one JSON document."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ircli.cli.options import GlobalOptions
+
+_MARK = {"done": "[green]✓[/]", "already-done": "[green]=[/]", "planned": "[cyan]•[/]",
+         "skipped": "[dim]-[/]", "failed": "[red]✗[/]", "not-run": "[dim]·[/]"}
+
+
+class Progress:
+    """Prints each step as it starts and ends, on stderr, so stdout stays clean for results."""
+
+    def __init__(self, opts: GlobalOptions) -> None:
+        self.console = Console(stderr=True, highlight=False)
+        self.opts = opts
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "step-start" and self.opts.verbose:
+            self.console.print(f"  … {data['title']}")
+        elif kind == "step-end":
+            r = data["result"]
+            detail = f" [dim]{r.detail}[/]" if r.detail else ""
+            self.console.print(f"{_MARK.get(r.status, '?')} {r.title:<34} "
+                               f"{r.seconds:6.2f}s {r.status}{detail}")
+        elif kind == "progress":
+            self.console.print(f"  … {data.get('message', '')}")
+
+
+def emit_json(data: dict[str, Any]) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
+    """The result of contain/release: JSON, or a summary a responder can paste into a ticket."""
+    if opts.json:
+        emit_json(data)
+        return
+    console = Console(highlight=False, soft_wrap=True, file=sys.stdout)
+    title = {"planned": "PLAN (dry-run: nothing was changed)"}.get(data["status"],
+                                                                     data["status"].upper())
+    console.rule(f"ircli {data['command']} — {title}")
+    if data["status"] == "planned":
+        _render_plan(console, data)
+    name = f" ({data['instance_name']})" if data.get("instance_name") else ""
+    lines = [
+        f"Case:       {data.get('case_id')}",
+        f"Instance:   {data['instance_id']}{name} in {data['region']}",
+        f"Status:     {data['status']}",
+    ]
+    if data.get("isolation_group_id"):
+        lines.append(f"Isolated behind: {data['isolation_group_id']}")
+    iso = data.get("metrics", {}).get("isolated_after")
+    if iso and data["command"] == "contain" and data["status"] != "planned":
+        lines.append(f"Time to isolation: {iso['seconds']:.2f} s ({iso['api_calls']} API calls)")
+    for snap in data.get("snapshots", []):
+        lines.append(f"Snapshot:   {snap['snapshot_id']} of {snap['volume_id']} "
+                     f"({snap.get('device')})")
+    for line in lines:
+        console.print(line)
+    failed = [s for s in data["steps"] if s["status"] == "failed"]
+    for step in failed:
+        console.print(f"[red]Failed:[/] {step['title']}: {step['detail']}")
+    for warning in data.get("warnings", []):
+        console.print(f"[yellow]Warning:[/] {warning}")
+    if data.get("case_dir"):
+        console.print(f"Case record: {data['case_dir']}")
+
+
+def _render_plan(console: Console, data: dict[str, Any]) -> None:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("Step")
+    table.add_column("Would do")
+    for number, step in enumerate(data["steps"], start=1):
+        changes = "\n".join(step["changes"]) or step["detail"] or "nothing to change"
+        if step["status"] == "skipped":
+            changes = f"skip: {step['detail']}"
+        table.add_row(str(number), step["title"], changes)
+    console.print(table)

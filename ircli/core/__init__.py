@@ -1,0 +1,1 @@
+"""The ircli core: AWS access, cases, the step engine. Never prints, never imports click."""

@@ -1,0 +1,76 @@
+"""Errors the core raises, each with one sentence for the user and what to do next.
+
+The CLI maps them to exit codes at one boundary (see ``ircli.cli.main``): the core only
+decides *what* went wrong, never how it is shown.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented process exit codes (README, "Exit codes")."""
+
+    OK = 0
+    BUG = 1
+    USER = 2
+    PARTIAL = 3
+    NOT_CONTAINED = 4
+
+
+class IrcliError(Exception):
+    """A failure the user can act on: a message and, where useful, a remediation."""
+
+    exit_code: ExitCode = ExitCode.USER
+
+    def __init__(self, message: str, remediation: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remediation = remediation
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "remediation": self.remediation,
+            "exit_code": int(self.exit_code),
+        }
+
+
+class UserError(IrcliError):
+    """The user's input or situation is wrong (exit 2)."""
+
+
+class InvalidInput(UserError):
+    """A malformed identifier or option value."""
+
+
+class NotFound(UserError):
+    """The named resource does not exist where we looked."""
+
+
+class AccessDenied(UserError):
+    """The caller lacks an IAM permission ircli needs."""
+
+
+class CredentialsMissing(UserError):
+    """No usable AWS credentials."""
+
+
+class RegionMissing(UserError):
+    """No AWS region configured."""
+
+
+class ConfirmationRefused(UserError):
+    """The user declined, or no terminal was there to ask."""
+
+
+class ServiceUnreachable(UserError):
+    """The AWS endpoint (or the emulator behind AWS_ENDPOINT_URL) cannot be reached."""
+
+
+class StepFailed(IrcliError):
+    """A step failed after it started changing AWS; the run result says how far it got."""
+
+    exit_code = ExitCode.PARTIAL

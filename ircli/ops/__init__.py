@@ -1,0 +1,1 @@
+"""Operations: what a command does, as a library call returning a result dict."""

@@ -1,0 +1,56 @@
+"""Pieces every operation shares: picking the case, building the result, finishing the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ircli.core.case import Case, cases_root, open_case
+from ircli.core.clock import iso
+from ircli.core.engine import RunContext, RunOutcome
+from ircli.core.errors import ExitCode
+
+
+@dataclass
+class RunSummary:
+    """The JSON result every command prints, and the exit code it maps to."""
+
+    data: dict[str, Any]
+    exit_code: ExitCode
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_run_case(ctx: RunContext, case_id: str) -> Case:
+    """Open the case (in a dry-run only in memory: a dry-run writes nothing anywhere)."""
+    path = cases_root() / case_id
+    if ctx.dry_run and not (path / "case.json").exists():
+        case = Case(case_id, path, {"case_id": case_id, "created_at": iso(ctx.clock.now()),
+                                    "targets": {}})
+    else:
+        case = open_case(case_id, ctx.clock.now())
+    ctx.bind_case(case)
+    return case
+
+
+def steps_summary(outcome: RunOutcome) -> list[dict[str, Any]]:
+    return [r.to_dict() for r in outcome.steps]
+
+
+def collect_warnings(ctx: RunContext, outcome: RunOutcome) -> list[str]:
+    seen: list[str] = []
+    for warning in [*ctx.warnings, *(w for r in outcome.steps for w in r.warnings)]:
+        if warning not in seen:
+            seen.append(warning)
+    return seen
+
+
+def record_run(ctx: RunContext, command: str, status: str, started: str) -> None:
+    """Append this run to the case's history and save (never in a dry-run)."""
+    if ctx.case is None or ctx.dry_run:
+        return
+    ctx.case.data.setdefault("runs", []).append({
+        "command": command, "target": ctx.target_id, "status": status,
+        "started_at": started, "ended_at": iso(ctx.clock.now()),
+        "caller": ctx.facts.get("caller_arn"),
+    })
+    ctx.save()

@@ -1,0 +1,153 @@
+"""``contain``: isolate a compromised instance, keep it as evidence, record everything."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from ircli.aws.ec2 import check_instance_id, check_sg_id, display_name, tag_value
+from ircli.core.case import check_case_id, find_open_case, new_case_id
+from ircli.core.clock import Clock, iso
+from ircli.core.engine import Emit, RunContext, StepResult, run_steps
+from ircli.core.errors import ExitCode, InvalidInput, UserError
+from ircli.core.session import AwsSession
+from ircli.ops.common import (
+    RunSummary,
+    collect_warnings,
+    open_run_case,
+    record_run,
+    steps_summary,
+)
+from ircli.steps.base import Step
+from ircli.steps.credentials import CutCredentials
+from ircli.steps.instance_state import RecordState, ResolveInstance
+from ircli.steps.isolate import Isolate
+from ircli.steps.names import SSM_EGRESS_MODES, TAG_CASE, TAG_STATUS
+from ircli.steps.protect import Protect
+from ircli.steps.service import RemoveFromService
+from ircli.steps.snapshots import Snapshot
+from ircli.steps.tagging import TagContained
+
+
+@dataclass
+class ContainOptions:
+    instance_id: str
+    case_id: str | None = None
+    reason: str | None = None
+    dry_run: bool = False
+    snapshot: bool = True
+    wait_snapshots: bool = False
+    ssm_egress: str = "endpoints"
+    analyst_sg: str | None = None
+    detach_profile: bool = False
+    revoke_role_sessions: bool = False
+
+    def validate(self) -> None:
+        check_instance_id(self.instance_id)
+        if self.case_id:
+            check_case_id(self.case_id)
+        if self.analyst_sg:
+            check_sg_id(self.analyst_sg)
+        if self.ssm_egress not in SSM_EGRESS_MODES:
+            raise InvalidInput(f"--ssm-egress must be one of {', '.join(SSM_EGRESS_MODES)}.")
+
+
+def contain_steps(opts: ContainOptions) -> list[Step]:
+    """The containment sequence; isolation is the first change to AWS."""
+    return [
+        ResolveInstance(),
+        RecordState(),
+        Isolate(ssm_egress=opts.ssm_egress, analyst_sg=opts.analyst_sg),
+        Protect(),
+        RemoveFromService(),
+        CutCredentials(detach_profile=opts.detach_profile,
+                       revoke_role_sessions=opts.revoke_role_sessions),
+        TagContained(),
+        Snapshot(enabled=opts.snapshot, wait=opts.wait_snapshots),
+    ]
+
+
+def contain(aws: AwsSession, clock: Clock, opts: ContainOptions,
+            emit: Emit | None = None) -> RunSummary:
+    """Run containment (or its plan, with ``dry_run``) and return the result."""
+    opts.validate()
+    ctx = RunContext(aws, clock, opts.instance_id, dry_run=opts.dry_run, emit=emit)
+    started = iso(clock.now())
+    steps = contain_steps(opts)
+    with ExitStack() as stack:
+        outcome = run_steps(ctx, steps,
+                            after_step=_bind_case_after_resolve(ctx, opts, stack))
+        status = ("planned" if opts.dry_run else "failed" if outcome.failed_critical
+                  else "partial" if outcome.failed else "contained")
+        snapshot_step = next(s for s in steps if isinstance(s, Snapshot))
+        data = result_data(ctx, "contain", status, outcome.steps)
+        data["snapshots"] = snapshot_step.after(ctx)
+        groups = ctx.facts.get("isolation_groups", {})
+        data["isolation_group_id"] = next(iter(groups.values()), None)
+        data["warnings"] = collect_warnings(ctx, outcome)
+        if ctx.case is not None and not opts.dry_run:
+            ctx.record.update(status=status, snapshots=data["snapshots"],
+                              isolation_group_id=data["isolation_group_id"])
+            record_run(ctx, "contain", status, started)
+    code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
+    if outcome.steps[0].status == "failed":
+        code = ExitCode.USER  # could not even resolve the instance: the input is wrong
+    return RunSummary(data, code, data["warnings"])
+
+
+def _bind_case_after_resolve(ctx: RunContext, opts: ContainOptions, stack: ExitStack
+                             ) -> Callable[[Step, StepResult], None]:
+    def after(step: Step, result: StepResult) -> None:
+        if step.name != "resolve" or result.status == "failed":
+            return
+        instance = ctx.facts["instance"]
+        tagged = tag_value(instance, TAG_CASE) if tag_value(instance, TAG_STATUS) == \
+            "contained" else None
+        if opts.case_id and tagged and opts.case_id != tagged:
+            raise UserError(
+                f"Instance {opts.instance_id} is already contained under case {tagged}.",
+                f"Re-run with --case-id {tagged}, or without --case-id.")
+        case_id = opts.case_id or tagged or find_open_case(opts.instance_id) or \
+            new_case_id(ctx.clock.now())
+        case = open_run_case(ctx, case_id)
+        if not opts.dry_run:
+            stack.enter_context(case.locked())
+        record = ctx.record
+        if record.get("status") == "released":
+            ctx.case.data["targets"][opts.instance_id] = {  # type: ignore[union-attr]
+                "steps": {}, "history": [*record.pop("history", []), record]}
+            record = ctx.record
+        record.update(kind="instance", region=ctx.aws.region, name=display_name(instance),
+                      account=instance.get("OwnerId"))
+        if opts.reason:
+            record["reason"] = opts.reason
+        record.setdefault("status", "containing")
+        ctx.save()
+        ctx.audit("run-start", command="contain", reason=opts.reason, dry_run=opts.dry_run,
+                  options={k: v for k, v in vars(opts).items() if k != "reason"})
+
+    return after
+
+
+def result_data(ctx: RunContext, command: str, status: str, steps: list[StepResult]
+                ) -> dict[str, Any]:
+    """The fields every instance command's JSON result carries."""
+    instance = ctx.facts.get("instance", {})
+    return {
+        "command": command,
+        "case_id": ctx.case.case_id if ctx.case else None,
+        "instance_id": ctx.target_id,
+        "instance_name": tag_value(instance, "Name") if instance else None,
+        "region": ctx.aws.region,
+        "status": status,
+        "dry_run": ctx.dry_run,
+        "steps": [s.to_dict() for s in steps],
+        "metrics": {"api_calls": ctx.metrics.api_calls, "seconds": round(ctx.elapsed(), 3),
+                    **{f"{name}_after": m for name, m in ctx.metrics.milestones.items()}},
+        "case_dir": str(ctx.case.path) if ctx.case else None,
+    }
+
+
+__all__ = ["ContainOptions", "contain", "contain_steps", "steps_summary"]

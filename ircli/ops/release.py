@@ -1,0 +1,116 @@
+"""``release``: put a contained instance back exactly as the case recorded it."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from ircli.aws.ec2 import check_instance_id, tag_value
+from ircli.core.case import check_case_id, find_any_case
+from ircli.core.clock import Clock, iso
+from ircli.core.engine import Emit, RunContext, run_steps
+from ircli.core.errors import ExitCode, NotFound, UserError
+from ircli.core.session import AwsSession
+from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run
+from ircli.ops.contain import result_data
+from ircli.steps.base import Step, StepPlan
+from ircli.steps.credentials import CutCredentials
+from ircli.steps.instance_state import ResolveInstance
+from ircli.steps.isolate import Isolate
+from ircli.steps.names import TAG_CASE
+from ircli.steps.protect import Protect
+from ircli.steps.service import RemoveFromService
+from ircli.steps.tagging import TagContained
+
+
+@dataclass
+class ReleaseOptions:
+    instance_id: str
+    case_id: str | None = None
+    dry_run: bool = False
+    reattach_asg: bool = True
+
+
+class Undo(Step):
+    """Runs a containment step's ``undo`` with what the case recorded for it."""
+
+    critical = False
+
+    def __init__(self, inner: Step) -> None:
+        self.inner = inner
+        self.name = inner.name  # type: ignore[misc]
+        self.title = f"Undo: {inner.title}"  # type: ignore[misc]
+        self.permissions = inner.undo_permissions  # type: ignore[misc]
+
+    def plan(self, ctx: RunContext) -> StepPlan:
+        record = ctx.record.get("steps", {}).get(self.inner.name)
+        if not record or record.get("status") in (None, "skipped", "released"):
+            return StepPlan(skip_reason="nothing recorded to undo")
+        plan = self.inner.undo(ctx, record)
+        if plan is None:
+            return StepPlan(skip_reason="nothing to undo")
+        plan.local_change = True  # marks the step released in the case even with no call
+        return plan
+
+    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
+        super().apply(ctx, plan)
+        ctx.record["steps"][self.inner.name]["status"] = "released"
+
+
+def release_steps(opts: ReleaseOptions) -> list[Step]:
+    """Network first, then protection, credentials, service, and the tags last."""
+    return [ResolveInstance(), Undo(Isolate()), Undo(Protect()), Undo(CutCredentials()),
+            Undo(RemoveFromService(reattach_asg=opts.reattach_asg)), Undo(TagContained())]
+
+
+def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,
+            emit: Emit | None = None) -> RunSummary:
+    check_instance_id(opts.instance_id)
+    if opts.case_id:
+        check_case_id(opts.case_id)
+    ctx = RunContext(aws, clock, opts.instance_id, dry_run=opts.dry_run, emit=emit)
+    started = iso(clock.now())
+    steps = release_steps(opts)
+    resolve_outcome = run_steps(ctx, steps[:1])
+    if resolve_outcome.failed:
+        data = result_data(ctx, "release", "failed", resolve_outcome.steps)
+        return RunSummary(data, ExitCode.USER)
+    case = open_run_case(ctx, _find_case(ctx, opts))
+    if not case.has_target(opts.instance_id) or "pre_state" not in ctx.record:
+        raise NotFound(
+            f"Case {case.case_id} has no containment record for {opts.instance_id}.",
+            "Copy the case directory to this machine (IRCLI_HOME), or pass the right --case-id.")
+    if ctx.record.get("status") == "released":
+        data = result_data(ctx, "release", "released", resolve_outcome.steps)
+        data["warnings"] = [f"already released at {ctx.record.get('released_at')}"]
+        return RunSummary(data, ExitCode.OK, data["warnings"])
+    with case.locked() if not opts.dry_run else nullcontext():
+        ctx.audit("run-start", command="release", dry_run=opts.dry_run)
+        outcome = run_steps(ctx, steps[1:])
+        all_steps = resolve_outcome.steps + outcome.steps
+        status = "planned" if opts.dry_run else "partial" if outcome.failed else "released"
+        data = result_data(ctx, "release", status, all_steps)
+        data["warnings"] = collect_warnings(ctx, outcome)
+        data["snapshots_kept"] = ctx.record.get("snapshots", [])
+        if not opts.dry_run:
+            ctx.record["status"] = status
+            if status == "released":
+                ctx.record["released_at"] = iso(clock.now())
+            record_run(ctx, "release", status, started)
+    return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
+                      data["warnings"])
+
+
+def _find_case(ctx: RunContext, opts: ReleaseOptions) -> str:
+    instance: dict[str, Any] = ctx.facts["instance"]
+    case_id = opts.case_id or tag_value(instance, TAG_CASE) or find_any_case(opts.instance_id)
+    if not case_id:
+        raise UserError(
+            f"Instance {opts.instance_id} was never contained by ircli: no case records it and "
+            "it carries no ircli:case-id tag.",
+            "Check the instance id and region; `ircli case list` shows the cases on this "
+            "machine.")
+    return case_id
+
+

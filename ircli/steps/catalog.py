@@ -1,0 +1,18 @@
+"""Import every step module so the registry is complete (policy, runbooks, meta-tests)."""
+
+from __future__ import annotations
+
+from ircli.steps import (  # noqa: F401 - imported for their @register side effect
+    credentials,
+    instance_state,
+    isolate,
+    protect,
+    service,
+    snapshots,
+    tagging,
+)
+from ircli.steps.base import STEPS, Step
+
+
+def all_steps() -> dict[str, type[Step]]:
+    return dict(STEPS)

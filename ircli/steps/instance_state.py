@@ -1,0 +1,116 @@
+"""Resolve the instance and record its pre-change state in the case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ircli.aws.ec2 import describe_instance, display_name, enis, require_live, tag_value
+from ircli.core.clock import iso
+from ircli.core.engine import RunContext
+from ircli.core.errors import UserError
+from ircli.steps.base import Step, StepPlan, register
+
+
+@register
+class ResolveInstance(Step):
+    """Find the instance in this region; refuse malformed, unknown and terminated ids."""
+
+    name = "resolve"
+    title = "Resolve the instance"
+    permissions = ("ec2:DescribeInstances",)
+    critical = True
+
+    def plan(self, ctx: RunContext) -> StepPlan:
+        instance = describe_instance(ctx.aws, ctx.target_id)
+        require_live(instance)
+        ctx.facts["instance"] = instance
+        state = instance["State"]["Name"]
+        return StepPlan(
+            notes=[f"{display_name(instance)}, {instance.get('InstanceType')}, {state}, "
+                   f"{len(instance.get('NetworkInterfaces', []))} ENI(s), "
+                   f"{ctx.aws.region}"],
+            local_change=True,
+        )
+
+
+def pre_change_state(instance: dict[str, Any]) -> dict[str, Any]:
+    """What containment may change, as DescribeInstances shows it (no extra API call)."""
+    return {
+        "instance_id": instance["InstanceId"],
+        "name": tag_value(instance, "Name"),
+        "state": instance["State"]["Name"],
+        "instance_type": instance.get("InstanceType"),
+        "lifecycle": instance.get("InstanceLifecycle", "on-demand"),
+        "platform": instance.get("PlatformDetails") or instance.get("Platform") or "Linux/UNIX",
+        "vpc_id": instance.get("VpcId"),
+        "subnet_id": instance.get("SubnetId"),
+        "availability_zone": instance.get("Placement", {}).get("AvailabilityZone"),
+        "image_id": instance.get("ImageId"),
+        "launch_time": str(instance.get("LaunchTime")),
+        "owner_id": instance.get("OwnerId"),
+        "network_interfaces": [
+            {
+                "id": eni["NetworkInterfaceId"],
+                "device_index": eni.get("Attachment", {}).get("DeviceIndex"),
+                "vpc_id": eni.get("VpcId"),
+                "subnet_id": eni.get("SubnetId"),
+                "groups": [g["GroupId"] for g in eni.get("Groups", [])],
+                "group_names": [g.get("GroupName") for g in eni.get("Groups", [])],
+                "private_ips": [p.get("PrivateIpAddress") for p in
+                                eni.get("PrivateIpAddresses", [])],
+                "public_ip": eni.get("Association", {}).get("PublicIp"),
+                "ip_owner": eni.get("Association", {}).get("IpOwnerId"),
+            }
+            for eni in enis(instance)
+        ],
+        "instance_profile_arn": instance.get("IamInstanceProfile", {}).get("Arn"),
+        "block_devices": [
+            {
+                "device": bdm["DeviceName"],
+                "volume_id": bdm.get("Ebs", {}).get("VolumeId"),
+                "delete_on_termination": bdm.get("Ebs", {}).get("DeleteOnTermination"),
+            }
+            for bdm in instance.get("BlockDeviceMappings", [])
+        ],
+        "root_device": instance.get("RootDeviceName"),
+        "tags": {t["Key"]: t["Value"] for t in instance.get("Tags", []) or []},
+    }
+
+
+@register
+class RecordState(Step):
+    """Write the pre-change state to the case before anything changes (once per case)."""
+
+    name = "record"
+    title = "Record the pre-change state"
+    permissions = ("ec2:DescribeInstances",)
+
+    def plan(self, ctx: RunContext) -> StepPlan:
+        instance = ctx.facts["instance"]
+        if ctx.case is not None and "pre_state" in ctx.record:
+            return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
+        if _carries_ircli_groups(instance):
+            raise UserError(
+                f"Instance {instance['InstanceId']} already sits in an ircli isolation group, "
+                "but no case here records its original state.",
+                "Pass --case-id with the case that contained it (copy its case directory to "
+                "this machine first), so release can restore the right groups.",
+            )
+        state = pre_change_state(instance)
+        return StepPlan(before=state, local_change=True,
+                        notes=[f"{len(state['network_interfaces'])} ENI(s), "
+                               f"{len(state['block_devices'])} volume(s)"])
+
+    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
+        ctx.record["pre_state"] = plan.before
+        ctx.record["recorded_at"] = ctx.record.get("recorded_at") or _now(ctx)
+        ctx.save()
+
+
+def _carries_ircli_groups(instance: dict[str, Any]) -> bool:
+    return any(g.get("GroupName", "").startswith(("ircli-isolation", "ircli-transition"))
+               for eni in instance.get("NetworkInterfaces", []) for g in eni.get("Groups", []))
+
+
+def _now(ctx: RunContext) -> str:
+    return iso(ctx.clock.now())

@@ -1,0 +1,143 @@
+"""Take the instance out of service: out of its Auto Scaling group and its load balancers.
+
+Termination protection does not stop Auto Scaling, so the detach comes first; the desired
+capacity stays, so the group launches a healthy replacement. Load balancer registrations are
+read before the detach (detaching also deregisters from the group's own target groups).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ircli.core.engine import RunContext
+from ircli.steps.base import Call, Step, StepPlan, register
+
+_GONE = ("draining",)  # already leaving: neither deregistered again nor restored
+
+
+@register
+class RemoveFromService(Step):
+    """Detach from the Auto Scaling group and deregister from every load balancer."""
+
+    name = "remove-from-service"
+    title = "Remove from service"
+    permissions = (
+        "autoscaling:DescribeAutoScalingInstances", "autoscaling:DetachInstances",
+        "elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+    )
+    undo_permissions = (
+        "autoscaling:AttachInstances", "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+    )
+
+    def __init__(self, reattach_asg: bool = True) -> None:
+        self.reattach_asg = reattach_asg
+
+    def plan(self, ctx: RunContext) -> StepPlan:
+        instance = ctx.facts["instance"]
+        iid = instance["InstanceId"]
+        ips = {p["PrivateIpAddress"] for eni in instance.get("NetworkInterfaces", [])
+               for p in eni.get("PrivateIpAddresses", [])}
+        asg = _auto_scaling_group(ctx, iid)
+        target_groups = _target_registrations(ctx, iid, ips)
+        elbs = _classic_elbs(ctx, iid)
+        plan = StepPlan(before={"auto_scaling_group": asg, "target_groups": target_groups,
+                                "classic_elbs": elbs})
+        if asg:
+            plan.calls.append(Call("autoscaling", "detach_instances", {
+                "InstanceIds": [iid], "AutoScalingGroupName": asg["name"],
+                "ShouldDecrementDesiredCapacity": False},
+                f"detach from Auto Scaling group {asg['name']} (desired capacity unchanged)"))
+        for tg in target_groups:
+            active = [t for t in tg["targets"] if t.get("state") not in _GONE]
+            if active:
+                plan.calls.append(Call("elbv2", "deregister_targets", {
+                    "TargetGroupArn": tg["arn"], "Targets": [_target(t) for t in active]},
+                    f"deregister from target group {tg['name']}",
+                    tolerate=("InvalidTarget",)))
+        for name in elbs:
+            plan.calls.append(Call("elb", "deregister_instances_from_load_balancer", {
+                "LoadBalancerName": name, "Instances": [{"InstanceId": iid}]},
+                f"deregister from classic load balancer {name}"))
+        if not plan.calls:
+            plan.notes.append("not in an Auto Scaling group or behind a load balancer")
+        return plan
+
+    def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:
+        before = record.get("before")
+        if not before:
+            return None
+        iid = ctx.target_id
+        plan = StepPlan()
+        asg = before.get("auto_scaling_group")
+        if asg and self.reattach_asg:
+            plan.calls.append(Call("autoscaling", "attach_instances", {
+                "InstanceIds": [iid], "AutoScalingGroupName": asg["name"]},
+                f"re-attach to Auto Scaling group {asg['name']} (AWS raises its desired "
+                "capacity by one; lower it when the replacement is no longer needed)"))
+        elif asg:
+            plan.notes.append(f"--no-reattach-asg: left out of {asg['name']}")
+        for tg in before.get("target_groups", []):
+            targets = [_target(t) for t in tg["targets"] if t.get("state") not in _GONE]
+            if not targets:
+                continue
+            plan.calls.append(Call("elbv2", "register_targets", {
+                "TargetGroupArn": tg["arn"], "Targets": targets},
+                f"register again with target group {tg['name']}"))
+        for name in before.get("classic_elbs", []):
+            plan.calls.append(Call("elb", "register_instances_with_load_balancer", {
+                "LoadBalancerName": name, "Instances": [{"InstanceId": iid}]},
+                f"register again with classic load balancer {name}"))
+        return plan
+
+
+def _target(t: dict[str, Any]) -> dict[str, Any]:
+    target: dict[str, Any] = {"Id": t["id"]}
+    if t.get("port") is not None:
+        target["Port"] = t["port"]
+    if t.get("availability_zone"):
+        target["AvailabilityZone"] = t["availability_zone"]
+    return target
+
+
+def _auto_scaling_group(ctx: RunContext, iid: str) -> dict[str, Any] | None:
+    found = ctx.aws.client("autoscaling").describe_auto_scaling_instances(InstanceIds=[iid])
+    for item in found.get("AutoScalingInstances", []):
+        if item["LifecycleState"].startswith(("Detach", "Terminat")):
+            continue
+        return {"name": item["AutoScalingGroupName"], "lifecycle_state": item["LifecycleState"],
+                "availability_zone": item.get("AvailabilityZone")}
+    return None
+
+
+def _target_registrations(ctx: RunContext, iid: str, ips: set[str]) -> list[dict[str, Any]]:
+    """Every target group holding the instance (by id, or by private IP for ip targets)."""
+    elbv2 = ctx.aws.client("elbv2")
+    groups = [tg for page in elbv2.get_paginator("describe_target_groups").paginate()
+              for tg in page["TargetGroups"] if tg.get("TargetType", "instance") in
+              ("instance", "ip")]
+
+    def holding(tg: dict[str, Any]) -> dict[str, Any] | None:
+        health = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+        mine = [
+            {"id": d["Target"]["Id"], "port": d["Target"].get("Port"),
+             "availability_zone": d["Target"].get("AvailabilityZone"),
+             "state": d.get("TargetHealth", {}).get("State")}
+            for d in health["TargetHealthDescriptions"]
+            if d["Target"]["Id"] == iid or d["Target"]["Id"] in ips
+        ]
+        if not mine:
+            return None
+        return {"arn": tg["TargetGroupArn"], "name": tg["TargetGroupName"], "targets": mine}
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [r for r in pool.map(holding, groups) if r]
+
+
+def _classic_elbs(ctx: RunContext, iid: str) -> list[str]:
+    pages = ctx.aws.client("elb").get_paginator("describe_load_balancers").paginate()
+    return [lb["LoadBalancerName"] for page in pages for lb in page["LoadBalancerDescriptions"]
+            if any(i["InstanceId"] == iid for i in lb.get("Instances", []))]
