@@ -14,7 +14,7 @@ from ircli.cli.render import Progress, render_run
 @click.argument("instance_id")
 @click.option("--case-id", help="Case to record under (default: the instance's open case, or new).")
 @click.option("--reason", help="Why, in words: kept in the case and the audit log.")
-@click.option("--dry-run", is_flag=True, 
+@click.option("--dry-run", is_flag=True,
               help="Show the plan and prove permissions; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @click.option("--no-snapshot", is_flag=True, help="Do not snapshot the EBS volumes.")
