@@ -51,6 +51,7 @@ def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reas
         if not opts.json:
             render_run(opts, plan.data)
         confirm_or_refuse(f"Contain {instance_id} now?", yes)
+        options.case_id = plan.data["case_id"]  # the case the responder just approved
     options.dry_run = False
     result = contain(aws_session(opts, case_id), clock, options, emit=Progress(opts))
     render_run(opts, result.data)

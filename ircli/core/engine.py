@@ -16,6 +16,7 @@ import botocore.exceptions
 from ircli.core.awserrors import describe, error_code, translate
 from ircli.core.case import Case
 from ircli.core.clock import Clock, iso
+from ircli.core.errors import UserError
 from ircli.core.session import ApiCall, AwsSession
 from ircli.steps.base import Call, Step, StepPlan, has_refs, resolve_refs
 
@@ -205,7 +206,10 @@ def _run_one(ctx: RunContext, step: Step, result: StepResult) -> None:
             step.apply(ctx, plan)
             result.status = "done"
         _remember(ctx, step, plan, result.status)
-    except Exception as err:
+    except Exception as err:  # every failure is recorded, then judged
+        translated = translate(err)
+        if step.validates_input and isinstance(translated, UserError):
+            raise translated from err  # nothing changed yet: a plain input error, exit 2
         result.status = "failed"
         known = translate(err) is not None or isinstance(err, botocore.exceptions.ClientError)
         result.detail = describe(err) if known else f"internal error (a bug in ircli): {err!r}"

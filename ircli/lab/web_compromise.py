@@ -38,6 +38,15 @@ class WebCompromise:
         return asdict(self)
 
 
+def lab_image(ec2: Any) -> str:
+    """An Amazon Linux 2 image id (filtered: listing every emulated AMI takes seconds)."""
+    images = ec2.describe_images(Owners=["amazon"], Filters=[
+        {"Name": "name", "Values": ["amzn2-ami-hvm-2.0.20180810-x86_64-gp2"]}])["Images"]
+    if not images:
+        images = ec2.describe_images(Owners=["amazon"])["Images"]
+    return str(images[0]["ImageId"])
+
+
 def seed_web_compromise(clients: Any, region: str) -> WebCompromise:
     """Create the scenario; ``clients(service)`` returns a boto3 client."""
     ec2, iam = clients("ec2"), clients("iam")
@@ -68,7 +77,7 @@ def seed_web_compromise(clients: Any, region: str) -> WebCompromise:
     profile = iam.create_instance_profile(InstanceProfileName="web-tier")["InstanceProfile"]
     iam.add_role_to_instance_profile(InstanceProfileName="web-tier", RoleName=role)
     kms_key = clients("kms").create_key(Description="web volumes")["KeyMetadata"]["KeyId"]
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    image = lab_image(ec2)
 
     def launch(name: str, two_enis: bool, kms: bool) -> dict[str, Any]:
         interfaces = [{"DeviceIndex": 0, "SubnetId": subnets[0], "Groups": [web_sg, admin_sg]}]

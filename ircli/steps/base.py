@@ -63,6 +63,7 @@ class Step:
     undo_permissions: ClassVar[tuple[str, ...]] = ()
     critical: ClassVar[bool] = False
     milestone: ClassVar[str | None] = None
+    validates_input: ClassVar[bool] = False  # its user errors end the run as such (exit 2)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         raise NotImplementedError

@@ -19,6 +19,7 @@ class ResolveInstance(Step):
     title = "Resolve the instance"
     permissions = ("ec2:DescribeInstances",)
     critical = True
+    validates_input = True
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = describe_instance(ctx.aws, ctx.target_id)

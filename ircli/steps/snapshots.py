@@ -89,7 +89,7 @@ class Snapshot(Step):
     def after(self, ctx: RunContext) -> list[dict[str, Any]]:
         """The case's snapshots as the result shows them."""
         volumes = {bdm["Ebs"]["VolumeId"]: bdm["DeviceName"] for bdm in
-                   ctx.facts["instance"].get("BlockDeviceMappings", []) if "Ebs" in bdm}
+                   ctx.facts.get("instance", {}).get("BlockDeviceMappings", []) if "Ebs" in bdm}
         return [{"snapshot_id": s["SnapshotId"], "volume_id": s["VolumeId"],
                  "device": volumes.get(s["VolumeId"]) or tag_value(s, TAG_DEVICE),
                  "size_gib": s.get("VolumeSize"), "state": s.get("State"),

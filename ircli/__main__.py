@@ -1,0 +1,5 @@
+"""`python -m ircli` runs the CLI."""
+
+from ircli.cli.main import main
+
+main()
