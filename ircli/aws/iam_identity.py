@@ -65,9 +65,16 @@ def key_owner(aws: AwsSession, key_id: str) -> str:
             f"Access key {key_id} belongs to the root user of account {account}, which ircli "
             "does not contain.",
             "Sign in as root and delete the key (IAM console, Security credentials).")
-    keys = [k["AccessKeyId"] for k in list_keys(aws, user)]
+    # AWS resolves only this account's keys; the emulator resolves any account's, so the
+    # answer is checked against the user's own key list in this account.
+    try:
+        keys = [k["AccessKeyId"] for k in list_keys(aws, user)]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "NoSuchEntity":
+            raise
+        keys = []
     if key_id not in keys:
-        raise _unknown_key(key_id, account, "not listed under its user")
+        raise _unknown_key(key_id, account, f"no user {user} in this account holds it")
     return str(user)
 
 

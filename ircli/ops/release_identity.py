@@ -10,7 +10,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from ircli.aws.iam_identity import check_access_key_id, check_iam_name, get_role, user_tags
-from ircli.core.case import check_case_id, find_any_case
+from ircli.core.case import check_case_id, find_any_case, open_case
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, NotFound, UserError
@@ -79,6 +79,7 @@ def release_identity(aws: AwsSession, clock: Clock, opts: IdentityReleaseOptions
             "it carries no ircli:case-id tag.",
             "Pass --case-id (copy the case directory to IRCLI_HOME first); `ircli case list` "
             "shows the cases here.")
+    open_case(case_id, clock.now(), create=False)  # a wrong --case-id must not create one
     case = open_run_case(ctx, case_id)
     if not case.has_target(target) or not ctx.record.get("steps"):
         raise NotFound(f"Case {case.case_id} has no containment record for {target}.",
