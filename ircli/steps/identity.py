@@ -55,6 +55,7 @@ class RecordUserState(Step):
         "iam:ListMFADevices", "iam:ListAttachedUserPolicies", "iam:ListUserPolicies",
         "iam:ListGroupsForUser", "iam:ListUserTags", "iam:ListRoles", "sts:GetCallerIdentity",
     )
+    critical = True  # nothing changes unless the case holds the state to restore
 
     def plan(self, ctx: RunContext) -> StepPlan:
         if ctx.case is not None and "pre_state" in ctx.record:
@@ -79,7 +80,6 @@ class DisableKeys(Step):
     title = "Deactivate access keys"
     permissions = ("iam:ListAccessKeys", "iam:UpdateAccessKey")
     undo_permissions = ("iam:UpdateAccessKey",)
-    critical = True
 
     def __init__(self, key_ids: list[str] | None = None) -> None:
         self.key_ids = key_ids  # None: every key of the user
@@ -95,8 +95,10 @@ class DisableKeys(Step):
         plan.calls = [Call("iam", "update_access_key", {
             "UserName": user, "AccessKeyId": key, "Status": "Inactive"},
             f"deactivate access key {key} of {user} (kept, not deleted)") for key in active]
-        if not active:
-            plan.notes.append(f"{', '.join(wanted) or 'no key'}: already inactive")
+        if not wanted:
+            plan.notes.append(f"{user} has no access key")
+        elif not active:
+            plan.notes.append(f"{', '.join(wanted)}: already inactive")
         others = [k for k, status in keys.items() if status == "Active" and k not in wanted]
         if others:
             plan.warnings.append(f"{user} has other active keys ({', '.join(others)}): "
@@ -121,7 +123,7 @@ class DenyUser(Step):
     title = "Deny everything to the user"
     permissions = ("iam:GetUserPolicy", "iam:PutUserPolicy")
     undo_permissions = ("iam:DeleteUserPolicy",)
-    critical = True
+    critical = True  # the deny also kills minted sessions: without it, not contained
 
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None

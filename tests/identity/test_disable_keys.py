@@ -160,3 +160,16 @@ def test_key_of_another_user_is_refused(capsys, iam, alice: LeakedUser):
 
     assert result.code == 2
     assert "belongs to user alice, not bob" in result.err
+
+
+def test_text_output_names_the_identity_and_what_is_left(capsys, iam, alice: LeakedUser):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        from ircli.cli.main import main
+
+        main(["disable-keys", "--access-key-id", alice.leaked_key, "--yes"])
+    out = capsys.readouterr().out
+
+    assert exc.value.code == 0
+    assert f"Identity:   {alice.arn}" in out
+    assert "Left to you:" in out and "CloudTrail" in out
