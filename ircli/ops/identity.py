@@ -129,6 +129,10 @@ def revoke_sessions(aws: AwsSession, clock: Clock, opts: RevokeSessionsOptions,
     """Deny a role's sessions issued before now (or the plan, with ``dry_run``)."""
     opts.validate()
     role = get_role(aws, opts.role)
+    if str(role.get("Path", "")).startswith("/aws-service-role/"):
+        raise UserError(f"{opts.role} is a service-linked role, whose sessions AWS does not let "
+                        "anyone revoke.",
+                        "Contain what uses it instead (the instance, the user, the service).")
     ctx = RunContext(aws, clock, role_target(role["RoleName"]), dry_run=opts.dry_run, emit=emit)
     ctx.facts["role"] = role
     case_id = pick_case(opts.case_id, None, ctx, f"Role {role['RoleName']}")

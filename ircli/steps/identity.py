@@ -155,8 +155,9 @@ class DenyUser(Step):
                 "UserName": before["user"], "PolicyName": before["policy_name"]},
                 f"remove deny policy {before['policy_name']} from {before['user']}",
                 tolerate=("NoSuchEntity",))],
-            warnings=[f"Sessions {before['user']}'s keys minted before {since} are no longer "
-                      "denied; they expire at most 36 h after they were issued."] if since
+            warnings=[f"STS sessions minted with {before['user']}'s keys before {since} are no "
+                      "longer denied: unexpired ones work again (they last at most 36 h)."]
+            if since
             else [])
 
 

@@ -81,3 +81,14 @@ def test_release_role_with_the_wrong_case(capsys, iam, role, aws_env):
     assert not (aws_env / "cases" / "no-such-case").exists()
     assert wrong.code == 2 and "has no containment record for role/web-tier" in wrong.err
     assert len(_policies(iam)) == 1
+
+
+def test_service_linked_roles_are_refused(capsys, iam):
+    name = iam.create_service_linked_role(
+        AWSServiceName="autoscaling.amazonaws.com")["Role"]["RoleName"]
+
+    result = ircli(capsys, "revoke-sessions", "--role", name, "--yes")
+
+    assert result.code == 2
+    assert "service-linked role" in result.err
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
