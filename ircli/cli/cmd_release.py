@@ -1,4 +1,4 @@
-"""`ircli release INSTANCE_ID`."""
+"""`ircli release INSTANCE_ID`; access keys, users and roles go to cmd_identity."""
 
 from __future__ import annotations
 
@@ -11,16 +11,25 @@ from ircli.cli.render import Progress, render_run
 
 
 @click.command("release")
-@click.argument("instance_id")
+@click.argument("instance_id", metavar="[INSTANCE_ID|ACCESS_KEY_ID]", required=False)
 @click.option("--case-id", help="The case that contained it (default: found by tag or locally).")
 @click.option("--dry-run", is_flag=True, help="Show what would be restored; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-reattach-asg", is_flag=True, help="Leave it out of its Auto Scaling group.")
+@click.option("--user", help="Release an IAM user contained by disable-keys.")
+@click.option("--role", help="Remove the session revocation revoke-sessions put on a role.")
 @global_options
 @click.pass_obj
-def release_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, dry_run: bool,
-                yes: bool, no_reattach_asg: bool) -> int:
+def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | None, dry_run: bool,
+                yes: bool, no_reattach_asg: bool, user: str | None, role: str | None) -> int:
     """Undo containment exactly as the case recorded it (snapshots stay)."""
+    if user or role or (instance_id or "").startswith(("AKIA", "ASIA")):
+        from ircli.cli.cmd_identity import release_identity_cmd
+
+        return release_identity_cmd(opts, instance_id, user, role, case_id, dry_run, yes)
+    if instance_id is None:
+        raise click.UsageError("Name what to release: INSTANCE_ID, ACCESS_KEY_ID, --user or "
+                               "--role.")
     from ircli.core.clock import SystemClock
     from ircli.ops.release import ReleaseOptions, release
 

@@ -22,6 +22,8 @@ _COMMANDS = {
     "release": ("ircli.cli.cmd_release", "release_cmd"),
     "case": ("ircli.cli.cmd_case", "case_group"),
     "policy": ("ircli.cli.cmd_policy", "policy_cmd"),
+    "disable-keys": ("ircli.cli.cmd_identity", "disable_keys_cmd"),
+    "revoke-sessions": ("ircli.cli.cmd_identity", "revoke_sessions_cmd"),
 }
 
 

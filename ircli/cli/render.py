@@ -53,7 +53,8 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     name = f" ({data['instance_name']})" if data.get("instance_name") else ""
     lines = [
         f"Case:       {data.get('case_id')}",
-        f"Instance:   {data['instance_id']}{name} in {data['region']}",
+        f"Instance:   {data['instance_id']}{name} in {data['region']}" if "instance_id" in data
+        else f"Identity:   {data.get('user_arn') or data.get('role_arn') or data.get('target')}",
         f"Status:     {data['status']}",
     ]
     if data.get("isolation_group_id"):
@@ -71,6 +72,8 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
         console.print(f"[red]Failed:[/] {step['title']}: {step['detail']}")
     for warning in data.get("warnings", []):
         console.print(f"[yellow]Warning:[/] {warning}")
+    for todo in data.get("manual_follow_up", []):
+        console.print(f"[bold]Left to you:[/] {todo}")
     if data.get("case_dir"):
         console.print(f"Case record: {data['case_dir']}")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ircli.core.case import Case, cases_root, open_case
 from ircli.core.clock import iso
-from ircli.core.engine import RunContext, RunOutcome
+from ircli.core.engine import RunContext, RunOutcome, StepResult
 from ircli.core.errors import ExitCode
 
 
@@ -30,6 +30,23 @@ def open_run_case(ctx: RunContext, case_id: str) -> Case:
         case = open_case(case_id, ctx.clock.now())
     ctx.bind_case(case)
     return case
+
+
+def run_result(ctx: RunContext, command: str, status: str, steps: list[StepResult],
+               **target: Any) -> dict[str, Any]:
+    """The fields every command's JSON result carries; ``target`` names what it acted on."""
+    return {
+        "command": command,
+        "case_id": ctx.case.case_id if ctx.case else None,
+        **target,
+        "region": ctx.aws.region,
+        "status": status,
+        "dry_run": ctx.dry_run,
+        "steps": [s.to_dict() for s in steps],
+        "metrics": {"api_calls": ctx.metrics.api_calls, "seconds": round(ctx.elapsed(), 3),
+                    **{f"{name}_after": m for name, m in ctx.metrics.milestones.items()}},
+        "case_dir": str(ctx.case.path) if ctx.case else None,
+    }
 
 
 def steps_summary(outcome: RunOutcome) -> list[dict[str, Any]]:

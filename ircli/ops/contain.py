@@ -18,6 +18,7 @@ from ircli.ops.common import (
     collect_warnings,
     open_run_case,
     record_run,
+    run_result,
     steps_summary,
 )
 from ircli.steps.base import Step
@@ -135,19 +136,8 @@ def result_data(ctx: RunContext, command: str, status: str, steps: list[StepResu
                 ) -> dict[str, Any]:
     """The fields every instance command's JSON result carries."""
     instance = ctx.facts.get("instance", {})
-    return {
-        "command": command,
-        "case_id": ctx.case.case_id if ctx.case else None,
-        "instance_id": ctx.target_id,
-        "instance_name": tag_value(instance, "Name") if instance else None,
-        "region": ctx.aws.region,
-        "status": status,
-        "dry_run": ctx.dry_run,
-        "steps": [s.to_dict() for s in steps],
-        "metrics": {"api_calls": ctx.metrics.api_calls, "seconds": round(ctx.elapsed(), 3),
-                    **{f"{name}_after": m for name, m in ctx.metrics.milestones.items()}},
-        "case_dir": str(ctx.case.path) if ctx.case else None,
-    }
+    return run_result(ctx, command, status, steps, instance_id=ctx.target_id,
+                      instance_name=tag_value(instance, "Name") if instance else None)
 
 
 __all__ = ["ContainOptions", "contain", "contain_steps", "steps_summary"]

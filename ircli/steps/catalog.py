@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from ircli.steps import (  # noqa: F401 - imported for their @register side effect
     credentials,
+    identity,
     instance_state,
     isolate,
     protect,
+    role_sessions,
     service,
     snapshots,
     tagging,

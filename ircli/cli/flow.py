@@ -1,0 +1,33 @@
+"""Plan, show, confirm, run: the one flow of every command that changes AWS.
+
+The plan shown is the dry-run of the same options, so what the responder approves is what
+runs; without a terminal to ask on, a change needs --yes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ircli.cli.confirm import confirm_or_refuse
+from ircli.cli.options import GlobalOptions
+from ircli.cli.render import Progress, render_run
+from ircli.core.engine import Emit
+from ircli.ops.common import RunSummary
+
+Run = Callable[[bool, Emit | None], RunSummary]  # (dry_run, progress) -> result
+
+
+def plan_confirm_run(opts: GlobalOptions, run: Run, question: str, *, dry_run: bool,
+                     yes: bool) -> int:
+    """Show the plan (and stop there on --dry-run, an error or nothing to do), then run."""
+    if dry_run or not yes:
+        plan = run(True, None)
+        if dry_run or plan.exit_code or plan.data["status"] == "released":
+            render_run(opts, plan.data)
+            return int(plan.exit_code)
+        if not opts.json:
+            render_run(opts, plan.data)
+        confirm_or_refuse(question, yes)
+    result = run(False, Progress(opts))
+    render_run(opts, result.data)
+    return int(result.exit_code)
