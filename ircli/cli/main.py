@@ -22,6 +22,7 @@ _COMMANDS = {
     "release": ("ircli.cli.cmd_release", "release_cmd"),
     "case": ("ircli.cli.cmd_case", "case_group"),
     "policy": ("ircli.cli.cmd_policy", "policy_cmd"),
+    "evidence": ("ircli.cli.cmd_evidence", "evidence_group"),
 }
 
 

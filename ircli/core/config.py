@@ -92,13 +92,23 @@ def _unsupported(path: Path, number: int) -> UserError:
         'Use [table] headers and key = "string", number or true/false lines, or Python 3.11+.')
 
 
-def evidence_bucket(explicit: str | None = None) -> str | None:
-    """The evidence bucket: ``--evidence-bucket``, else the environment, else the config file."""
+def evidence_bucket(explicit: str | None = None, *, strict: bool = True) -> str | None:
+    """The evidence bucket: ``--evidence-bucket``, else the environment, else the config file.
+
+    ``strict=False`` (containment) treats an unreadable config file as no bucket: a typo in
+    the config must not stop an isolation; the result then says the evidence is pending.
+    """
     if explicit:
         return explicit
     if os.environ.get(ENV_BUCKET):
         return os.environ[ENV_BUCKET]
-    value = load_config().get("evidence", {}).get("bucket")
+    try:
+        config = load_config()
+    except (UserError, OSError):
+        if strict:
+            raise
+        return None
+    value = config.get("evidence", {}).get("bucket")
     return str(value) if value else None
 
 

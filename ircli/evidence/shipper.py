@@ -9,11 +9,16 @@ complete on disk; ``ircli evidence sync CASE_ID`` uploads what is pending.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from ircli.core.awserrors import describe
+import botocore.exceptions
+
+from ircli.core.awserrors import describe, translate
+from ircli.core.case import open_case
 from ircli.core.config import how_to_set_bucket
 from ircli.core.engine import RunContext, StepResult
+from ircli.core.errors import UserError
 from ircli.core.session import AwsSession
 from ircli.evidence.ship import CaseUploader, ShipResult
 from ircli.steps.base import Step
@@ -92,3 +97,22 @@ class CaseShipper:
             return [f"evidence not shipped to s3://{self.bucket}: {self.failure}; the case is "
                     f"complete on local disk — run `ircli evidence sync` later"]
         return []
+
+
+def sync_case(aws: AwsSession, bucket: str, case_id: str, now: datetime) -> dict[str, Any]:
+    """Upload whatever of a local case is not yet in the bucket (``ircli evidence sync``)."""
+    case = open_case(case_id, now, create=False)
+    runs = case.data.get("runs") or [{}]
+    with case.locked():
+        uploader = CaseUploader(aws.client("s3"), bucket, case)
+        pending = uploader.pending()
+        try:
+            result = uploader.ship(str(runs[-1].get("command") or "unknown"), now)
+        except botocore.exceptions.ClientError as err:
+            known = translate(err)
+            if known is not None:
+                raise known from err
+            raise UserError(f"Could not ship case {case_id} to s3://{bucket}: {describe(err)}.",
+                            "Check the bucket name (`ircli evidence check`) and that this "
+                            "identity is the responder the bucket policy names.") from err
+    return {"case_id": case_id, "pending_before": pending, **result.to_dict()}
