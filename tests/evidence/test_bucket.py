@@ -74,7 +74,7 @@ def test_second_init_changes_nothing_and_says_so(clients: Any, cli: RunCli) -> N
 
 def test_init_defaults_responder_to_caller_and_warns_without_kms(clients: Any,
                                                                  cli: RunCli) -> None:
-    code, out, err = cli("evidence", "init", "--bucket", BUCKET)
+    code, _out, err = cli("evidence", "init", "--bucket", BUCKET)
     assert code == 0
     assert "SSE-S3" in err
     enc = clients("s3").get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]

@@ -197,3 +197,17 @@ def test_refused_connection_costs_seconds_and_sync_recovers(
     code, result = cli_json(cli, "evidence", "verify", data["case_id"], "--evidence-bucket",
                             evidence_bucket)
     assert code == 0, result["mismatches"]
+
+
+def test_wrong_recorded_sha256_fails_verify(
+        clients: Any, cli: RunCli, contained: dict[str, Any], evidence_bucket: str) -> None:
+    s3, prefix = clients("s3"), f"cases/{contained['case_id']}/"
+    manifest = json.loads(s3.get_object(Bucket=evidence_bucket,
+                                        Key=prefix + "manifest.json")["Body"].read())
+    entry = next(e for e in manifest["objects"] if e["path"] == "case.json")
+    entry["sha256"] = "0" * 64
+    _put(s3, evidence_bucket, prefix + "manifest.json", json.dumps(manifest).encode())
+    code, data = cli_json(cli, "evidence", "verify", contained["case_id"],
+                          "--evidence-bucket", evidence_bucket)
+    assert code == 3
+    assert [m for m in data["mismatches"] if m.startswith(f"{prefix}case.json: sha256 ")]
