@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 import ircli.evidence.shipper as shipper_mod
-from ircli.core.session import AwsSession
+from ircli.core.session import AwsSession, AwsSettings
 from ircli.lab.web_compromise import seed_web_compromise
+from ircli.ops.contain import ContainOptions, contain
 from tests.evidence.conftest import RunCli, cli_json
+from tests.fakes import FakeClock
 
 REGION = "us-east-1"
 
@@ -34,15 +36,22 @@ def _groups(clients: Any, eni: str) -> set[str]:
 
 
 @pytest.fixture
-def contained(clients: Any, cli: RunCli, evidence_bucket: str) -> dict[str, Any]:
+def contained(clients: Any, clock: FakeClock, evidence_bucket: str) -> dict[str, Any]:
+    """A case contained through the operation with the fake clock (the CLI path, with its
+    real clock, is covered by the tests that call `contain` themselves)."""
     lab = seed_web_compromise(clients, REGION)
-    code, data = _contain(cli, lab.suspect, "--evidence-bucket", evidence_bucket)
-    assert code in (0, 3), data
-    return data
+    summary = contain(AwsSession(AwsSettings()), clock, ContainOptions(
+        lab.suspect, snapshot=False, evidence_bucket=evidence_bucket))
+    assert summary.exit_code in (0, 3), summary.data
+    assert summary.data["evidence"]["shipped"] is True
+    return summary.data
 
 
 def test_contain_ships_case_and_manifest_and_verify_passes(
-        clients: Any, cli: RunCli, contained: dict[str, Any], evidence_bucket: str) -> None:
+        clients: Any, cli: RunCli, evidence_bucket: str) -> None:
+    lab = seed_web_compromise(clients, REGION)
+    code, contained = _contain(cli, lab.suspect, "--evidence-bucket", evidence_bucket)
+    assert code in (0, 3), contained
     s3, case_id = clients("s3"), contained["case_id"]
     assert contained["evidence"]["shipped"] is True
     prefix = f"cases/{case_id}/"
