@@ -33,13 +33,15 @@ def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reas
                 revoke_role_sessions: bool) -> int:
     """Isolate a compromised EC2 instance and keep it as evidence."""
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.ops.contain import ContainOptions, contain
 
     options = ContainOptions(
         instance_id=instance_id, case_id=case_id, reason=reason, dry_run=True,
         snapshot=not no_snapshot, wait_snapshots=wait_snapshots, ssm_egress=ssm_egress,
         analyst_sg=analyst_sg, detach_profile=detach_profile,
-        revoke_role_sessions=revoke_role_sessions)
+        revoke_role_sessions=revoke_role_sessions,
+        evidence_bucket=evidence_bucket(opts.evidence_bucket, strict=False))
     options.validate()
     aws = aws_session(opts, case_id)
     clock = SystemClock()

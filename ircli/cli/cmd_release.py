@@ -31,10 +31,12 @@ def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | Non
         raise click.UsageError("Name what to release: INSTANCE_ID, ACCESS_KEY_ID, --user or "
                                "--role.")
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.ops.release import ReleaseOptions, release
 
     options = ReleaseOptions(instance_id=instance_id, case_id=case_id, dry_run=True,
-                             reattach_asg=not no_reattach_asg)
+                             reattach_asg=not no_reattach_asg,
+                             evidence_bucket=evidence_bucket(opts.evidence_bucket, strict=False))
     clock = SystemClock()
     if dry_run or not yes:
         plan = release(aws_session(opts, case_id), clock, options)

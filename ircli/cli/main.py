@@ -24,6 +24,7 @@ _COMMANDS = {
     "policy": ("ircli.cli.cmd_policy", "policy_cmd"),
     "disable-keys": ("ircli.cli.cmd_identity", "disable_keys_cmd"),
     "revoke-sessions": ("ircli.cli.cmd_identity", "revoke_sessions_cmd"),
+    "evidence": ("ircli.cli.cmd_evidence", "evidence_group"),
 }
 
 

@@ -18,6 +18,7 @@ class GlobalOptions:
     role_arn: str | None = None
     output: str = "text"
     verbose: int = 0
+    evidence_bucket: str | None = None
 
     @property
     def json(self) -> bool:
@@ -37,7 +38,10 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
 
 
 def global_options(f: F) -> F:
-    """Attach --profile, --region, --role-arn, --output and -v; values land in GlobalOptions."""
+    """Attach --profile, --region, --role-arn, --output, --evidence-bucket and -v.
+
+    Values land in GlobalOptions.
+    """
     decorators = [
         click.option("--profile", expose_value=False, callback=_store("profile"),
                      help="AWS profile to use (default: AWS_PROFILE / the credential chain)."),
@@ -49,6 +53,9 @@ def global_options(f: F) -> F:
         click.option("--output", "-o", type=click.Choice(["text", "json"]), default=None,
                      expose_value=False, callback=_store("output"),
                      help="text for people, json for playbooks (one JSON document on stdout)."),
+        click.option("--evidence-bucket", expose_value=False, callback=_store("evidence_bucket"),
+                     help="S3 bucket for evidence (default: IRCLI_EVIDENCE_BUCKET, then the "
+                          "ircli config file)."),
         click.option("-v", "--verbose", count=True, expose_value=False,
                      callback=_store("verbose"), help="More detail on stderr (-vv: AWS calls)."),
     ]

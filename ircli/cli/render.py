@@ -76,6 +76,13 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
         console.print(f"[bold]Left to you:[/] {todo}")
     if data.get("case_dir"):
         console.print(f"Case record: {data['case_dir']}")
+    evidence = data.get("evidence")
+    if evidence and evidence.get("shipped"):
+        console.print(f"Evidence:   s3://{evidence['bucket']}/{evidence['prefix']} "
+                      f"({evidence['objects']} objects)")
+    elif evidence:
+        console.print(f"Evidence:   [yellow]pending[/] — {evidence['reason']}. "
+                      f"{evidence.get('remediation', '')}")
 
 
 def _render_plan(console: Console, data: dict[str, Any]) -> None:

@@ -39,6 +39,8 @@ class AwsSettings:
     endpoint_url: str | None = None
     session_label: str = "ircli"
     max_attempts: int = 8
+    connect_timeout: float = 60.0
+    read_timeout: float = 60.0
 
 
 @dataclass
@@ -90,6 +92,8 @@ class AwsSession:
         self._config = Config(
             region_name=self.region,
             retries={"mode": "standard", "max_attempts": settings.max_attempts},
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
             user_agent_extra=f"ircli/{__version__}",
         )
         events = self.boto._session.get_component("event_emitter")

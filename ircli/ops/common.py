@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,7 @@ from ircli.core.case import Case, cases_root, open_case
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext, RunOutcome, StepResult
 from ircli.core.errors import ExitCode
+from ircli.steps.base import Step
 
 
 @dataclass
@@ -71,3 +73,13 @@ def record_run(ctx: RunContext, command: str, status: str, started: str) -> None
         "caller": ctx.facts.get("caller_arn"),
     })
     ctx.save()
+
+
+def after_each(*hooks: Callable[[Step, StepResult], None]
+               ) -> Callable[[Step, StepResult], None]:
+    """One ``after_step`` hook that runs several, in order."""
+    def run(step: Step, result: StepResult) -> None:
+        for hook in hooks:
+            hook(step, result)
+
+    return run

@@ -13,8 +13,10 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, UserError
 from ircli.core.session import AwsSession
+from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import (
     RunSummary,
+    after_each,
     collect_warnings,
     open_run_case,
     record_run,
@@ -44,6 +46,7 @@ class ContainOptions:
     analyst_sg: str | None = None
     detach_profile: bool = False
     revoke_role_sessions: bool = False
+    evidence_bucket: str | None = None
 
     def validate(self) -> None:
         check_instance_id(self.instance_id)
@@ -77,9 +80,10 @@ def contain(aws: AwsSession, clock: Clock, opts: ContainOptions,
     ctx = RunContext(aws, clock, opts.instance_id, dry_run=opts.dry_run, emit=emit)
     started = iso(clock.now())
     steps = contain_steps(opts)
+    shipper = CaseShipper(ctx, opts.evidence_bucket, "contain", start_after="isolate")
     with ExitStack() as stack:
-        outcome = run_steps(ctx, steps,
-                            after_step=_bind_case_after_resolve(ctx, opts, stack))
+        outcome = run_steps(ctx, steps, after_step=after_each(
+            _bind_case_after_resolve(ctx, opts, stack), shipper.after_step))
         status = ("planned" if opts.dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else "contained")
         snapshot_step = next(s for s in steps if isinstance(s, Snapshot))
@@ -92,6 +96,8 @@ def contain(aws: AwsSession, clock: Clock, opts: ContainOptions,
             ctx.record.update(status=status, snapshots=data["snapshots"],
                               isolation_group_id=data["isolation_group_id"])
             record_run(ctx, "contain", status, started)
+        data["evidence"] = shipper.finish()
+        data["warnings"] += shipper.warnings()
     code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
     if outcome.steps[0].status == "failed":
         code = ExitCode.USER  # could not even resolve the instance: the input is wrong

@@ -12,6 +12,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
+from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run
 from ircli.ops.contain import result_data
 from ircli.steps.base import Step, StepPlan
@@ -30,6 +31,7 @@ class ReleaseOptions:
     case_id: str | None = None
     dry_run: bool = False
     reattach_asg: bool = True
+    evidence_bucket: str | None = None
 
 
 class Undo(Step):
@@ -87,7 +89,8 @@ def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,
         return RunSummary(data, ExitCode.OK, data["warnings"])
     with case.locked() if not opts.dry_run else nullcontext():
         ctx.audit("run-start", command="release", dry_run=opts.dry_run)
-        outcome = run_steps(ctx, steps[1:])
+        shipper = CaseShipper(ctx, opts.evidence_bucket, "release")
+        outcome = run_steps(ctx, steps[1:], after_step=shipper.after_step)
         all_steps = resolve_outcome.steps + outcome.steps
         status = "planned" if opts.dry_run else "partial" if outcome.failed else "released"
         data = result_data(ctx, "release", status, all_steps)
@@ -98,6 +101,8 @@ def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,
             if status == "released":
                 ctx.record["released_at"] = iso(clock.now())
             record_run(ctx, "release", status, started)
+        data["evidence"] = shipper.finish()
+        data["warnings"] += shipper.warnings()
     return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
                       data["warnings"])
 

@@ -1,0 +1,116 @@
+"""The evidence bucket policy: TLS only; responders write, analysts read, nobody else anything.
+
+Allow statements alone do not keep out an account admin whose IAM policy grants ``s3:*``, so
+the policy also denies reads to every principal that is not a responder or an analyst, and
+writes to every principal that is not the responder (``aws:PrincipalArn``, which for a role
+session is the role's ARN).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+READ_ACTIONS = ["s3:GetObject", "s3:GetObjectAttributes", "s3:GetObjectRetention",
+                "s3:GetObjectVersion", "s3:GetObjectVersionAttributes", "s3:ListBucket",
+                "s3:ListBucketVersions"]
+WRITE_ACTIONS = ["s3:PutObject"]
+GUARDED_WRITES = ["s3:BypassGovernanceRetention", "s3:DeleteObject", "s3:DeleteObjectVersion",
+                  "s3:PutObject", "s3:PutObjectRetention"]
+
+SID_TLS = "IrcliDenyInsecureTransport"
+SID_RESPONDER = "IrcliResponderReadWrite"
+SID_ANALYST = "IrcliAnalystRead"
+SID_DENY_READ = "IrcliDenyReadToOthers"
+SID_DENY_WRITE = "IrcliDenyWriteToOthers"
+
+_ROLE_ARN = re.compile(r"^arn:[\w-]+:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+_ASSUMED = re.compile(r"^arn:([\w-]+):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+$")
+_STS_USER = re.compile(r"^arn:([\w-]+):sts::(\d{12}):user/(.+)$")
+
+
+def principal_arn(caller_arn: str) -> str:
+    """The IAM ARN a bucket policy can name for the caller (a role session names its role).
+
+    The role's path is not in a session ARN; a role with a path must be named with
+    ``--responder-role-arn``.
+    """
+    assumed = _ASSUMED.match(caller_arn)
+    if assumed:
+        return f"arn:{assumed.group(1)}:iam::{assumed.group(2)}:role/{assumed.group(3)}"
+    sts_user = _STS_USER.match(caller_arn)  # moto reports its caller this way
+    if sts_user:
+        return f"arn:{sts_user.group(1)}:iam::{sts_user.group(2)}:user/{sts_user.group(3)}"
+    return caller_arn
+
+
+def is_principal_arn(arn: str) -> bool:
+    return bool(_ROLE_ARN.match(arn))
+
+
+def bucket_resources(partition: str, bucket: str) -> list[str]:
+    return [f"arn:{partition}:s3:::{bucket}", f"arn:{partition}:s3:::{bucket}/*"]
+
+
+def desired_statements(partition: str, bucket: str, responder: str,
+                       analysts: list[str]) -> list[dict[str, Any]]:
+    """The statements ``evidence init`` puts, in order."""
+    resources = bucket_resources(partition, bucket)
+    readers = sorted({responder, *analysts})
+    statements: list[dict[str, Any]] = [
+        {"Sid": SID_TLS, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": resources, "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": SID_RESPONDER, "Effect": "Allow", "Principal": {"AWS": [responder]},
+         "Action": sorted(READ_ACTIONS + WRITE_ACTIONS), "Resource": resources},
+    ]
+    if analysts:
+        statements.append({"Sid": SID_ANALYST, "Effect": "Allow",
+                           "Principal": {"AWS": sorted(analysts)}, "Action": READ_ACTIONS,
+                           "Resource": resources})
+    statements += [
+        {"Sid": SID_DENY_READ, "Effect": "Deny", "Principal": "*", "Action": READ_ACTIONS,
+         "Resource": resources, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": readers}}},
+        {"Sid": SID_DENY_WRITE, "Effect": "Deny", "Principal": "*", "Action": GUARDED_WRITES,
+         "Resource": resources,
+         "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [responder]}}},
+    ]
+    return statements
+
+
+def normalize(statement: dict[str, Any]) -> dict[str, Any]:
+    """A statement with every list sorted and single values as lists, for comparison."""
+    def norm(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: norm(v) for k, v in sorted(value.items())}
+        if isinstance(value, list | tuple):
+            return sorted((norm(v) for v in value), key=repr)
+        return value
+
+    out = dict(statement)
+    for key in ("Action", "Resource"):
+        if isinstance(out.get(key), str):
+            out[key] = [out[key]]
+    principal = out.get("Principal")
+    if isinstance(principal, dict) and isinstance(principal.get("AWS"), str):
+        out["Principal"] = {**principal, "AWS": [principal["AWS"]]}
+    return {k: norm(v) for k, v in out.items()}
+
+
+def allow_grantees(statements: list[dict[str, Any]]) -> tuple[set[str], bool]:
+    """Every principal some Allow statement names, and whether one is a wildcard."""
+    grantees: set[str] = set()
+    wildcard = False
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        if principal == "*" or "NotPrincipal" in statement:
+            wildcard = True
+            continue
+        values = principal.get("AWS", []) if isinstance(principal, dict) else []
+        for value in [values] if isinstance(values, str) else values:
+            wildcard = wildcard or value == "*"
+            grantees.add(value)
+        if isinstance(principal, dict) and set(principal) - {"AWS"}:
+            wildcard = True  # a service or federated principal: not a named role
+    return grantees, wildcard

@@ -1,0 +1,187 @@
+"""Ship a case directory to ``s3://BUCKET/cases/<case-id>/`` and keep its manifest.
+
+Each file goes up with Content-MD5 and an S3 SHA-256 checksum, so S3 rejects a body that
+changed on the way (and a locked bucket accepts no PUT without one). Only files that changed
+since their last upload are sent; ``manifest.json`` then records, for every key, the latest
+version id S3 assigned and its sha256. A local copy of the manifest (and ``.evidence.json``,
+what was last shipped where) lives in the case directory, so a later ``evidence sync`` knows
+what is still pending.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ircli.core.case import Case
+from ircli.core.clock import iso
+
+MANIFEST = "manifest.json"
+STATE = ".evidence.json"
+FORMAT = "ircli-evidence-manifest/1"
+_IN_MEMORY_LIMIT = 64 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+def case_prefix(case_id: str) -> str:
+    return f"cases/{case_id}/"
+
+
+@dataclass(frozen=True)
+class Digest:
+    size: int
+    sha256: str
+    md5_b64: str
+    sha256_b64: str
+
+
+def digest_bytes(data: bytes) -> Digest:
+    sha = hashlib.sha256(data).digest()
+    return Digest(len(data), sha.hex(), base64.b64encode(hashlib.md5(data).digest()).decode(),
+                  base64.b64encode(sha).decode())
+
+
+def digest_file(path: Path) -> Digest:
+    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            sha.update(chunk)
+            md5.update(chunk)
+            size += len(chunk)
+    return Digest(size, sha.hexdigest(), base64.b64encode(md5.digest()).decode(),
+                  base64.b64encode(sha.digest()).decode())
+
+
+def evidence_files(case_dir: Path) -> list[str]:
+    """Every file of the case to ship, relative; hidden files (lock, temp, state) stay local."""
+    found = []
+    for path in sorted(case_dir.rglob("*")):
+        rel = path.relative_to(case_dir)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts) \
+                and rel.as_posix() != MANIFEST:
+            found.append(rel.as_posix())
+    return found
+
+
+def new_manifest(case_id: str, bucket: str) -> dict[str, Any]:
+    return {"format": FORMAT, "case_id": case_id, "bucket": bucket,
+            "prefix": case_prefix(case_id), "updated_at": None, "objects": []}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ev.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
+@dataclass
+class ShipResult:
+    bucket: str
+    prefix: str
+    uploaded: list[str] = field(default_factory=list)
+    objects: int = 0
+    manifest_version_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "prefix": self.prefix, "uploaded": self.uploaded,
+                "objects": self.objects, "manifest_version_id": self.manifest_version_id}
+
+
+class CaseUploader:
+    """Uploads what changed in one case directory; the caller holds the case lock."""
+
+    def __init__(self, s3: Any, bucket: str, case: Case) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.case = case
+        self.prefix = case_prefix(case.case_id)
+        local = _read_json(case.path / MANIFEST)
+        self.manifest = local if local.get("bucket") == bucket else \
+            new_manifest(case.case_id, bucket)
+        state = _read_json(case.path / STATE)
+        self.state: dict[str, Any] = state if state.get("bucket") == bucket else \
+            {"bucket": bucket, "files": {}, "manifest_sha256": None}
+
+    def pending(self) -> list[str]:
+        """Files (and the manifest) not yet in the bucket as they are on disk."""
+        todo = [rel for rel in evidence_files(self.case.path) if self._changed(rel)]
+        if todo or self.state.get("manifest_sha256") != \
+                digest_bytes(manifest_bytes(self.manifest)).sha256:
+            todo.append(MANIFEST)
+        return todo
+
+    def ship(self, produced_by: str, now: datetime) -> ShipResult:
+        result = ShipResult(self.bucket, self.prefix)
+        entries = {e["path"]: e for e in self.manifest["objects"]}
+        for rel in evidence_files(self.case.path):
+            if not self._changed(rel):
+                continue
+            path = self.case.path / rel
+            stat = path.stat()
+            data = path.read_bytes() if stat.st_size <= _IN_MEMORY_LIMIT else None
+            digest = digest_bytes(data) if data is not None else digest_file(path)
+            key = self.prefix + rel
+            version = self._put(key, data if data is not None else path, digest)
+            entries[rel] = {
+                "key": key, "path": rel, "size": digest.size, "sha256": digest.sha256,
+                "version_id": version, "produced_by": produced_by,
+                "produced_at": iso(datetime.fromtimestamp(stat.st_mtime, timezone.utc)),
+                "shipped_at": iso(now)}
+            self.state["files"][rel] = [stat.st_size, stat.st_mtime_ns, digest.sha256]
+            result.uploaded.append(key)
+            self.manifest["objects"] = sorted(entries.values(), key=lambda e: str(e["key"]))
+            _write_json(self.case.path / MANIFEST, self.manifest)
+            _write_json(self.case.path / STATE, self.state)
+        body = manifest_bytes(self.manifest)
+        if result.uploaded or self.state.get("manifest_sha256") != digest_bytes(body).sha256:
+            self.manifest["updated_at"] = iso(now)
+            body = manifest_bytes(self.manifest)
+            digest = digest_bytes(body)
+            self.state["manifest_version_id"] = self._put(self.prefix + MANIFEST, body, digest)
+            self.state["manifest_sha256"] = digest.sha256
+            _write_json(self.case.path / MANIFEST, self.manifest)
+            _write_json(self.case.path / STATE, self.state)
+            result.uploaded.append(self.prefix + MANIFEST)
+        result.objects = len(self.manifest["objects"])
+        result.manifest_version_id = self.state.get("manifest_version_id")
+        return result
+
+    def _changed(self, rel: str) -> bool:
+        path = self.case.path / rel
+        stat = path.stat()
+        known = self.state["files"].get(rel)
+        if known and known[0] == stat.st_size and known[1] == stat.st_mtime_ns:
+            return False
+        entry = next((e for e in self.manifest["objects"] if e["path"] == rel), None)
+        return entry is None or entry["sha256"] != digest_file(path).sha256
+
+    def _put(self, key: str, body: bytes | Path, digest: Digest) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentMD5": digest.md5_b64,
+                                  "ChecksumSHA256": digest.sha256_b64}
+        if isinstance(body, Path):
+            with body.open("rb") as fh:
+                resp = self.s3.put_object(Body=fh, **params)
+        else:
+            resp = self.s3.put_object(Body=body, **params)
+        return str(resp.get("VersionId") or "null")
