@@ -248,6 +248,9 @@ ir_body() { # ir_body OUT CAP ROOT... : mactime bodyfile (stat only, no content 
     [ -d "$_r" ] || continue
     find "$_r" -xdev \( -path "$IR_SCRATCH" -prune \) -o -printf '0|%p|%i|%M|%U|%G|%s|%A@|%T@|%C@|0\n' 2>>"$IR_ERR"
   done | head -c "$_c" > "$IR_D/$_o"
+  [ "$(wc -c < "$IR_D/$_o")" -ge "$_c" ] && printf '%s\tcap reached (bodyfile truncated)\t%s\t%s\n' \
+    "$IR_STEP" "$_c" "$IR_STEP/$_o" >> "$IR_WORK/skipped.tsv"
+  return 0
 }
 s_temp_files() {
   # Listing and stat first (RFC 3227: record times before reading), then copy small files.
@@ -261,7 +264,7 @@ s_filesystem() {
   _roots=/
   for _m in /boot /home /tmp /var /var/tmp /opt /srv /root /usr /dev/shm; do
     awk -v m="$_m" '$2==m {f=1} END{exit !f}' /proc/self/mounts 2>/dev/null && _roots="$_roots $_m"; done
-  _cap=$((IR_TOTAL_CAP / 4)); [ "$_cap" -lt "$IR_FILE_CAP" ] && _cap=$IR_FILE_CAP
+  _cap=$((IR_REMAIN / 2)); [ "$_cap" -lt "$IR_FILE_CAP" ] && _cap=$IR_FILE_CAP
   set -f; ir_body bodyfile.txt "$_cap" $_roots; set +f
   awk -F '|' '{m=$4} substr(m,4,1) ~ /[sS]/ {print "suid\t" $2} substr(m,7,1) ~ /[sS]/ {print "sgid\t" $2}
     substr(m,1,1)!="l" && substr(m,9,1)=="w" && substr(m,10,1)!~/[tT]/ {print "world_writable\t" $2}' \
@@ -350,6 +353,10 @@ ir_budget() {
     containers) echo 60;; temp_files) echo 120;; filesystem) echo 300;; persistence) echo 90;;
     packages) echo 60;; user_activity) echo 60;; logs) echo 180;; *) echo 60;; esac
 }
+ir_share() { # percent of the total cap one step may fill, so no step starves later ones
+  case $1 in memory) echo 100;; temp_files|logs|filesystem) echo 25;; processes) echo 15;;
+    persistence|user_activity) echo 10;; *) echo 5;; esac
+}
 ir_wanted() {
   [ "$1" = memory ] && { [ "$IR_MEMORY" = true ]; return; }
   [ "$IR_WANT" = all ] && return 0
@@ -365,6 +372,7 @@ ir_run_step() {
   _n=$1; _now=$(date +%s); _left=$((IR_DEADLINE - _now)); _b=$(ir_budget "$_n")
   [ "$IR_STEP_TIMEOUT" -gt 0 ] && _b=$IR_STEP_TIMEOUT
   _used=$(du -sb "$IR_OUT" 2>/dev/null | cut -f1); _rem=$((IR_TOTAL_CAP - ${_used:-0}))
+  _sh=$((IR_TOTAL_CAP / 100 * $(ir_share "$_n"))); [ "$_rem" -gt "$_sh" ] && _rem=$_sh
   _why=; [ "$_left" -lt 3 ] && _why=deadline; [ "$_rem" -le 0 ] && _why=total_cap
   if [ -n "$_why" ]; then
     IR_SKIPPED=$((IR_SKIPPED + 1)); IR_SKIPPED_NAMES="$IR_SKIPPED_NAMES,$_n"
