@@ -33,6 +33,10 @@ STDERR_LIMIT = 8_000  # ...and this much stderr.
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 REBOOT_CODES = {194: "Linux", 3010: "Windows"}
 DEFAULT_ACCOUNT = "123456789012"
+# Like the real agent's on-disk orchestration state: a command runs once per instance even if
+# several substitutes poll the same emulator. Command ids are UUIDs, so one set is enough.
+_HANDLED: set[tuple[str, str]] = set()
+_HANDLED_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,6 @@ class AgentSubstitute:
         self._extra_env = dict(extra_env or {})
         self._sandbox_root = sandbox_root
         self._keep = keep_sandboxes
-        self._handled: set[tuple[str, str]] = set()
-        self._lock = threading.Lock()
 
     def pending(self) -> list[tuple[dict[str, Any], str]]:
         """(command, instance id) pairs not yet handled by this substitute."""
@@ -142,18 +144,20 @@ class AgentSubstitute:
             for cmd in page.get("Commands", []):
                 for iid in cmd.get("InstanceIds", []):
                     managed = self._managed is None or iid in self._managed
-                    if managed and (cmd["CommandId"], iid) not in self._handled:
+                    if managed and (cmd["CommandId"], iid) not in _HANDLED:
                         out.append((cmd, iid))
         return out
 
     def run_once(self) -> list[InvocationResult]:
         """Run every pending command once; returns what was run, in order."""
-        with self._lock:
-            results = []
-            for cmd, iid in self.pending():
-                self._handled.add((cmd["CommandId"], iid))
-                results.append(self._run(cmd, iid))
-            return results
+        results = []
+        for cmd, iid in self.pending():
+            with _HANDLED_LOCK:
+                if (cmd["CommandId"], iid) in _HANDLED:
+                    continue
+                _HANDLED.add((cmd["CommandId"], iid))
+            results.append(self._run(cmd, iid))
+        return results
 
     def run_forever(self, stop_event: threading.Event, poll_interval: float = 1.0) -> None:
         """Poll until ``stop_event`` is set (meant for a background thread in a lab)."""

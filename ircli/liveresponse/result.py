@@ -69,7 +69,7 @@ def verify_archive(data: bytes | Path) -> ArchiveReport:
     with open_archive(data) as tar:
         members = tar.getmembers()
         names = [m.name for m in members]
-        files = {m.name: m for m in members if m.isfile()}
+        files = {m.name: m for m in members if m.isfile() or m.islnk()}
         problems: list[str] = []
         if names[:2] != ["manifest.jsonl", "collection.log"]:
             problems.append(f"first members are {names[:2]}, not manifest.jsonl, collection.log")

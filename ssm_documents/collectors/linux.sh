@@ -105,7 +105,7 @@ ir_copy() { # ir_copy DEST ROOT... : copy regular files (newest first) under cap
       if (used + s > rem) { print step "\ttotal cap\t" s "\t" p >> skip; next }
       used += s; print p }
     END { print used+0 > usedf }' > "$IR_WORK/copy.$$"
-  tar -cf - --no-recursion --no-unquote --ignore-failed-read -T "$IR_WORK/copy.$$" 2>>"$IR_ERR" \
+  tar -cf - --hard-dereference --no-recursion --no-unquote --ignore-failed-read -T "$IR_WORK/copy.$$" 2>>"$IR_ERR" \
     | tar -xpf - -C "$_dest" 2>>"$IR_ERR"
   _u=$(cat "$IR_WORK/used.$$" 2>/dev/null); IR_REMAIN=$((IR_REMAIN - ${_u:-0}))
   return 0
@@ -422,7 +422,7 @@ IR_NFILES=$(cat "$IR_WORK/nfiles"); IR_NSKIP=$(cat "$IR_WORK/nskipped")
 IR_ARCHIVE=$IR_SCRATCH/ircli-$IR_CASE-$IR_HOST.tar.gz
 ls -A "$IR_OUT" | grep -v -x -e manifest.jsonl -e collection.log > "$IR_WORK/members"
 { echo manifest.jsonl; echo collection.log; cat "$IR_WORK/members"; } > "$IR_WORK/order"
-tar -C "$IR_OUT" -czf "$IR_ARCHIVE" --numeric-owner --no-unquote -T "$IR_WORK/order" 2>>"$IR_WORK/tar.err" \
+tar -C "$IR_OUT" -czf "$IR_ARCHIVE" --numeric-owner --hard-dereference --no-unquote -T "$IR_WORK/order" 2>>"$IR_WORK/tar.err" \
   || [ -s "$IR_ARCHIVE" ] || ir_fatal "packaging failed"
 IR_SHA=$(sha256sum "$IR_ARCHIVE" | cut -c1-64); IR_SIZE=$(wc -c < "$IR_ARCHIVE")
 IR_MD5=$(md5sum "$IR_ARCHIVE" | cut -c1-32)
