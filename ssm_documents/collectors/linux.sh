@@ -12,7 +12,8 @@ LC_ALL=C; LANG=C; export LC_ALL LANG
 PATH=/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin; export PATH
 umask 077
 IR_VERSION=1.0.0
-# Parameters: the SSM agent substitutes {{ }}; UploadUrl also arrives as env SSM_UploadUrl.
+# Parameters: the SSM agent substitutes the double-brace placeholders; UploadUrl also arrives
+# as the env var SSM_UploadUrl (interpolationType ENV_VAR).
 if [ -z "${SSM_UploadUrl+x}" ]; then SSM_UploadUrl="{{ UploadUrl }}"; fi
 IR_URL=$SSM_UploadUrl
 IR_CASE="{{ CaseId }}"
