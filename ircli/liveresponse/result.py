@@ -65,33 +65,38 @@ def open_archive(data: bytes | Path) -> tarfile.TarFile:
 
 
 def verify_archive(data: bytes | Path) -> ArchiveReport:
-    """Check member order (manifest, log first) and every manifest hash against the files."""
+    """Check member order (manifest, log first) and every manifest hash against the files.
+
+    One sequential pass: random access into a gzip stream re-decompresses from the start.
+    """
+    names: list[str] = []
+    digests: dict[str, str] = {}
+    blobs: dict[str, bytes] = {}
     with open_archive(data) as tar:
-        members = tar.getmembers()
-        names = [m.name for m in members]
-        files = {m.name: m for m in members if m.isfile() or m.islnk()}
-        problems: list[str] = []
-        if names[:2] != ["manifest.jsonl", "collection.log"]:
-            problems.append(f"first members are {names[:2]}, not manifest.jsonl, collection.log")
-
-        def read(name: str) -> bytes:
-            f = tar.extractfile(files[name]) if name in files else None
-            return f.read() if f else b""
-
-        manifest = _jsonl(read("manifest.jsonl"))
-        log = _jsonl(read("collection.log"))
-        listed = set()
-        for entry in manifest:
-            if "skipped" in entry:
+        for member in tar:
+            names.append(member.name)
+            f = tar.extractfile(member) if (member.isfile() or member.islnk()) else None
+            if f is None:
                 continue
-            path = str(entry["path"])
-            listed.add(path)
-            if path not in files:
-                problems.append(f"manifest lists {path} but the archive lacks it")
-                continue
-            digest = hashlib.sha256(read(path)).hexdigest()
-            if digest != entry.get("sha256"):
-                problems.append(f"sha256 mismatch for {path}")
-        for name in set(files) - listed - {"manifest.jsonl"}:
-            problems.append(f"{name} is in the archive but not in the manifest")
+            content = f.read()
+            digests[member.name] = hashlib.sha256(content).hexdigest()
+            if member.name in ("manifest.jsonl", "collection.log"):
+                blobs[member.name] = content
+    problems: list[str] = []
+    if names[:2] != ["manifest.jsonl", "collection.log"]:
+        problems.append(f"first members are {names[:2]}, not manifest.jsonl, collection.log")
+    manifest = _jsonl(blobs.get("manifest.jsonl", b""))
+    log = _jsonl(blobs.get("collection.log", b""))
+    listed = set()
+    for entry in manifest:
+        if "skipped" in entry:
+            continue
+        path = str(entry["path"])
+        listed.add(path)
+        if path not in digests:
+            problems.append(f"manifest lists {path} but the archive lacks it")
+        elif digests[path] != entry.get("sha256"):
+            problems.append(f"sha256 mismatch for {path}")
+    for name in sorted(set(digests) - listed - {"manifest.jsonl"}):
+        problems.append(f"{name} is in the archive but not in the manifest")
     return ArchiveReport(members=names, manifest=manifest, log=log, problems=problems)

@@ -169,6 +169,7 @@ def test_windows_document_fails_plainly_without_pwsh(lab: dict[str, Any], tmp_pa
     cmd_id = send(lab, "windows", {"CaseId": "case-win",
                                    "UploadUrl": presign(lab["s3"], "cases/w/x.zip")})
     result = run_only(lab, cmd_id, sandbox_root=str(tmp_path))
+    assert result.status == "Failed" and result.response_code != 0
     inv = invocation(lab, cmd_id)
     assert inv["Status"] == "Failed"
     assert "Windows collector cannot run on this machine" in inv["StandardErrorContent"]
