@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,6 +100,42 @@ def report_to_moto(
     done = [s for s in statuses if s not in ("Pending", "InProgress")]
     command.completed_count = len(done)
     command.error_count = len([s for s in done if s != "Success"])
+
+
+def hold_new_commands_pending() -> Callable[[], None]:
+    """Make commands sent to in-process moto start as Pending instead of an instant Success.
+
+    The gap: moto marks every SendCommand Success at once, so a caller polling
+    GetCommandInvocation would believe the collector finished before the substitute even ran
+    it. This wraps moto's ``Command.__init__`` (moto internals, like ``report_to_moto``) so new
+    invocations read Pending until a substitute reports; without a substitute they stay Pending
+    (real SSM would eventually say DeliveryTimedOut). Returns a function that undoes the patch.
+    """
+    try:
+        from moto.ssm.models import Command
+    except ImportError as exc:
+        raise EmulatorInternalsError(
+            "moto.ssm.models.Command is not importable, so commands cannot be held Pending.",
+            "Install moto[server] 5.2.x or skip hold_new_commands_pending().",
+        ) from exc
+    original = Command.__init__
+
+    def patched(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.status = "Pending"
+        self.status_details = "Pending"
+        self.completed_count = 0
+        for inv in self.invocations:
+            inv.update({"Status": "Pending", "StatusDetails": "Pending", "ResponseCode": -1,
+                        "ExecutionStartDateTime": "", "ExecutionEndDateTime": "",
+                        "ExecutionElapsedTime": "PT0S"})
+
+    Command.__init__ = patched  # type: ignore[method-assign]
+
+    def undo() -> None:
+        Command.__init__ = original  # type: ignore[method-assign]
+
+    return undo
 
 
 def _iso(ts: float) -> str:

@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ircli.liveresponse import documents as d
-from ircli.liveresponse.agent import AgentSubstitute
+from ircli.liveresponse.agent import AgentSubstitute, hold_new_commands_pending
 from ircli.liveresponse.result import open_archive, parse_result_line, verify_archive
 
 INSTANCE = "i-0123456789abcdef0"
@@ -208,3 +208,26 @@ def test_timeout_kills_the_process_group_and_reports_timed_out(lab: dict[str, An
     assert inv["Status"] == "TimedOut" and inv["PluginName"] == "sleepy"
     leftover = subprocess.run(["pgrep", "-f", "^/bin/sleep 60$"], capture_output=True, text=True)
     assert leftover.stdout.strip() == "", "the whole process group must be killed"
+
+
+def test_commands_can_be_held_pending_until_the_substitute_reports(lab: dict[str, Any],
+                                                                   tmp_path: Any) -> None:
+    content = ('{"schemaVersion":"2.2","description":"echo","mainSteps":[{"action":'
+               '"aws:runShellScript","name":"hello","precondition":{"StringEquals":'
+               '["platformType","Linux"]},"inputs":{"runCommand":["echo hello; exit 2"]}}]}')
+    lab["ssm"].create_document(Content=content, Name="ircli-test-echo", DocumentType="Command",
+                               DocumentFormat="JSON")
+    undo = hold_new_commands_pending()
+    try:
+        cmd_id = lab["ssm"].send_command(InstanceIds=[INSTANCE], DocumentName="ircli-test-echo")[
+            "Command"]["CommandId"]
+    finally:
+        undo()
+    assert invocation(lab, cmd_id)["Status"] == "Pending"
+    assert lab["ssm"].list_commands(CommandId=cmd_id)["Commands"][0]["Status"] == "Pending"
+    result = run_only(lab, cmd_id, sandbox_root=str(tmp_path))
+    inv = invocation(lab, cmd_id)
+    assert (result.status, inv["Status"], inv["ResponseCode"]) == ("Failed", "Failed", 2)
+    assert inv["StandardOutputContent"] == "hello\n"
+    listed = lab["ssm"].list_commands(CommandId=cmd_id)["Commands"][0]
+    assert listed["Status"] == "Failed" and listed["ErrorCount"] == 1
