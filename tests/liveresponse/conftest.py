@@ -49,8 +49,9 @@ def moto_endpoint(aws_env: None) -> Iterator[str]:
 
 
 def client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, region_name=REGION, endpoint_url=endpoint,
-                        config=Config(signature_version="s3v4") if service == "s3" else None)
+    config = Config(signature_version="s3v4") if service == "s3" else None
+    return boto3.session.Session().client(service, region_name=REGION,  # type: ignore[call-overload]
+                                          endpoint_url=endpoint, config=config)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -43,7 +44,7 @@ def test_embedded_script_equals_source_and_build_is_current(platform: str) -> No
     assert build.render(platform) == d.load_document_text(platform), "run ssm_documents/build.py"
 
 
-def _reasons(doc: dict) -> str:
+def _reasons(doc: dict[str, Any]) -> str:
     return "\n".join(d.validate_document(doc))
 
 
@@ -80,7 +81,7 @@ def test_windows_script_never_uses_reboot_exit_codes() -> None:
 
 
 def test_render_substitutes_like_the_agent_and_validates_first() -> None:
-    doc = {"schemaVersion": "2.2", "parameters": {
+    doc: dict[str, Any] = {"schemaVersion": "2.2", "parameters": {
         "A": {"type": "String", "description": "a", "allowedPattern": "^[a-z]+$"},
         "U": {"type": "String", "description": "u", "interpolationType": "ENV_VAR",
               "allowedPattern": "^https://[A-Za-z0-9./?&=%_-]+$"},
