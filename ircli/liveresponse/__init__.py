@@ -1,0 +1,1 @@
+"""Live response: SSM collector documents, their offline checks, and an SSM-agent substitute."""
