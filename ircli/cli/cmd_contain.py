@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ircli.cli.confirm import confirm_or_refuse
+from ircli.cli.flow import plan_confirm_run
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.cli.render import Progress, render_run
+from ircli.core.engine import Emit
+from ircli.ops.common import RunSummary
 
 
 @click.command("contain")
@@ -43,18 +44,12 @@ def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reas
         revoke_role_sessions=revoke_role_sessions,
         evidence_bucket=evidence_bucket(opts.evidence_bucket, strict=False))
     options.validate()
-    aws = aws_session(opts, case_id)
     clock = SystemClock()
-    if dry_run or not yes:
-        plan = contain(aws, clock, options)
-        if dry_run or plan.exit_code:
-            render_run(opts, plan.data)
-            return int(plan.exit_code)
-        if not opts.json:
-            render_run(opts, plan.data)
-        confirm_or_refuse(f"Contain {instance_id} now?", yes)
-        options.case_id = plan.data["case_id"]  # the case the responder just approved
-    options.dry_run = False
-    result = contain(aws_session(opts, case_id), clock, options, emit=Progress(opts))
-    render_run(opts, result.data)
-    return int(result.exit_code)
+
+    def run(dry: bool, emit: Emit | None) -> RunSummary:
+        options.dry_run = dry
+        result = contain(aws_session(opts, case_id), clock, options, emit=emit)
+        options.case_id = options.case_id or result.data.get("case_id")  # the approved case
+        return result
+
+    return plan_confirm_run(opts, run, f"Contain {instance_id} now?", dry_run=dry_run, yes=yes)

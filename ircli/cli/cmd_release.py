@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ircli.cli.confirm import confirm_or_refuse
+from ircli.cli.flow import plan_confirm_run
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.cli.render import Progress, render_run
+from ircli.core.engine import Emit
+from ircli.ops.common import RunSummary
 
 
 @click.command("release")
@@ -38,15 +39,10 @@ def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | Non
                              reattach_asg=not no_reattach_asg,
                              evidence_bucket=evidence_bucket(opts.evidence_bucket, strict=False))
     clock = SystemClock()
-    if dry_run or not yes:
-        plan = release(aws_session(opts, case_id), clock, options)
-        if dry_run or plan.exit_code or plan.data["status"] == "released":
-            render_run(opts, plan.data)
-            return int(plan.exit_code)
-        if not opts.json:
-            render_run(opts, plan.data)
-        confirm_or_refuse(f"Release {instance_id} back into service?", yes)
-    options.dry_run = False
-    result = release(aws_session(opts, case_id), clock, options, emit=Progress(opts))
-    render_run(opts, result.data)
-    return int(result.exit_code)
+
+    def run(dry: bool, emit: Emit | None) -> RunSummary:
+        options.dry_run = dry
+        return release(aws_session(opts, case_id), clock, options, emit=emit)
+
+    return plan_confirm_run(opts, run, f"Release {instance_id} back into service?",
+                            dry_run=dry_run, yes=yes)

@@ -1,19 +1,19 @@
 """Errors raised by live response; each carries a one-sentence message and a remediation.
 
-Kept local so this package stays self-contained; the core reparents LiveResponseError onto its
-own hierarchy when merging.
+They are user errors of the core hierarchy, so the CLI boundary shows them as one sentence
+with a remediation and exit code 2.
 """
 
 from __future__ import annotations
 
+from ircli.core.errors import UserError
 
-class LiveResponseError(Exception):
+
+class LiveResponseError(UserError):
     """Base error: `message` says what went wrong, `remediation` what to do about it."""
 
     def __init__(self, message: str, remediation: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.remediation = remediation
+        super().__init__(message, remediation)
 
     def __str__(self) -> str:
         return f"{self.message} Remediation: {self.remediation}"
