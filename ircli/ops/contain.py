@@ -26,7 +26,7 @@ from ircli.ops.common import (
 from ircli.steps.base import Step
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import RecordState, ResolveInstance
-from ircli.steps.isolate import Isolate
+from ircli.steps.isolate import DisassociateElasticIps, Isolate
 from ircli.steps.names import SSM_EGRESS_MODES, TAG_CASE, TAG_STATUS
 from ircli.steps.protect import Protect
 from ircli.steps.service import RemoveFromService
@@ -64,6 +64,7 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
         ResolveInstance(),
         RecordState(),
         Isolate(ssm_egress=opts.ssm_egress, analyst_sg=opts.analyst_sg),
+        DisassociateElasticIps(),
         Protect(),
         RemoveFromService(),
         CutCredentials(detach_profile=opts.detach_profile,

@@ -18,7 +18,7 @@ from ircli.ops.contain import result_data
 from ircli.steps.base import Step, StepPlan
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import ResolveInstance
-from ircli.steps.isolate import Isolate
+from ircli.steps.isolate import DisassociateElasticIps, Isolate
 from ircli.steps.names import TAG_CASE
 from ircli.steps.protect import Protect
 from ircli.steps.service import RemoveFromService
@@ -62,8 +62,9 @@ class Undo(Step):
 
 def release_steps(opts: ReleaseOptions) -> list[Step]:
     """Network first, then protection, credentials, service, and the tags last."""
-    return [ResolveInstance(), Undo(Isolate()), Undo(Protect()), Undo(CutCredentials()),
-            Undo(RemoveFromService(reattach_asg=opts.reattach_asg)), Undo(TagContained())]
+    return [ResolveInstance(), Undo(Isolate()), Undo(DisassociateElasticIps()), Undo(Protect()),
+            Undo(CutCredentials()), Undo(RemoveFromService(reattach_asg=opts.reattach_asg)),
+            Undo(TagContained())]
 
 
 def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,

@@ -28,7 +28,7 @@ _ALL_TRAFFIC = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
 
 @register
 class Isolate(Step):
-    """Move every ENI behind the isolation group and disassociate Elastic IPs."""
+    """Move every ENI behind the isolation group: the first change containment makes."""
 
     name = "isolate"
     title = "Isolate the network"
@@ -39,9 +39,8 @@ class Isolate(Step):
         "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress",
         "ec2:RevokeSecurityGroupEgress", "ec2:DescribeVpcEndpoints",
         "ec2:DescribeManagedPrefixLists", "ec2:ModifyNetworkInterfaceAttribute",
-        "ec2:DescribeAddresses", "ec2:DisassociateAddress",
     )
-    undo_permissions = ("ec2:ModifyNetworkInterfaceAttribute", "ec2:AssociateAddress")
+    undo_permissions = ("ec2:ModifyNetworkInterfaceAttribute",)
 
     def __init__(self, ssm_egress: str = "endpoints", analyst_sg: str | None = None) -> None:
         self.ssm_egress = ssm_egress
@@ -74,7 +73,6 @@ class Isolate(Step):
         plan.pending["isolation_groups"] = iso
         plan.data["isolation_groups"] = {vpc: _known(iso[vpc]) for vpc in vpcs}
         ctx.facts["isolation_groups"] = plan.data["isolation_groups"]
-        self._plan_addresses(ctx, plan, interfaces)
         return plan
 
     # -- groups --------------------------------------------------------------------------
@@ -154,26 +152,6 @@ class Isolate(Step):
                                      for p in sorted(prefix_lists)]
         return [rule]
 
-    # -- Elastic IPs ---------------------------------------------------------------------
-    @staticmethod
-    def _plan_addresses(ctx: RunContext, plan: StepPlan, interfaces: list[dict[str, Any]]
-                        ) -> None:
-        eip_enis = [eni["NetworkInterfaceId"] for eni in interfaces
-                    if eni.get("Association", {}).get("IpOwnerId") not in (None, "amazon")]
-        if not eip_enis:
-            return
-        addresses = ctx.aws.client("ec2").describe_addresses(
-            Filters=[{"Name": "network-interface-id", "Values": eip_enis}])["Addresses"]
-        assert plan.before is not None
-        plan.before["addresses"] = [
-            {k: a.get(k) for k in ("AllocationId", "PublicIp", "NetworkInterfaceId",
-                                   "PrivateIpAddress")} for a in addresses]
-        for address in addresses:
-            plan.calls.append(Call("ec2", "disassociate_address",
-                                   {"AssociationId": address["AssociationId"]},
-                                   f"disassociate Elastic IP {address['PublicIp']} from "
-                                   f"{address['NetworkInterfaceId']}", dry_run=True))
-
     def apply(self, ctx: RunContext, plan: StepPlan) -> None:
         for call in plan.calls:
             try:
@@ -198,13 +176,6 @@ class Isolate(Step):
                                    {"NetworkInterfaceId": eni["id"], "Groups": eni["groups"]},
                                    f"{eni['id']}: restore groups {', '.join(eni['groups'])}",
                                    dry_run=True))
-        for address in before.get("addresses", []):
-            plan.calls.append(Call("ec2", "associate_address", {
-                "AllocationId": address["AllocationId"],
-                "NetworkInterfaceId": address["NetworkInterfaceId"],
-                "PrivateIpAddress": address["PrivateIpAddress"],
-                "AllowReassociation": False}, f"re-associate Elastic IP {address['PublicIp']}",
-                dry_run=True))
         return plan
 
 
@@ -255,3 +226,44 @@ def _group_ref(existing: dict[str, Any], vpc: str, name: str) -> Any:
 
 def _known(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+@register
+class DisassociateElasticIps(Step):
+    """Take Elastic IPs off the isolated ENIs (recorded, so release puts them back).
+
+    A separate step after isolation: the isolation group already blocks the traffic, so the
+    address lookup does not delay the moment the instance is cut off.
+    """
+
+    name = "disassociate-eips"
+    title = "Disassociate Elastic IPs"
+    permissions = ("ec2:DescribeAddresses", "ec2:DisassociateAddress")
+    undo_permissions = ("ec2:AssociateAddress",)
+
+    def plan(self, ctx: RunContext) -> StepPlan:
+        interfaces = enis(ctx.facts["instance"])
+        eip_enis = [eni["NetworkInterfaceId"] for eni in interfaces
+                    if eni.get("Association", {}).get("IpOwnerId") not in (None, "amazon")]
+        if not eip_enis:
+            return StepPlan(notes=["no Elastic IP associated"])
+        addresses = ctx.aws.client("ec2").describe_addresses(
+            Filters=[{"Name": "network-interface-id", "Values": eip_enis}])["Addresses"]
+        plan = StepPlan(before={"addresses": [
+            {k: a.get(k) for k in ("AllocationId", "PublicIp", "NetworkInterfaceId",
+                                   "PrivateIpAddress")} for a in addresses]})
+        for address in addresses:
+            plan.calls.append(Call("ec2", "disassociate_address",
+                                   {"AssociationId": address["AssociationId"]},
+                                   f"disassociate Elastic IP {address['PublicIp']} from "
+                                   f"{address['NetworkInterfaceId']}", dry_run=True))
+        return plan
+
+    def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:
+        addresses = (record.get("before") or {}).get("addresses", [])
+        return StepPlan(calls=[Call("ec2", "associate_address", {
+            "AllocationId": address["AllocationId"],
+            "NetworkInterfaceId": address["NetworkInterfaceId"],
+            "PrivateIpAddress": address["PrivateIpAddress"],
+            "AllowReassociation": False}, f"re-associate Elastic IP {address['PublicIp']}",
+            dry_run=True) for address in addresses])

@@ -75,8 +75,9 @@ def test_release_dry_run_changes_nothing(clients: Any, lab: WebCompromise) -> No
     plan = run_release(lab.suspect, dry_run=True)
     assert plan.data["status"] == "planned"
     assert aws_state(clients) == state
-    isolate = next(s for s in plan.data["steps"] if s["name"] == "isolate")
-    assert len(isolate["changes"]) == 3  # two ENIs and the Elastic IP
+    changes = {s["name"]: s["changes"] for s in plan.data["steps"]}
+    assert len(changes["isolate"]) == 2  # two ENIs
+    assert len(changes["disassociate-eips"]) == 1
 
 
 def test_release_of_an_instance_never_contained_is_refused(lab: WebCompromise) -> None:
