@@ -41,6 +41,7 @@ class AwsSettings:
     max_attempts: int = 8
     connect_timeout: float = 60.0
     read_timeout: float = 60.0
+    static_credentials: tuple[str, str] | None = None  # (key id, secret): the lab's dummy pair
 
 
 @dataclass
@@ -80,7 +81,10 @@ class AwsSession:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._identity: dict[str, str] | None = None
-        base = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+        keys = settings.static_credentials
+        base = boto3.Session(profile_name=settings.profile, region_name=settings.region,
+                             aws_access_key_id=keys[0] if keys else None,
+                             aws_secret_access_key=keys[1] if keys else None)
         if not base.region_name:
             raise RegionMissing(
                 "No AWS region is set.",

@@ -1,0 +1,132 @@
+"""The lab's emulator: moto's server on loopback plus the SSM-agent substitute beside it.
+
+moto records SendCommand but runs nothing; the substitute (``ircli.liveresponse.agent``) plays
+the agent, and it can only report results into moto when both live in one process. So the
+lab runs them together: in a background process for ``ircli lab up``, or inside the
+``ircli lab demo`` process itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import signal
+import socket
+import threading
+import urllib.request
+from types import FrameType
+from typing import Any
+
+from ircli.core.errors import UserError
+
+REGION = "us-east-1"
+LAB_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as err:
+            return err.errno == errno.EADDRINUSE
+    return False
+
+
+def responds(endpoint: str) -> bool:
+    """True when a moto server answers at ``endpoint``."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+class LabServer:
+    """moto on 127.0.0.1:port, with the agent substitute polling it in a thread."""
+
+    def __init__(self, port: int = 0, region: str = REGION) -> None:
+        self.port = port
+        self.region = region
+        self._server: Any = None
+        self._stop = threading.Event()
+        self._agent_thread: threading.Thread | None = None
+        self._undo_hold: Any = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LabServer:
+        if self.port and port_in_use(self.port):
+            raise UserError(f"Port {self.port} on 127.0.0.1 is already in use.",
+                            "Stop what uses it, or pass another --port.")
+        from moto.server import ThreadedMotoServer
+
+        from ircli.liveresponse.agent import hold_new_commands_pending
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server.start()
+        self.port = int(self._server.get_host_and_port()[1])
+        self._undo_hold = hold_new_commands_pending()
+        self._agent_thread = threading.Thread(target=self._run_agent, name="ssm-agent",
+                                              daemon=True)
+        self._agent_thread.start()
+        return self
+
+    def _run_agent(self) -> None:
+        import boto3
+
+        from ircli.liveresponse.agent import AgentSubstitute
+
+        ssm = boto3.client("ssm", region_name=self.region, endpoint_url=self.endpoint,
+                           aws_access_key_id="lab", aws_secret_access_key="lab")
+        agent = AgentSubstitute(ssm, region=self.region)
+        while not self._stop.is_set():
+            try:
+                agent.run_once()
+            except Exception:
+                import traceback
+
+                traceback.print_exc()
+            self._stop.wait(0.5)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._agent_thread is not None:
+            self._agent_thread.join(timeout=10)
+        if self._undo_hold is not None:
+            self._undo_hold()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> LabServer:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    """``python -m ircli.lab.server --port N``: serve until SIGTERM/SIGINT."""
+    parser = argparse.ArgumentParser(description="ircli lab emulator")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    done = threading.Event()
+
+    def finish(_sig: int, _frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    server = LabServer(args.port).start()
+    print(f"ircli lab emulator on {server.endpoint}", flush=True)
+    done.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
