@@ -26,6 +26,7 @@ _COMMANDS = {
     "revoke-sessions": ("ircli.cli.cmd_identity", "revoke_sessions_cmd"),
     "evidence": ("ircli.cli.cmd_evidence", "evidence_group"),
     "lab": ("ircli.cli.cmd_lab", "lab_group"),
+    "tabletop": ("ircli.cli.cmd_tabletop", "tabletop_group"),
 }
 
 

@@ -64,7 +64,7 @@ def read_state() -> LabState | None:
     return LabState(**data)
 
 
-def _write_state(state: LabState) -> None:
+def write_state(state: LabState) -> None:
     lab_dir().mkdir(parents=True, exist_ok=True)
     tmp = _state_file().with_suffix(".tmp")
     tmp.write_text(json.dumps(state.to_dict(), indent=2))
@@ -107,7 +107,7 @@ def up(port: int, scenario: str | None, clock: Clock) -> tuple[LabState, bool]:
             path.write_text(json.dumps(finding, indent=2))
             files.append(str(path))
         state.scenarios.append({**seeded.to_dict(), "finding_files": files})
-        _write_state(state)
+        write_state(state)
     return state, reused
 
 
@@ -122,7 +122,7 @@ def _start(port: int, clock: Clock) -> LabState:
                             start_new_session=True, env={**os.environ, **_lab_env(port)})
     log.close()
     state = LabState(pid=proc.pid, port=port, started_at=iso(clock.now()))
-    _write_state(state)
+    write_state(state)
     with contextlib.suppress(RetryError):
         Retrying(retry=retry_if_result(lambda ok: not ok), wait=wait_fixed(0.2),
                  stop=stop_after_delay(START_TIMEOUT))(
