@@ -1,0 +1,90 @@
+"""`ircli policy` is enough to contain and release, and nothing in it is decoration.
+
+The emulator enforces IAM once told to (``/moto-api/reset-auth``): the scenario is seeded
+while it does not, then ircli runs with the keys of a user that holds only `ircli policy`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ircli.core.policy import least_privilege_policy
+from ircli.lab.web_compromise import seed_web_compromise
+from ircli.steps.catalog import all_steps
+from tests.helpers import eni_groups
+
+pytestmark = pytest.mark.e2e
+
+
+def _reset_auth(endpoint: str, count: int) -> None:
+    urllib.request.urlopen(urllib.request.Request(
+        f"{endpoint}/moto-api/reset-auth", data=str(count).encode(), method="POST",
+        headers={"Content-Type": "text/plain"})).read()
+
+
+@pytest.fixture
+def enforced(endpoint: str) -> Iterator[str]:
+    _reset_auth(endpoint, 1_000_000)
+    yield endpoint
+    _reset_auth(endpoint, 1_000_000_000)  # leave the server open for the next test
+
+
+def _user_with(iam: Any, name: str, policy: dict[str, Any]) -> dict[str, str]:
+    iam.create_user(UserName=name)
+    arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(policy))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName=name, PolicyArn=arn)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
+def test_every_step_declares_its_permissions() -> None:
+    for name, step in all_steps().items():
+        assert step.permissions, f"step {name} declares no IAM permissions"
+        assert all(":" in action for action in step.permissions), name
+
+
+def test_policy_is_enough_to_contain_and_release(enforced: str, server_clients: Any,
+                                                 ircli: Any) -> None:
+    lab = seed_web_compromise(server_clients, "us-east-1")
+    keys = _user_with(server_clients("iam"), "ircli-responder", least_privilege_policy())
+    _reset_auth(enforced, 0)  # from now on every call is checked against IAM
+    contained = ircli("contain", lab.suspect, "--yes", "-o", "json", env=keys)
+    assert contained.code == 0, contained.stdout + contained.stderr
+    iso = contained.json()["isolation_group_id"]
+    released = ircli("release", lab.suspect, "--yes", "-o", "json", env=keys)
+    assert released.code == 0, released.stdout + released.stderr
+    _reset_auth(enforced, 1_000_000)
+    assert iso not in {g for gs in eni_groups(server_clients("ec2"), lab.suspect_enis).values()
+                       for g in gs}
+
+
+def test_without_the_isolation_permission_containment_fails_loudly(
+        enforced: str, server_clients: Any, ircli: Any) -> None:
+    lab = seed_web_compromise(server_clients, "us-east-1")
+    policy = least_privilege_policy()
+    for statement in policy["Statement"]:
+        statement["Action"] = [a for a in statement["Action"]
+                               if a != "ec2:ModifyNetworkInterfaceAttribute"]
+    keys = _user_with(server_clients("iam"), "ircli-weak", policy)
+    _reset_auth(enforced, 0)
+    result = ircli("contain", lab.suspect, "--yes", "-o", "json", env=keys)
+    assert result.code == 4, result.stdout + result.stderr
+    data = result.json()
+    assert data["status"] == "failed"
+    failed = next(s for s in data["steps"] if s["name"] == "isolate")
+    assert "ModifyNetworkInterfaceAttribute" in failed["detail"]
+    assert "Traceback" not in result.stderr
+
+
+def test_policy_command_prints_the_generated_policy() -> None:
+    out = subprocess.run([sys.executable, "-m", "ircli", "policy"], capture_output=True,
+                         text=True, check=True).stdout
+    assert json.loads(out) == least_privilege_policy()
