@@ -199,23 +199,6 @@ def _trusted_principals(document: Any) -> list[str]:
     return found
 
 
-def inline_policy(aws: AwsSession, kind: str, name: str, policy: str) -> dict[str, Any] | None:
-    """An inline policy of a user or role (``kind``), or None when there is none."""
-    iam = aws.client("iam")
-    try:
-        if kind == "user":
-            document = iam.get_user_policy(UserName=name, PolicyName=policy)["PolicyDocument"]
-        else:
-            document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) == "NoSuchEntity":
-            return None
-        raise
-    if isinstance(document, str):
-        document = json.loads(unquote(document))
-    return dict(document)
-
-
 def deny_everything() -> dict[str, Any]:
     """The statement that stops a user's key and every session it minted, at once."""
     return {"Sid": "IrcliDenyAll", "Effect": "Deny", "Action": "*", "Resource": "*"}

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import unquote
+
+import botocore.exceptions
+
+from ircli.core.awserrors import error_code
+from ircli.core.session import AwsSession
 
 # What the SSM agent needs to keep its channel open, so live response survives the deny.
 SSM_AGENT_CHANNEL = ("ssm:UpdateInstanceInformation", "ssmmessages:*", "ec2messages:*")
@@ -40,3 +47,20 @@ def statement_time(document: dict[str, Any], sid: str) -> str | None:
         if statement.get("Sid") == sid:
             return str(statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"])
     return None
+
+
+def inline_policy(aws: AwsSession, kind: str, name: str, policy: str) -> dict[str, Any] | None:
+    """An inline policy of a user or role (``kind``), or None when there is none."""
+    iam = aws.client("iam")
+    try:
+        if kind == "user":
+            document = iam.get_user_policy(UserName=name, PolicyName=policy)["PolicyDocument"]
+        else:
+            document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "NoSuchEntity":
+            return None
+        raise
+    if isinstance(document, str):
+        document = json.loads(unquote(document))
+    return dict(document)

@@ -216,8 +216,8 @@ def _run_one(ctx: RunContext, step: Step, result: StepResult) -> None:
         ctx.audit("step-error", step=step.name, error=result.detail,
                   traceback=None if known else traceback.format_exc())
         if ctx.case is not None and not ctx.dry_run:
-            ctx.record["steps"].setdefault(step.name, {})["status"] = "failed"
-            ctx.record["steps"][step.name]["error"] = result.detail
+            ctx.record["steps"].setdefault(step.record_key, {})["status"] = "failed"
+            ctx.record["steps"][step.record_key]["error"] = result.detail
             ctx.save()
     result.seconds = round(ctx.clock.monotonic() - started, 3)
     ctx.audit("step-end", step=step.name, status=result.status, seconds=result.seconds,
@@ -238,7 +238,7 @@ def _remember(ctx: RunContext, step: Step, plan: StepPlan, status: str) -> None:
     """Write what the step found before changing it; the first record of a case wins."""
     if ctx.case is None or ctx.dry_run:
         return
-    entry = ctx.record["steps"].setdefault(step.name, {})
+    entry = ctx.record["steps"].setdefault(step.record_key, {})
     if plan.before is not None and "before" not in entry:
         entry["before"] = plan.before
     if plan.data:

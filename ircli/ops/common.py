@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,22 @@ def open_run_case(ctx: RunContext, case_id: str) -> Case:
         case = open_case(case_id, ctx.clock.now())
     ctx.bind_case(case)
     return case
+
+
+def open_target_case(ctx: RunContext, case_id: str, stack: ExitStack) -> dict[str, Any]:
+    """Open and lock the case for this run's target; returns the target's record.
+
+    A target released earlier in the same case starts a fresh record, the old one kept in
+    its history, so a second containment never mixes with the first one's "before" state.
+    """
+    case = open_run_case(ctx, case_id)
+    if not ctx.dry_run:
+        stack.enter_context(case.locked())
+    record = ctx.record
+    if record.get("status") == "released":
+        case.data["targets"][ctx.target_id] = {
+            "steps": {}, "history": [*record.pop("history", []), record]}
+    return ctx.record
 
 
 def run_result(ctx: RunContext, command: str, status: str, steps: list[StepResult],

@@ -18,7 +18,7 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
-    open_run_case,
+    open_target_case,
     record_run,
     run_result,
     steps_summary,
@@ -119,14 +119,7 @@ def _bind_case_after_resolve(ctx: RunContext, opts: ContainOptions, stack: ExitS
                 f"Re-run with --case-id {tagged}, or without --case-id.")
         case_id = opts.case_id or tagged or find_open_case(opts.instance_id) or \
             new_case_id(ctx.clock.now())
-        case = open_run_case(ctx, case_id)
-        if not opts.dry_run:
-            stack.enter_context(case.locked())
-        record = ctx.record
-        if record.get("status") == "released":
-            ctx.case.data["targets"][opts.instance_id] = {  # type: ignore[union-attr]
-                "steps": {}, "history": [*record.pop("history", []), record]}
-            record = ctx.record
+        record = open_target_case(ctx, case_id, stack)
         record.update(kind="instance", region=ctx.aws.region, name=display_name(instance),
                       account=instance.get("OwnerId"))
         if opts.reason:

@@ -28,7 +28,7 @@ from ircli.core.session import AwsSession
 from ircli.ops.common import (
     RunSummary,
     collect_warnings,
-    open_run_case,
+    open_target_case,
     record_run,
     run_result,
 )
@@ -185,13 +185,7 @@ def _run(ctx: RunContext, command: str, case_id: str, steps: list[Step], done: s
 
 def _bind_case(ctx: RunContext, case_id: str, stack: ExitStack, fields: dict[str, Any]) -> None:
     """Open and lock the case; a target released earlier starts a fresh record."""
-    case = open_run_case(ctx, case_id)
-    if not ctx.dry_run:
-        stack.enter_context(case.locked())
-    record = ctx.record
-    if record.get("status") == "released":
-        case.data["targets"][ctx.target_id] = {
-            "steps": {}, "history": [*record.pop("history", []), record]}
+    open_target_case(ctx, case_id, stack)
     ctx.record.update(region=ctx.aws.region, account=ctx.aws.identity()["account"], **fields)
     ctx.record.setdefault("status", "containing")
     ctx.save()

@@ -45,19 +45,19 @@ class Undo(Step):
         self.title = f"Undo: {inner.title}"  # type: ignore[misc]
         self.permissions = inner.undo_permissions  # type: ignore[misc]
 
-    def plan(self, ctx: RunContext) -> StepPlan:
-        record = ctx.record.get("steps", {}).get(self.inner.name)
-        if not record or record.get("status") in (None, "skipped", "released"):
-            return StepPlan(skip_reason="nothing recorded to undo")
-        plan = self.inner.undo(ctx, record)
-        if plan is None:
-            return StepPlan(skip_reason="nothing to undo")
-        plan.local_change = True  # marks the step released in the case even with no call
-        return plan
+    @property
+    def record_key(self) -> str:
+        return f"undo:{self.inner.name}"
 
-    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
-        super().apply(ctx, plan)
-        ctx.record["steps"][self.inner.name]["status"] = "released"
+    def plan(self, ctx: RunContext) -> StepPlan:
+        steps = ctx.record.get("steps", {})
+        record = steps.get(self.inner.name)
+        if not record or record.get("status") in (None, "skipped"):
+            return StepPlan(skip_reason="nothing recorded to undo")
+        if steps.get(self.record_key, {}).get("status") in ("done", "already-done"):
+            return StepPlan(notes=["already undone by an earlier release run"])
+        plan = self.inner.undo(ctx, record)
+        return plan if plan is not None else StepPlan(skip_reason="nothing to undo")
 
 
 def release_steps(opts: ReleaseOptions) -> list[Step]:

@@ -65,6 +65,11 @@ class Step:
     milestone: ClassVar[str | None] = None
     validates_input: ClassVar[bool] = False  # its user errors end the run as such (exit 2)
 
+    @property
+    def record_key(self) -> str:
+        """Where the case keeps this step's record (``before``, status)."""
+        return self.name
+
     def plan(self, ctx: RunContext) -> StepPlan:
         raise NotImplementedError
 

@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import unquote
-
-import botocore.exceptions
 
 from ircli.aws.ec2 import instance_arn
 from ircli.aws.iam_policies import (
     deny_instance_credentials,
     deny_sessions_before,
+    inline_policy,
     policy_document,
     statement_time,
 )
-from ircli.core.awserrors import error_code
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.steps.base import Call, Step, StepPlan, register
@@ -60,7 +57,7 @@ class CutCredentials(Step):
             return StepPlan(skip_reason=f"instance profile {profile_name} holds no role")
         role = roles[0]["RoleName"]
         policy_name = deny_policy_name(instance["InstanceId"])
-        existing = _role_policy(iam, role, policy_name)
+        existing = inline_policy(ctx.aws, "role", role, policy_name)
         statements = [deny_instance_credentials(instance_arn(ctx.aws, instance))]
         plan = StepPlan(before={"profile_arn": profile_arn, "role": role,
                                 "policy_name": policy_name, "policy_existed": existing is not None,
@@ -109,18 +106,6 @@ class CutCredentials(Step):
                     "IamInstanceProfile": {"Arn": before["profile_arn"]}},
                     f"re-associate instance profile {before['profile_arn'].rsplit('/', 1)[-1]}"))
         return plan
-
-
-def _role_policy(iam: Any, role: str, name: str) -> dict[str, Any] | None:
-    try:
-        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) == "NoSuchEntity":
-            return None
-        raise
-    if isinstance(document, str):
-        document = json.loads(unquote(document))
-    return dict(document)
 
 
 def _association(ctx: RunContext, iid: str) -> str | None:

@@ -13,14 +13,18 @@ from typing import Any
 
 from ircli.aws.iam_identity import (
     deny_everything,
-    inline_policy,
     list_keys,
     login_profile,
     token_time,
     user_state,
     user_tags,
 )
-from ircli.aws.iam_policies import deny_sessions_before, policy_document, statement_time
+from ircli.aws.iam_policies import (
+    deny_sessions_before,
+    inline_policy,
+    policy_document,
+    statement_time,
+)
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.steps.base import Call, Step, StepPlan, register

@@ -9,8 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ircli.aws.iam_identity import inline_policy, token_time
-from ircli.aws.iam_policies import deny_sessions_before, policy_document, statement_time
+from ircli.aws.iam_identity import token_time
+from ircli.aws.iam_policies import (
+    deny_sessions_before,
+    inline_policy,
+    policy_document,
+    statement_time,
+)
 from ircli.core.engine import RunContext
 from ircli.steps.base import Call, Step, StepPlan, register
 

@@ -131,3 +131,20 @@ def test_isolation_failing_is_not_contained_exit_4(lab: WebCompromise,
     assert statuses["protect"] == "not-run"
     failed = next(s for s in result.data["steps"] if s["name"] == "isolate")
     assert "AccessDenied" in failed["detail"] and "Traceback" not in failed["detail"]
+
+
+def test_partial_release_is_finished_by_running_release_again(
+        clients: Any, lab: WebCompromise, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = _picture(clients, lab)
+    run_contain(lab.suspect)
+    with monkeypatch.context() as patched:
+        patched.setattr(RemoveFromService, "undo", _denied)
+        first = run_release(lab.suspect)
+    assert first.exit_code == ExitCode.PARTIAL
+    assert first.data["status"] == "partial"
+    second = run_release(lab.suspect)
+    assert second.exit_code == ExitCode.OK, second.data["steps"]
+    statuses = {s["name"]: s["status"] for s in second.data["steps"]}
+    assert statuses["isolate"] == "already-done"  # not undone twice
+    assert statuses["remove-from-service"] == "done"
+    assert _picture(clients, lab) == original
