@@ -106,4 +106,14 @@ def aws_session(opts: GlobalOptions, case_id: str | None = None) -> Any:
 
     settings = AwsSettings(profile=opts.profile, region=opts.region, role_arn=opts.role_arn,
                            session_label=f"ircli-{case_id}" if case_id else "ircli")
-    return AwsSession(settings)
+    aws = AwsSession(settings)
+    if opts.verbose >= 2:
+        aws.observers.append(_log_call)
+    return aws
+
+
+def _log_call(call: Any) -> None:
+    """-vv: one stderr line per AWS call (parameters already scrubbed of secrets)."""
+    outcome = call.error_code or "ok"
+    click.echo(f"  aws {call.service}:{call.operation} {outcome} {call.duration * 1000:.0f} ms",
+               err=True)
