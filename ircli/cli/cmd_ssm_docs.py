@@ -33,8 +33,8 @@ def validate_cmd(opts: GlobalOptions) -> int:
         emit_json({"ok": ok, "documents": reports})
     else:
         for report in reports:
-            mark = "ok  " if report["ok"] else "FAIL"
-            click.echo(f"{mark} {report['name']} ({report['json_bytes']} bytes as JSON, "
+            mark = "ok" if report["ok"] else "FAIL"
+            click.echo(f"{mark}: {report['name']} ({report['json_bytes']} bytes as JSON, "
                        f"{report['path']})")
             for problem in report["problems"]:
                 click.echo(f"     - {problem}")
