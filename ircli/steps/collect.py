@@ -196,9 +196,10 @@ class Collect(Step):
         if settings.include_memory:
             warnings.append("--include-memory: a single presigned PUT carries at most 5 GB, so a "
                             "compressed memory image larger than that fails to upload")
-        notes = [f"{os_name} collector {document.name}: {document.action}"
-                 + (f" (default version {document.default_version})" if document.deployed
-                    else ""),
+        said = {"create": "to be created", "update": "to get the shipped content",
+                "set-default": f"default to move to version {document.matching_version}",
+                "unchanged": f"as shipped (version {document.default_version})"}
+        notes = [f"{os_name} collector {document.name} {said[document.action]}",
                  f"SSM agent {reach.ping_status or 'not checked'}"]
         return StepPlan(calls=[*deploy, send], notes=notes,
                         warnings=reach.warnings + warnings + bucket_warnings,

@@ -192,3 +192,13 @@ def test_no_wait_returns_the_command_id(cli: RunCli, lab: Lab) -> None:
     assert code == 0 and data["status"] == "sent" and data["command_id"], data
     assert [c["CommandId"] for c in commands(lab)] == [data["command_id"]]
     assert lab.clock.slept == []
+
+
+def test_text_output_says_why_and_what_next(cli: RunCli, lab: Lab) -> None:
+    lab.agent(run=False)
+    code, out, err = cli("collect", lab.suspect, "--yes", "--case-id", "ir-txt", "--timeout",
+                         "60")
+    assert code == 5
+    assert "ircli collect — FAILED" in out and "not collected (timed-out)" in out
+    assert "→ Check the instance's SSM agent" in out
+    assert "Pending" in err  # progress on stderr, stdout stays the summary
