@@ -102,6 +102,11 @@ def read_invocation(inv: dict[str, Any], instance_id: str, timeout: int) -> dict
                 "so SSM stopped it.",
                 "Run collect again with a longer --timeout or fewer --sections.",
                 **facts) from err
+        if status == "Success":
+            raise CollectError(
+                "not-run", f"SSM reports the command on {instance_id} done, but the collector "
+                "printed no result: the document's platform precondition skipped it.",
+                "Pass --os auto, or --os with the instance's platform.", **facts) from err
         last_line = facts["stderr_tail"].strip().splitlines()[-1:] or [err.message]
         raise CollectError(
             "collector-failed", f"The collector on {instance_id} ended {details} (exit "

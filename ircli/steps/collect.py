@@ -72,6 +72,17 @@ class CollectSettings:
     max_file_mb: int = 10
     bucket: str | None = None
 
+    def __post_init__(self) -> None:
+        """Accept the strings a runbook file may carry ("900", "false")."""
+        for name in ("timeout", "max_total_mb", "max_file_mb"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value.isdigit():
+                setattr(self, name, int(value))
+        for name in ("wait", "include_memory"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                setattr(self, name, value.lower() == "true")
+
     def validate(self) -> None:
         if self.os not in OS_CHOICES:
             raise InvalidInput(f"--os must be one of {', '.join(OS_CHOICES)}.")
@@ -193,6 +204,9 @@ class Collect(Step):
         collection = Collection("planned", os=os_name, document=document.name, bucket=bucket,
                                 key=key, timeout_seconds=settings.timeout)
         ctx.facts["collection"] = collection.to_dict()
+        if settings.timeout > 3600 and ctx.aws.settings.role_arn:
+            warnings.append("the upload URL is signed with --role-arn session credentials, which "
+                            "may expire before a collection this long uploads")
         if settings.include_memory:
             warnings.append("--include-memory: a single presigned PUT carries at most 5 GB, so a "
                             "compressed memory image larger than that fails to upload")

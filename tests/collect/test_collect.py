@@ -76,6 +76,21 @@ def test_collect_runs_the_collector_and_verifies_the_archive(cli: RunCli, lab: L
     assert data["evidence"]["shipped"] is True
     code, report = cli_json(cli, "evidence", "verify", "ir-c1")
     assert code == 0 and report["ok"], report["mismatches"]
+    for path in lab.case("ir-c1").rglob("*"):  # the URL is a bearer token until it expires
+        assert not path.is_file() or "X-Amz-Signature" not in path.read_text(errors="replace")
+
+
+def test_a_partial_collection_is_kept_and_says_what_is_missing(cli: RunCli, lab: Lab) -> None:
+    lab.agent()  # no memory tool is staged here, so the memory section fails
+    code, data = collect(cli, lab, "--case-id", "ir-part", "--include-memory", "--sections",
+                         "system")
+    assert code == 3 and data["status"] == "partial", data
+    assert data["collector"]["failed_steps"] == ["memory"]
+    assert data["invocation"]["response_code"] == 2  # SSM calls the exit-2 run Failed
+    body = lab.clients("s3").get_object(Bucket=BUCKET, Key=data["key"])["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == data["sha256"]
+    assert any("partial (failed: memory)" in w for w in data["warnings"])
+    assert any("5 GB" in w for w in data["warnings"])
 
 
 def test_dry_run_sends_nothing_and_writes_nothing(cli: RunCli, lab: Lab) -> None:
@@ -165,6 +180,8 @@ def test_a_command_nobody_runs_times_out_and_is_cancelled(cli: RunCli, lab: Lab)
       "StandardOutputContent": '{"status":"fatal","exit_code":4,"error":"cannot create scratch'
                                ' dir"}\n', "StandardErrorContent": "mktemp: No space left\n"},
      "collector-failed", "cannot create scratch dir"),
+    ({"Status": "Success", "StatusDetails": "Success", "ResponseCode": 0}, "not-run",
+     "precondition"),
 ])
 def test_how_ssm_ends_a_command_is_reported(cli: RunCli, lab: Lab, fields: dict[str, Any],
                                             reason: str, said: str) -> None:
