@@ -274,7 +274,13 @@ class Collect(Step):
         assert stored is not None
         collection.version_id, collection.sha256, collection.size = (
             stored.version_id, stored.sha256, stored.size)
-        collection.status = "collected" if result["status"] == "complete" else "partial"
+        incomplete = sum(int(result.get(k) or 0) for k in (
+            "steps_failed", "steps_timed_out", "steps_skipped"))
+        collection.status = "partial" if incomplete else "collected"
+        if result["status"] == "upload_failed":  # S3 holds it all the same: trust the bucket
+            ctx.warnings.append(f"the host reported its upload as failed (HTTP "
+                                f"{result.get('upload_http')}), but S3 holds the archive it "
+                                "hashed")
         assert ctx.case is not None
         CaseUploader(None, collection.bucket, ctx.case).add_remote({
             "key": collection.key, "path": collection.key.split("/", 2)[2],
