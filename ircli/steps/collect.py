@@ -107,6 +107,11 @@ class CollectSettings:
                 "Sections": self.sections}
 
 
+def url_lifetime(timeout: int) -> int:
+    """The upload URL lives as long as the command may take to start and run, plus a margin."""
+    return delivery_timeout(timeout) + timeout + URL_MARGIN_SECONDS
+
+
 @dataclass
 class Collection:
     """One collection as the case records it and the result reports it."""
@@ -204,7 +209,7 @@ class Collect(Step):
         collection = Collection("planned", os=os_name, document=document.name, bucket=bucket,
                                 key=key, timeout_seconds=settings.timeout)
         ctx.facts["collection"] = collection.to_dict()
-        if settings.timeout > 3600 and ctx.aws.settings.role_arn:
+        if url_lifetime(settings.timeout) > 3600 and ctx.aws.settings.role_arn:
             warnings.append("the upload URL is signed with --role-arn session credentials, which "
                             "may expire before a collection this long uploads")
         if settings.include_memory:
@@ -241,7 +246,7 @@ class Collect(Step):
         for call in deploy:
             ctx.execute(call)
         assert collection.bucket and collection.key and collection.document
-        seconds = delivery_timeout(settings.timeout) + settings.timeout + URL_MARGIN_SECONDS
+        seconds = url_lifetime(settings.timeout)
         ctx.values[_URL.name] = presign_put(ctx.aws, plan.pending["region"], collection.bucket,
                                             collection.key, seconds)
         resolve_parameters(load_document(str(collection.os)), resolve_refs(
@@ -263,36 +268,41 @@ class Collect(Step):
         if inv is None or inv.get("Status") not in TERMINAL:
             _cancel(ctx, collection.command_id, iid)
             raise not_finished(collection.command_id, iid, budget, inv)
-        collection.invocation = {"invocation_status": inv.get("Status"),
-                                 "status_details": inv.get("StatusDetails"),
-                                 "response_code": inv.get("ResponseCode")}
-        collection.stderr_tail = str(inv.get("StandardErrorContent") or "")[-2000:] or None
-        result = read_invocation(inv, iid, settings.timeout)
-        collection.collector = _collector_summary(result)
-        stored = read_back(ctx.aws, collection.bucket, collection.key)
-        _verify(collection, result, stored, iid)
-        assert stored is not None
-        collection.version_id, collection.sha256, collection.size = (
-            stored.version_id, stored.sha256, stored.size)
-        incomplete = sum(int(result.get(k) or 0) for k in (
-            "steps_failed", "steps_timed_out", "steps_skipped"))
-        collection.status = "partial" if incomplete else "collected"
-        if result["status"] == "upload_failed":  # S3 holds it all the same: trust the bucket
-            ctx.warnings.append(f"the host reported its upload as failed (HTTP "
-                                f"{result.get('upload_http')}), but S3 holds the archive it "
-                                "hashed")
-        assert ctx.case is not None
-        CaseUploader(None, collection.bucket, ctx.case).add_remote({
-            "key": collection.key, "path": collection.key.split("/", 2)[2],
-            "size": stored.size, "sha256": stored.sha256, "version_id": stored.version_id,
-            "produced_by": "collect", "produced_at": collection.completed_at,
-            "shipped_at": collection.completed_at,
-            "source": f"{iid} via SSM command {collection.command_id}"})
-        ctx.audit("collect-verified", command_id=collection.command_id, key=collection.key,
-                  version_id=stored.version_id, sha256=stored.sha256, size=stored.size,
-                  collector_status=result["status"])
-        if collection.status == "partial":
-            ctx.warnings.append(_partial_warning(collection))
+        _judge(ctx, collection, inv, settings.timeout)
+
+
+def _judge(ctx: RunContext, collection: Collection, inv: dict[str, Any], timeout: int) -> None:
+    """Read the finished invocation, check the bucket, and record a verified archive."""
+    iid = ctx.target_id
+    assert collection.bucket and collection.key and ctx.case is not None
+    collection.invocation = {"invocation_status": inv.get("Status"),
+                             "status_details": inv.get("StatusDetails"),
+                             "response_code": inv.get("ResponseCode")}
+    collection.stderr_tail = str(inv.get("StandardErrorContent") or "")[-2000:] or None
+    result = read_invocation(inv, iid, timeout)
+    collection.collector = _collector_summary(result)
+    stored = read_back(ctx.aws, collection.bucket, collection.key)
+    _verify(collection, result, stored, iid)
+    assert stored is not None
+    collection.version_id, collection.sha256, collection.size = (
+        stored.version_id, stored.sha256, stored.size)
+    incomplete = sum(int(result.get(k) or 0) for k in (
+        "steps_failed", "steps_timed_out", "steps_skipped"))
+    collection.status = "partial" if incomplete else "collected"
+    if result["status"] == "upload_failed":  # S3 holds it all the same: trust the bucket
+        ctx.warnings.append(f"the host reported its upload as failed (HTTP "
+                            f"{result.get('upload_http')}), but S3 holds the archive it hashed")
+    CaseUploader(None, collection.bucket, ctx.case).add_remote({
+        "key": collection.key, "path": collection.key.split("/", 2)[2],
+        "size": stored.size, "sha256": stored.sha256, "version_id": stored.version_id,
+        "produced_by": "collect", "produced_at": collection.completed_at,
+        "shipped_at": collection.completed_at,
+        "source": f"{iid} via SSM command {collection.command_id}"})
+    ctx.audit("collect-verified", command_id=collection.command_id, key=collection.key,
+              version_id=stored.version_id, sha256=stored.sha256, size=stored.size,
+              collector_status=result["status"])
+    if collection.status == "partial":
+        ctx.warnings.append(_partial_warning(collection))
 
 
 def _verify(collection: Collection, result: dict[str, Any], stored: StoredObject | None,
