@@ -46,8 +46,8 @@ def collect_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, os_n
     """
     from ircli.core.clock import SystemClock
     from ircli.core.config import evidence_bucket
+    from ircli.liveresponse.collection import CollectSettings
     from ircli.ops.collect import CollectOptions, collect
-    from ircli.steps.collect import CollectSettings
 
     settings = CollectSettings(os=os_name, timeout=timeout, wait=wait,
                                include_memory=include_memory, sections=sections,

@@ -38,8 +38,8 @@ def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reas
     """Isolate a compromised EC2 instance and keep it as evidence."""
     from ircli.core.clock import SystemClock
     from ircli.core.config import evidence_bucket
+    from ircli.liveresponse.collection import CollectSettings
     from ircli.ops.contain import ContainOptions, contain
-    from ircli.steps.collect import CollectSettings
 
     bucket = evidence_bucket(opts.evidence_bucket, strict=False)
     options = ContainOptions(

@@ -23,6 +23,7 @@ from ircli.core.engine import Emit, RunContext, StepResult, run_steps
 from ircli.core.errors import ExitCode, IrcliError
 from ircli.core.session import AwsSession
 from ircli.evidence.shipper import CaseShipper
+from ircli.liveresponse.collection import CollectSettings
 from ircli.ops.common import (
     RunSummary,
     after_each,
@@ -33,7 +34,7 @@ from ircli.ops.common import (
 from ircli.ops.contain import result_data
 from ircli.ops.identity import pick_case
 from ircli.steps.base import Step
-from ircli.steps.collect import Collect, CollectSettings
+from ircli.steps.collect import Collect
 from ircli.steps.instance_state import ResolveInstance
 from ircli.steps.names import TAG_CASE, TAG_STATUS
 

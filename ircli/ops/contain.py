@@ -14,6 +14,7 @@ from ircli.core.engine import Emit, RunContext, StepResult, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, UserError
 from ircli.core.session import AwsSession
 from ircli.evidence.shipper import CaseShipper
+from ircli.liveresponse.collection import CollectSettings
 from ircli.ops.common import (
     RunSummary,
     after_each,
@@ -24,7 +25,7 @@ from ircli.ops.common import (
     steps_summary,
 )
 from ircli.steps.base import Step
-from ircli.steps.collect import Collect, CollectSettings
+from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import Isolate

@@ -10,8 +10,6 @@ and records a collection in the case only when S3 holds the size and sha256 the 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,8 +20,13 @@ from ircli.core.awserrors import describe, translate
 from ircli.core.clock import iso
 from ircli.core.config import evidence_bucket
 from ircli.core.engine import RunContext
-from ircli.core.errors import InvalidInput
 from ircli.evidence.ship import CaseUploader
+from ircli.liveresponse.collection import (
+    Collection,
+    CollectSettings,
+    collector_summary,
+    url_lifetime,
+)
 from ircli.liveresponse.deploy import deploy_calls, inspect_document
 from ircli.liveresponse.documents import load_document, resolve_parameters
 from ircli.liveresponse.errors import CollectError
@@ -35,9 +38,8 @@ from ircli.liveresponse.invocation import (
     wait_budget,
     wait_for_invocation,
 )
-from ircli.liveresponse.reach import OS_CHOICES, choose_os, ssm_reachability
+from ircli.liveresponse.reach import choose_os, ssm_reachability
 from ircli.liveresponse.upload import (
-    URL_MARGIN_SECONDS,
     StoredObject,
     archive_key,
     bucket_region,
@@ -47,109 +49,7 @@ from ircli.liveresponse.upload import (
 )
 from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
 
-# The collectors' sections, in order (both scripts define the same list; a test checks it).
-SECTIONS = ("memory", "system", "processes", "sockets", "network_config", "sessions", "kernel",
-            "open_files", "containers", "temp_files", "filesystem", "persistence", "packages",
-            "user_activity", "logs")
 _URL = Ref("collect-upload-url")
-_SECTIONS = re.compile(r"^(all|[a-z_]{1,32}(,[a-z_]{1,32}){0,20})$")
-_COLLECTOR_FIELDS = ("status", "exit_code", "host", "format", "files", "skipped_files",
-                     "steps_ok", "steps_failed", "steps_timed_out", "steps_skipped",
-                     "failed_steps", "timed_out_steps", "skipped_steps", "upload_http",
-                     "upload_error", "archive_kept", "duration_s", "collector_version", "error")
-
-
-@dataclass
-class CollectSettings:
-    """What to collect and how long to wait; every field has the default a runbook gets."""
-
-    os: str = "auto"
-    timeout: int = 900
-    wait: bool = True
-    include_memory: bool = False
-    sections: str = "all"
-    max_total_mb: int = 1024
-    max_file_mb: int = 10
-    bucket: str | None = None
-
-    def __post_init__(self) -> None:
-        """Accept the strings a runbook file may carry ("900", "false")."""
-        for name in ("timeout", "max_total_mb", "max_file_mb"):
-            value = getattr(self, name)
-            if isinstance(value, str) and value.isdigit():
-                setattr(self, name, int(value))
-        for name in ("wait", "include_memory"):
-            value = getattr(self, name)
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                setattr(self, name, value.lower() == "true")
-
-    def validate(self) -> None:
-        if self.os not in OS_CHOICES:
-            raise InvalidInput(f"--os must be one of {', '.join(OS_CHOICES)}.")
-        if not 60 <= self.timeout <= 172800:
-            raise InvalidInput(f"--timeout {self.timeout} is out of range.",
-                               "Give 60 to 172800 seconds (SSM's limit is 48 hours).")
-        unknown = sorted(set(self.sections.split(",")) - {"all", *SECTIONS})
-        if not _SECTIONS.match(self.sections) or unknown or \
-                ("all" in self.sections.split(",") and self.sections != "all"):
-            raise InvalidInput(f"--sections {self.sections!r} names no known section set"
-                               + (f" ({', '.join(unknown)})" if unknown else "") + ".",
-                               f"Use all, or a comma list of: {', '.join(SECTIONS[1:])}.")
-        if not (1 <= self.max_file_mb <= self.max_total_mb <= 999999):
-            raise InvalidInput("The size caps must satisfy 1 <= --max-file-mb <= "
-                               "--max-total-mb <= 999999.")
-
-    def parameters(self, case_id: str) -> dict[str, str]:
-        """The document parameters, except the upload URL (minted when the command is sent)."""
-        return {"CaseId": case_id, "TimeoutSeconds": str(self.timeout),
-                "MaxTotalMB": str(self.max_total_mb), "MaxFileMB": str(self.max_file_mb),
-                "IncludeMemory": "true" if self.include_memory else "false",
-                "Sections": self.sections}
-
-
-def url_lifetime(timeout: int) -> int:
-    """The upload URL lives as long as the command may take to start and run, plus a margin."""
-    return delivery_timeout(timeout) + timeout + URL_MARGIN_SECONDS
-
-
-@dataclass
-class Collection:
-    """One collection as the case records it and the result reports it."""
-
-    status: str  # planned | sent | collected | partial | failed
-    os: str | None = None
-    document: str | None = None
-    document_version: str | None = None
-    bucket: str | None = None
-    key: str | None = None
-    command_id: str | None = None
-    version_id: str | None = None
-    sha256: str | None = None
-    size: int | None = None
-    requested_at: str | None = None
-    completed_at: str | None = None
-    url_expires_at: str | None = None
-    timeout_seconds: int | None = None
-    reason: str | None = None
-    message: str | None = None
-    remediation: str | None = None
-    invocation: dict[str, Any] = field(default_factory=dict)
-    collector: dict[str, Any] = field(default_factory=dict)
-    stderr_tail: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-    def fail(self, err: CollectError) -> None:
-        self.status, self.reason = "failed", err.reason
-        self.message, self.remediation = err.message, err.remediation
-        details = dict(err.details)
-        tail = details.pop("stderr_tail", None)
-        self.stderr_tail = str(tail) if tail else self.stderr_tail
-        collector = details.pop("collector", None)
-        if isinstance(collector, dict):
-            self.collector = _collector_summary(collector)
-        self.invocation.update(details)
 
 
 @register
@@ -280,7 +180,7 @@ def _judge(ctx: RunContext, collection: Collection, inv: dict[str, Any], timeout
                              "response_code": inv.get("ResponseCode")}
     collection.stderr_tail = str(inv.get("StandardErrorContent") or "")[-2000:] or None
     result = read_invocation(inv, iid, timeout)
-    collection.collector = _collector_summary(result)
+    collection.collector = collector_summary(result)
     stored = read_back(ctx.aws, collection.bucket, collection.key)
     _verify(collection, result, stored, iid)
     assert stored is not None
@@ -329,10 +229,6 @@ def _verify(collection: Collection, result: dict[str, Any], stored: StoredObject
             f"with sha256 {stored.sha256}, not the {expected[0]} bytes and {expected[1]} the "
             "host reported.", "Treat the object as untrusted: list its versions (the URL may "
             "have been reused to overwrite it) and run collect again.", collector=result)
-
-
-def _collector_summary(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: result[k] for k in _COLLECTOR_FIELDS if k in result}
 
 
 def _partial_warning(collection: Collection) -> str:

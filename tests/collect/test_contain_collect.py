@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from ircli.steps.collect import CollectSettings
+from ircli.liveresponse.collection import CollectSettings
 from tests.collect.conftest import BUCKET, Lab
 from tests.evidence.conftest import RunCli, cli_json
 from tests.helpers import eni_groups, run_contain

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from ircli.liveresponse.collection import SECTIONS
 from ircli.liveresponse.documents import (
     DOCUMENT_NAMES,
     LINUX_DOCUMENT,
@@ -14,7 +15,6 @@ from ircli.liveresponse.documents import (
     load_document,
     load_document_text,
 )
-from ircli.steps.collect import SECTIONS
 from tests.evidence.conftest import RunCli, cli, cli_json  # noqa: F401 - the shared fixture
 
 
