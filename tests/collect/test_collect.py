@@ -219,3 +219,21 @@ def test_text_output_says_why_and_what_next(cli: RunCli, lab: Lab) -> None:
     assert "ircli collect — FAILED" in out and "not collected (timed-out)" in out
     assert "→ Check the instance's SSM agent" in out
     assert "Pending" in err  # progress on stderr, stdout stays the summary
+
+
+def test_when_ssm_cannot_be_asked_the_command_is_sent_with_a_warning(
+        cli: RunCli, lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.ssm.exceptions import AccessDeniedException
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    def denied(self: Any) -> Any:
+        raise AccessDeniedException("not allowed: ssm:DescribeInstanceInformation")
+
+    lab.agent(run=False)
+    monkeypatch.setattr(SimpleSystemManagerResponse, "describe_instance_information", denied,
+                        raising=False)
+    code, data = collect(cli, lab, "--case-id", "ir-unk", "--no-wait")
+    assert code == 0 and data["status"] == "sent", data
+    assert any("could not ask SSM" in w and "sending the command anyway" in w
+               for w in data["warnings"])
+    assert len(commands(lab)) == 1
