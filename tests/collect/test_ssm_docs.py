@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import yaml
 
-from ircli.liveresponse.collection import SECTIONS
+from ircli.liveresponse.collection import SECTIONS, CollectSettings
 from ircli.liveresponse.documents import (
     DOCUMENT_NAMES,
     LINUX_DOCUMENT,
@@ -15,6 +16,8 @@ from ircli.liveresponse.documents import (
     load_document,
     load_document_text,
 )
+from ircli.steps.catalog import all_steps
+from ircli.steps.collect import Collect
 from tests.evidence.conftest import RunCli, cli, cli_json  # noqa: F401 - the shared fixture
 
 
@@ -95,3 +98,14 @@ def test_sections_match_both_collectors() -> None:
     assert linux and windows
     assert tuple(linux.group(1).split()) == SECTIONS
     assert tuple(s.strip(" '") for s in windows.group(1).split(",")) == SECTIONS
+
+
+def test_policy_grants_what_collect_calls(cli: RunCli) -> None:  # noqa: F811
+    code, out, _err = cli("policy")
+    [statement] = [s for s in json.loads(out)["Statement"] if s["Sid"] == "IrcliCollect"]
+    assert code == 0 and {"ssm:SendCommand", "ssm:GetCommandInvocation",
+                          "ssm:DescribeInstanceInformation", "ssm:CreateDocument",
+                          "ssm:CancelCommand", "s3:PutObject", "s3:GetObject"} <= set(
+        statement["Action"])
+    step = all_steps()["collect"]()  # runbooks build steps by name
+    assert isinstance(step, Collect) and step.settings == CollectSettings()
