@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ircli.lab.web_compromise import WebCompromise, seed_web_compromise
+from ircli.lab.web_compromise import WebCompromise, lab_image, seed_web_compromise
 from ircli.liveresponse.agent import AgentSubstitute, hold_new_commands_pending
 from tests.evidence.conftest import ANALYST, RunCli, cli, cli_json  # noqa: F401 - shared
 from tests.fakes import FakeClock
@@ -42,16 +42,13 @@ class AgentClock(FakeClock):
 
 @dataclass
 class Lab:
-    scenario: WebCompromise
+    suspect: str
     clients: Any
     clock: AgentClock
     sandbox: Path
     home: Path
+    scenario: WebCompromise | None = None
     agents: list[AgentSubstitute] = field(default_factory=list)
-
-    @property
-    def suspect(self) -> str:
-        return self.scenario.suspect
 
     def agent(self, *, register: bool = True, run: bool = True, ping_status: str = "Online",
               **options: Any) -> AgentSubstitute:
@@ -69,28 +66,45 @@ class Lab:
         return self.home / "cases" / case_id
 
 
-@pytest.fixture
-def lab(server_clients: Any, aws_env: Path, tmp_path: Path, cli: RunCli,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
-    """The web-compromise scenario, an evidence bucket made by `evidence init`, held commands.
+def _lab(clients: Any, home: Path, tmp_path: Path, cli: RunCli,  # noqa: F811
+         monkeypatch: pytest.MonkeyPatch, *, full: bool) -> Iterator[Lab]:
+    """An instance, an evidence bucket made by `evidence init`, commands held Pending.
 
     moto ignores bucket-policy conditions, so the init policy is removed (see
     tests/evidence/conftest.py); real S3 evaluates it and lets the responder through.
     """
-    scenario = seed_web_compromise(server_clients, REGION)
+    scenario = seed_web_compromise(clients, REGION) if full else None
+    ec2 = clients("ec2")
+    suspect = scenario.suspect if scenario else str(ec2.run_instances(
+        ImageId=lab_image(ec2), MinCount=1, MaxCount=1, InstanceType="t3.micro")[
+        "Instances"][0]["InstanceId"])
     code, _out, err = cli("evidence", "init", "--bucket", BUCKET, "--analyst-role-arn", ANALYST)
     assert code == 0, err
-    server_clients("s3").delete_bucket_policy(Bucket=BUCKET)
+    clients("s3").delete_bucket_policy(Bucket=BUCKET)
     monkeypatch.setenv("IRCLI_EVIDENCE_BUCKET", BUCKET)
     clock = AgentClock()
     monkeypatch.setattr("ircli.core.clock.SystemClock", lambda: clock)
     sandbox = tmp_path / "agent"
     sandbox.mkdir()
     undo = hold_new_commands_pending()
-    lab = Lab(scenario, server_clients, clock, sandbox, aws_env)
+    lab = Lab(suspect, clients, clock, sandbox, home, scenario)
     try:
         yield lab
     finally:
         undo()
         for agent in lab.agents:
             agent.unregister()
+
+
+@pytest.fixture
+def lab(server_clients: Any, aws_env: Path, tmp_path: Path, cli: RunCli,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    """One running instance (collect needs no more)."""
+    yield from _lab(server_clients, aws_env, tmp_path, cli, monkeypatch, full=False)
+
+
+@pytest.fixture
+def contain_lab(server_clients: Any, aws_env: Path, tmp_path: Path, cli: RunCli,  # noqa: F811
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
+    """The web-compromise scenario (VPC endpoints, ASG, target group...) for containment."""
+    yield from _lab(server_clients, aws_env, tmp_path, cli, monkeypatch, full=True)
