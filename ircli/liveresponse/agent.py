@@ -180,8 +180,6 @@ class AgentSubstitute:
         out: list[tuple[dict[str, Any], str]] = []
         for page in self._ssm.get_paginator("list_commands").paginate():
             for cmd in page.get("Commands", []):
-                if cmd.get("Status") in ("Cancelled", "Cancelling"):
-                    continue  # cancelled before the agent picked it up: it never runs
                 for iid in cmd.get("InstanceIds", []):
                     managed = self._managed is None or iid in self._managed
                     if managed and (cmd["CommandId"], iid) not in _HANDLED:
@@ -210,8 +208,18 @@ class AgentSubstitute:
                 if (cmd["CommandId"], iid) in _HANDLED:
                     continue
                 _HANDLED.add((cmd["CommandId"], iid))
+            if self._cancelled(str(cmd["CommandId"]), iid):
+                continue  # cancelled before the agent picked it up: it never runs
             results.append(self._run(cmd, iid))
         return results
+
+    def _cancelled(self, command_id: str, iid: str) -> bool:
+        """Per instance: moto's command-level status also counts other instances' invocations."""
+        try:
+            status = self._ssm.get_command_invocation(CommandId=command_id, InstanceId=iid)
+        except Exception:  # an emulator without the invocation: run it, as before
+            return False
+        return status.get("Status") in ("Cancelled", "Cancelling")
 
     def run_forever(self, stop_event: threading.Event, poll_interval: float = 1.0) -> None:
         """Poll until ``stop_event`` is set (meant for a background thread in a lab)."""

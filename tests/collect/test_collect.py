@@ -170,6 +170,7 @@ def test_a_command_nobody_runs_times_out_and_is_cancelled(cli: RunCli, lab: Lab)
     assert lab.clients("ssm").get_command_invocation(
         CommandId=sent["CommandId"], InstanceId=lab.suspect)["Status"] == "Cancelled"
     assert lab.clock.mono - 1000.0 >= 60 + 60 + 60  # delivery + timeout + grace, on the fake clock
+    assert lab.agents[0].run_once() == []  # a cancelled command never starts
 
 
 @pytest.mark.parametrize(("fields", "reason", "said"), [
