@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from tests.fakes import FakeClock
 
@@ -64,3 +67,34 @@ def clients(moto_aws: None) -> Any:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+# -- a moto server in this process, reached over HTTP (e2e, collect) -----------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A clean emulator for this test, reached through AWS_ENDPOINT_URL like a user would."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset",
+                                                  method="POST")).read()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
+
+
+@pytest.fixture
+def server_clients(endpoint: str) -> Any:
+    return lambda service: boto3.client(service, region_name=REGION, endpoint_url=endpoint)

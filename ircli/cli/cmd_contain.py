@@ -26,23 +26,28 @@ from ircli.ops.common import RunSummary
 @click.option("--detach-profile", is_flag=True, help="Also disassociate the instance profile.")
 @click.option("--revoke-role-sessions", is_flag=True,
               help="Also deny every older session of the role (affects the whole fleet).")
+@click.option("--collect", is_flag=True,
+              help="Then run the live-response collector (`ircli collect` defaults) and verify "
+                   "its archive in the evidence bucket.")
 @global_options
 @click.pass_obj
 def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reason: str | None,
                 dry_run: bool, yes: bool, no_snapshot: bool, wait_snapshots: bool,
                 ssm_egress: str, analyst_sg: str | None, detach_profile: bool,
-                revoke_role_sessions: bool) -> int:
+                revoke_role_sessions: bool, collect: bool) -> int:
     """Isolate a compromised EC2 instance and keep it as evidence."""
     from ircli.core.clock import SystemClock
     from ircli.core.config import evidence_bucket
+    from ircli.liveresponse.collection import CollectSettings
     from ircli.ops.contain import ContainOptions, contain
 
+    bucket = evidence_bucket(opts.evidence_bucket, strict=False)
     options = ContainOptions(
         instance_id=instance_id, case_id=case_id, reason=reason, dry_run=True,
         snapshot=not no_snapshot, wait_snapshots=wait_snapshots, ssm_egress=ssm_egress,
         analyst_sg=analyst_sg, detach_profile=detach_profile,
-        revoke_role_sessions=revoke_role_sessions,
-        evidence_bucket=evidence_bucket(opts.evidence_bucket, strict=False))
+        revoke_role_sessions=revoke_role_sessions, evidence_bucket=bucket,
+        collect=CollectSettings(bucket=bucket) if collect else None)
     options.validate()
     clock = SystemClock()
 

@@ -1,7 +1,8 @@
 """Entry point: the command group, lazy subcommands, and the one error boundary.
 
 Exit codes (README, "Exit codes"): 0 done, 2 user input or situation, 3 partial, 4 not
-contained, 1 an unexpected error (a bug in ircli).
+contained, 5 not collected (live response gave no verified evidence), 1 an unexpected error
+(a bug in ircli).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _COMMANDS = {
     "evidence": ("ircli.cli.cmd_evidence", "evidence_group"),
     "lab": ("ircli.cli.cmd_lab", "lab_group"),
     "tabletop": ("ircli.cli.cmd_tabletop", "tabletop_group"),
+    "collect": ("ircli.cli.cmd_collect", "collect_cmd"),
+    "ssm-docs": ("ircli.cli.cmd_ssm_docs", "ssm_docs_group"),
 }
 
 

@@ -65,11 +65,15 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     for snap in data.get("snapshots", []):
         lines.append(f"Snapshot:   {snap['snapshot_id']} of {snap['volume_id']} "
                      f"({snap.get('device')})")
+    lines += _collection_lines(data)
     for line in lines:
         console.print(line)
     failed = [s for s in data["steps"] if s["status"] == "failed"]
     for step in failed:
         console.print(f"[red]Failed:[/] {step['title']}: {step['detail']}")
+    collection = data if data["command"] == "collect" else data.get("collection") or {}
+    if collection.get("remediation"):
+        console.print(f"  → {collection['remediation']}")
     for warning in data.get("warnings", []):
         console.print(f"[yellow]Warning:[/] {warning}")
     for todo in data.get("manual_follow_up", []):
@@ -83,6 +87,33 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     elif evidence:
         console.print(f"Evidence:   [yellow]pending[/] — {evidence['reason']}. "
                       f"{evidence.get('remediation', '')}")
+
+
+def _collection_lines(data: dict[str, Any]) -> list[str]:
+    """Where the live-response archive is (or why it is not), for collect and contain."""
+    c = data if data["command"] == "collect" else data.get("collection")
+    if not c or not c.get("key"):
+        return []
+    where = f"s3://{c['bucket']}/{c['key']}"
+    if c.get("version_id"):
+        lines = [f"Archive:    {where}", f"            version {c['version_id']}, "
+                 f"{c['size']} bytes, sha256 {c['sha256']} (verified)"]
+    elif c.get("reason"):
+        lines = [f"Archive:    [red]not collected[/] ({c['reason']})"]
+    else:
+        lines = [f"Archive:    {where} ({'to be sent' if not c.get('command_id') else 'sent'})"]
+    if c.get("command_id"):
+        lines.append(f"SSM command: {c['command_id']} ({c.get('document')} "
+                     f"v{c.get('document_version')})")
+    col = c.get("collector") or {}
+    if col.get("status") in ("complete", "partial"):
+        lines.append(f"Collector:  {col['status']}, {col.get('files')} files; sections ok "
+                     f"{col.get('steps_ok')}, failed {col.get('steps_failed')}, timed out "
+                     f"{col.get('steps_timed_out')}, skipped {col.get('steps_skipped')}")
+    if c.get("command_id") and not c.get("completed_at") and not c.get("reason"):
+        lines.append(f"Follow it:  aws ssm get-command-invocation --command-id "
+                     f"{c['command_id']} --instance-id {data.get('instance_id')}")
+    return lines
 
 
 def _render_plan(console: Console, data: dict[str, Any]) -> None:

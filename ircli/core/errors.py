@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     USER = 2
     PARTIAL = 3
     NOT_CONTAINED = 4
+    NOT_COLLECTED = 5  # live response ran (or was sent) but no verified evidence came back
 
 
 class IrcliError(Exception):

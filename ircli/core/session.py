@@ -118,6 +118,19 @@ class AwsSession:
                 )
             return self._clients[service]
 
+    def s3_presigner(self, region: str) -> Any:
+        """An S3 client for presigned URLs: SigV4 (botocore may still presign with the
+        deprecated SigV2, which newer regions refuse) in the bucket's own region."""
+        key = f"s3-presign:{region}"
+        with self._lock:
+            if key not in self._clients:
+                config = self._config.merge(Config(region_name=region,
+                                                   signature_version="s3v4"))
+                self._clients[key] = self.boto.client(  # type: ignore[call-overload]
+                    "s3", config=config, region_name=region,
+                    endpoint_url=self.settings.endpoint_url)
+            return self._clients[key]
+
     def identity(self) -> dict[str, str]:
         """Account and caller ARN (one STS call, cached)."""
         if self._identity is None:

@@ -167,6 +167,15 @@ class CaseUploader:
         result.manifest_version_id = self.state.get("manifest_version_id")
         return result
 
+    def add_remote(self, entry: dict[str, Any]) -> None:
+        """List an object someone else uploaded into the case prefix (the collector's archive,
+        read back and hashed by ircli) in the local manifest; the next ship uploads it, so
+        ``evidence verify`` checks that object like every other."""
+        entries = {e["path"]: e for e in self.manifest["objects"]}
+        entries[entry["path"]] = entry
+        self.manifest["objects"] = sorted(entries.values(), key=lambda e: str(e["key"]))
+        _write_json(self.case.path / MANIFEST, self.manifest)
+
     def _changed(self, rel: str) -> bool:
         path = self.case.path / rel
         stat = path.stat()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ircli.liveresponse.documents import RenderedStep, parse_document, render_step
+from ircli.liveresponse.emulator import register_instance, unregister_instance
 from ircli.liveresponse.errors import AgentError, EmulatorInternalsError, LiveResponseError
 
 STDOUT_LIMIT = 24_000  # GetCommandInvocation returns at most this much stdout...
@@ -63,7 +64,8 @@ def report_to_moto(
     moto's HTTP API has no call to change a command's status. So, when moto runs in this
     process, update its ``Command`` object directly: the per-instance invocation dict that
     GetCommandInvocation returns, and the command's own Status/counts that ListCommands returns.
-    This is the only place that touches moto internals; it raises if their shape changed.
+    With ``hold_new_commands_pending`` and :mod:`ircli.liveresponse.emulator` it is one of the
+    few places that touch moto internals; it raises if their shape changed.
     """
     try:
         from moto.ssm.models import ssm_backends
@@ -184,6 +186,20 @@ class AgentSubstitute:
                         out.append((cmd, iid))
         return out
 
+    def register(self, *, ping_status: str = "Online", platform: str = "Linux") -> None:
+        """Show the managed instances in DescribeInstanceInformation, as a real agent's
+        registration does (see :mod:`ircli.liveresponse.emulator`); needs ``instance_ids``."""
+        if self._managed is None:
+            raise AgentError("An agent substitute for every instance cannot register them.",
+                             "Pass instance_ids= to register those instances.")
+        for iid in sorted(self._managed):
+            register_instance(self._account, self._region, iid, platform=platform,
+                              ping_status=ping_status)
+
+    def unregister(self) -> None:
+        for iid in sorted(self._managed or ()):
+            unregister_instance(self._account, self._region, iid)
+
     def run_once(self) -> list[InvocationResult]:
         """Run every pending command once; returns what was run, in order."""
         results = []
@@ -192,8 +208,18 @@ class AgentSubstitute:
                 if (cmd["CommandId"], iid) in _HANDLED:
                     continue
                 _HANDLED.add((cmd["CommandId"], iid))
+            if self._cancelled(str(cmd["CommandId"]), iid):
+                continue  # cancelled before the agent picked it up: it never runs
             results.append(self._run(cmd, iid))
         return results
+
+    def _cancelled(self, command_id: str, iid: str) -> bool:
+        """Per instance: moto's command-level status also counts other instances' invocations."""
+        try:
+            status = self._ssm.get_command_invocation(CommandId=command_id, InstanceId=iid)
+        except Exception:  # an emulator without the invocation: run it, as before
+            return False
+        return status.get("Status") in ("Cancelled", "Cancelling")
 
     def run_forever(self, stop_event: threading.Event, poll_interval: float = 1.0) -> None:
         """Poll until ``stop_event`` is set (meant for a background thread in a lab)."""

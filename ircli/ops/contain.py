@@ -14,6 +14,7 @@ from ircli.core.engine import Emit, RunContext, StepResult, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, UserError
 from ircli.core.session import AwsSession
 from ircli.evidence.shipper import CaseShipper
+from ircli.liveresponse.collection import CollectSettings
 from ircli.ops.common import (
     RunSummary,
     after_each,
@@ -24,6 +25,7 @@ from ircli.ops.common import (
     steps_summary,
 )
 from ircli.steps.base import Step
+from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
@@ -47,6 +49,7 @@ class ContainOptions:
     detach_profile: bool = False
     revoke_role_sessions: bool = False
     evidence_bucket: str | None = None
+    collect: CollectSettings | None = None  # live response right after containment
 
     def validate(self) -> None:
         check_instance_id(self.instance_id)
@@ -56,6 +59,12 @@ class ContainOptions:
             check_sg_id(self.analyst_sg)
         if self.ssm_egress not in SSM_EGRESS_MODES:
             raise InvalidInput(f"--ssm-egress must be one of {', '.join(SSM_EGRESS_MODES)}.")
+        if self.collect:
+            self.collect.validate()
+            if self.ssm_egress == "none":
+                raise InvalidInput("--collect needs the isolated instance to reach SSM and S3, "
+                                   "which --ssm-egress none forbids.",
+                                   "Use --ssm-egress endpoints (or any), or drop --collect.")
 
 
 def contain_steps(opts: ContainOptions) -> list[Step]:
@@ -71,6 +80,7 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
                        revoke_role_sessions=opts.revoke_role_sessions),
         TagContained(),
         Snapshot(enabled=opts.snapshot, wait=opts.wait_snapshots),
+        *([Collect(opts.collect)] if opts.collect else []),
     ]
 
 
@@ -93,6 +103,12 @@ def contain(aws: AwsSession, clock: Clock, opts: ContainOptions,
         groups = ctx.facts.get("isolation_groups", {})
         data["isolation_group_id"] = next(iter(groups.values()), None)
         data["warnings"] = collect_warnings(ctx, outcome)
+        if opts.collect:
+            data["collection"] = ctx.facts.get("collection")
+            if opts.detach_profile:
+                data["warnings"].append("--detach-profile with --collect: without its instance "
+                                        "profile the SSM agent may lose its credentials (unless "
+                                        "Default Host Management is on)")
         if ctx.case is not None and not opts.dry_run:
             ctx.record.update(status=status, snapshots=data["snapshots"],
                               isolation_group_id=data["isolation_group_id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ircli.steps import (  # noqa: F401 - imported for their @register side effect
+    collect,
     credentials,
     identity,
     instance_state,

@@ -1,0 +1,67 @@
+"""`ircli collect INSTANCE_ID`: live response through SSM, the archive verified in S3."""
+
+from __future__ import annotations
+
+import click
+
+from ircli.cli.flow import plan_confirm_run
+from ircli.cli.main import aws_session
+from ircli.cli.options import GlobalOptions, global_options
+from ircli.core.engine import Emit
+from ircli.ops.common import RunSummary
+
+
+@click.command("collect")
+@click.argument("instance_id")
+@click.option("--case-id", help="Case to record under (default: the instance's open case, or new).")
+@click.option("--os", "os_name", type=click.Choice(["auto", "linux", "windows"]), default="auto",
+              show_default=True, help="Which collector; auto asks SSM, then EC2, for the platform.")
+@click.option("--timeout", type=click.IntRange(60, 172800), default=900, show_default=True,
+              help="Seconds the collector may run; it stops collecting early to upload in time.")
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Wait for the archive and verify it, or return the command id once sent.")
+@click.option("--include-memory", is_flag=True,
+              help="Acquire memory first with a tool already staged on the host (AVML, "
+                   "winpmem); nothing is installed.")
+@click.option("--sections", default="all", show_default=True,
+              help="Comma list of collector sections (e.g. processes,sockets,sessions), or all.")
+@click.option("--max-total-mb", type=click.IntRange(1, 999999), default=1024, show_default=True,
+              help="Cap on collected data before compression; what is skipped is listed.")
+@click.option("--max-file-mb", type=click.IntRange(1, 99999), default=10, show_default=True,
+              help="Cap per copied file or command output.")
+@click.option("--dry-run", is_flag=True,
+              help="Show the plan (agent, document, key); send nothing, change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
+@global_options
+@click.pass_obj
+def collect_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, os_name: str,
+                timeout: int, wait: bool, include_memory: bool, sections: str,
+                max_total_mb: int, max_file_mb: int, dry_run: bool, yes: bool) -> int:
+    """Run the live-response collector on an instance and keep its verified archive.
+
+    Exit codes: 0 collected (or sent, with --no-wait), 3 partial, 2 cannot collect as things
+    stand (not running, not managed by SSM, agent offline, no bucket), 5 sent but no verified
+    evidence came back (undeliverable, timed out, failed, upload failed or missing, hash
+    mismatch).
+    """
+    from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
+    from ircli.liveresponse.collection import CollectSettings
+    from ircli.ops.collect import CollectOptions, collect
+
+    settings = CollectSettings(os=os_name, timeout=timeout, wait=wait,
+                               include_memory=include_memory, sections=sections,
+                               max_total_mb=max_total_mb, max_file_mb=max_file_mb,
+                               bucket=evidence_bucket(opts.evidence_bucket))
+    options = CollectOptions(instance_id, case_id, dry_run=True, settings=settings)
+    options.validate()
+    clock = SystemClock()
+
+    def run(dry: bool, emit: Emit | None) -> RunSummary:
+        options.dry_run = dry
+        result = collect(aws_session(opts, options.case_id), clock, options, emit=emit)
+        options.case_id = options.case_id or result.data.get("case_id")  # the approved case
+        return result
+
+    return plan_confirm_run(opts, run, f"Run the live-response collector on {instance_id} now?",
+                            dry_run=dry_run, yes=yes)

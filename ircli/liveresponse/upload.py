@@ -1,0 +1,93 @@
+"""Where the collector's archive goes and how ircli checks that it arrived unchanged.
+
+The host gets no credentials: one presigned PUT URL for one key, valid only for the time the
+collection may take plus a margin (the URL can overwrite its key until it expires; versioning
+and Object Lock keep the first upload). After the run ircli reads the object back itself and
+compares its size and sha256 with what the host reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import botocore.exceptions
+
+from ircli.core.awserrors import describe, error_code
+from ircli.core.config import how_to_set_bucket
+from ircli.core.session import AwsSession
+from ircli.evidence.ship import case_prefix
+from ircli.liveresponse.errors import CollectError
+
+URL_MARGIN_SECONDS = 300
+MAX_URL_SECONDS = 7 * 24 * 3600  # SigV4's limit for a presigned URL
+_MISSING = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+_CHUNK = 1024 * 1024
+
+
+def archive_key(case_id: str, instance_id: str, now: datetime) -> str:
+    """``cases/<case-id>/collect/<instance-id>-<UTC timestamp>.tar.gz``: one key per run."""
+    stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{case_prefix(case_id)}collect/{instance_id}-{stamp}.tar.gz"
+
+
+def require_bucket(bucket: str | None) -> str:
+    if not bucket:
+        raise CollectError("no-bucket", "No evidence bucket is configured to receive the "
+                           "collector's archive.", how_to_set_bucket(), started=False)
+    return bucket
+
+
+def bucket_region(aws: AwsSession, bucket: str) -> tuple[str, list[str]]:
+    """The bucket's region (a presigned URL must be signed for it); refuse a missing bucket."""
+    try:
+        resp = aws.client("s3").head_bucket(Bucket=bucket)
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) in _MISSING:
+            raise CollectError(
+                "bucket-missing", f"The evidence bucket {bucket} does not exist.",
+                f"Create it with `ircli evidence init --bucket {bucket}`, or pass the right "
+                "--evidence-bucket.", started=False) from err
+        return aws.region, [f"could not check evidence bucket {bucket} ({describe(err)}); "
+                            f"signing the upload URL for {aws.region}"]
+    headers = resp.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    return str(resp.get("BucketRegion") or headers.get("x-amz-bucket-region") or
+               aws.region), []
+
+
+def presign_put(aws: AwsSession, region: str, bucket: str, key: str, seconds: int) -> str:
+    """A PUT URL for exactly ``bucket/key``; it carries no credentials beyond its signature."""
+    url: str = aws.s3_presigner(region).generate_presigned_url(
+        "put_object", Params={"Bucket": bucket, "Key": key},
+        ExpiresIn=min(seconds, MAX_URL_SECONDS))
+    return url
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    version_id: str
+    size: int
+    sha256: str
+
+
+def read_back(aws: AwsSession, bucket: str, key: str) -> StoredObject | None:
+    """The object's current version, size and sha256 as S3 serves it; None when absent."""
+    s3 = aws.client("s3")
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) in _MISSING:
+            return None
+        raise
+    version = head.get("VersionId")
+    params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version:
+        params["VersionId"] = version  # hash exactly the version HEAD saw
+    body = s3.get_object(**params)["Body"]
+    sha, size = hashlib.sha256(), 0
+    for chunk in body.iter_chunks(_CHUNK):
+        sha.update(chunk)
+        size += len(chunk)
+    return StoredObject(str(version or "null"), size, sha.hexdigest())
