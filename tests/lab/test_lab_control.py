@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import free_port
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
