@@ -25,6 +25,7 @@ _COMMANDS = {
     "disable-keys": ("ircli.cli.cmd_identity", "disable_keys_cmd"),
     "revoke-sessions": ("ircli.cli.cmd_identity", "revoke_sessions_cmd"),
     "evidence": ("ircli.cli.cmd_evidence", "evidence_group"),
+    "analyst": ("ircli.cli.cmd_analyst", "analyst_group"),
 }
 
 
