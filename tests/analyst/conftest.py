@@ -1,0 +1,77 @@
+"""The analyst tests: a contained web-compromise instance, an evidence bucket, the real CLI.
+
+moto loads AWS managed policies only when asked; the analyst role attaches
+AmazonSSMManagedInstanceCore as in AWS, so this package's emulator loads them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from ircli.cli.main import main
+from ircli.lab.web_compromise import WebCompromise, seed_web_compromise
+from tests.helpers import run_contain
+
+REGION = "us-east-1"
+CASE = "case-1"
+BUCKET = "ircli-evidence-analyst"
+
+RunCli = Callable[..., tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture
+def moto_aws() -> Iterator[None]:
+    with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
+        yield
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> RunCli:
+    """``cli('analyst', 'launch', ...)`` -> (exit code, the JSON result)."""
+
+    def run(*args: str) -> tuple[int, dict[str, Any]]:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exc:
+            main([*args, "--output", "json"])
+        out, err = capsys.readouterr()
+        assert out, err
+        return int(exc.value.code or 0), json.loads(out)
+
+    return run
+
+
+@dataclass
+class Scene:
+    lab: WebCompromise
+    snapshots: list[dict[str, Any]]
+    isolation_group: str
+
+
+@pytest.fixture
+def scene(clients: Any, cli: RunCli) -> Scene:
+    """The suspect contained under CASE (three snapshots), an evidence bucket by `init`."""
+    lab = seed_web_compromise(clients, REGION)
+    result = run_contain(lab.suspect, case_id=CASE)
+    assert result.exit_code == 0, result.data["steps"]
+    assert len(result.data["snapshots"]) == 3
+    code, _ = cli("evidence", "init", "--bucket", BUCKET)
+    assert code == 0
+    return Scene(lab, result.data["snapshots"], result.data["isolation_group_id"])
+
+
+def launch_args(*extra: str) -> list[str]:
+    return ["analyst", "launch", "--case-id", CASE, "--evidence-bucket", BUCKET, "--yes",
+            *extra]
+
+
+def problems(data: dict[str, Any]) -> list[str]:
+    """Failed steps and warnings of a result: the assertion message of a run that should pass."""
+    return [f"{s['name']}: {s['detail']}" for s in data.get("steps", [])
+            if s["status"] == "failed"] + list(data.get("warnings", [])) + [
+        json.dumps(data.get("error"))] * ("error" in data)
