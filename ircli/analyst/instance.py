@@ -63,6 +63,7 @@ class LaunchAnalyst(Step):
     name = "analyst-launch"
     title = "Analyst instance"
     critical = True
+    validates_input = True  # an unknown --ami is refused before the launch
     permissions = ("ec2:DescribeInstances", "ec2:DescribeImages", "ec2:RunInstances",
                    "ec2:StartInstances", "ec2:CreateTags", "ssm:GetParameter", "iam:PassRole")
 

@@ -111,10 +111,16 @@ class ForensicNetwork(Step):
         routes = self._route_table(ctx, plan, vpc, subnet)
         endpoint_sg = self._endpoint_group(ctx, plan, vpc)
         self._endpoints(ctx, plan, vpc, subnet, routes, endpoint_sg)
-        s3_lists = ec2.describe_managed_prefix_lists(Filters=[
-            {"Name": "prefix-list-name", "Values": [self._service(ctx, "s3")]}])["PrefixLists"]
-        ctx.facts.update(vpc=vpc, subnet=subnet, az=az, endpoint_groups=[endpoint_sg],
-                         s3_prefix_lists=[p["PrefixListId"] for p in s3_lists])
+        if plan.calls:  # the gateway's prefix list exists before the gateway does
+            groups: list[str | Ref] = [endpoint_sg]
+            lists = [p["PrefixListId"] for p in ec2.describe_managed_prefix_lists(Filters=[
+                {"Name": "prefix-list-name", "Values": [self._service(ctx, "s3")]}])[
+                    "PrefixLists"]]
+        else:
+            found_groups, found_lists, _ = endpoint_targets(ctx, str(vpc))
+            groups, lists = [*sorted(found_groups)], sorted(found_lists)
+        ctx.facts.update(vpc=vpc, subnet=subnet, az=az, endpoint_groups=groups,
+                         s3_prefix_lists=lists)
         plan.pending = {"vpc_id": vpc, "subnet_id": subnet, "network": n.FORENSIC_VPC}
         if not plan.calls:
             plan.data = dict(plan.pending)

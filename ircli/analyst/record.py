@@ -18,7 +18,7 @@ ANALYST_TARGET = "analyst"
 def remember(ctx: RunContext, kind: str, resource_id: str, **details: Any) -> None:
     """Add one created resource to the case record and save it at once (crash-safe)."""
     created: list[dict[str, Any]] = ctx.record.setdefault("created", [])
-    if not any(c["id"] == resource_id for c in created):
+    if not any((c["kind"], c["id"]) == (kind, resource_id) for c in created):
         created.append({"kind": kind, "id": resource_id, "at": iso(ctx.clock.now()), **details})
     ctx.save()
 

@@ -259,6 +259,7 @@ class DetachEvidence(Step):
         plan.data = {"deleted": [c.params["VolumeId"] for c in plan.calls
                                  if c.method == "delete_volume"],
                      "detached": [c.params["VolumeId"] for c in detaches]}
+        ctx.facts["deleted_volumes"] = plan.data["deleted"]
 
 
 @register
@@ -274,5 +275,6 @@ class TerminateAnalyst(Step):
         if not ids:
             return StepPlan(notes=["no analyst instance running"])
         return StepPlan(calls=[Call("ec2", "terminate_instances", {"InstanceIds": ids},
-                                    f"terminate {', '.join(ids)}", dry_run=True)],
+                                    f"terminate {', '.join(ids)}", dry_run=True,
+                                    on_result=lambda _: ctx.facts.update(terminated=ids))],
                         data={"terminated": ids})

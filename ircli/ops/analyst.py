@@ -78,10 +78,10 @@ class AnalystOptions:
 
 
 def launch_steps(opts: LaunchOptions) -> list[Step]:
-    """The role first (IAM propagates while the network is built), the instance last."""
-    return [AnalystRole(opts.evidence_bucket), GrantEvidenceRead(opts.evidence_bucket),
-            ForensicNetwork(opts.subnet_id, opts.create_network), AnalystGroup(),
-            LaunchAnalyst(opts.instance_type, opts.ami, opts.key_name, opts.new)]
+    """The network first (it checks --subnet before anything changes), the instance last."""
+    return [ForensicNetwork(opts.subnet_id, opts.create_network),
+            AnalystRole(opts.evidence_bucket), GrantEvidenceRead(opts.evidence_bucket),
+            AnalystGroup(), LaunchAnalyst(opts.instance_type, opts.ami, opts.key_name, opts.new)]
 
 
 def launch(aws: AwsSession, clock: Clock, opts: LaunchOptions,
@@ -151,14 +151,11 @@ def terminate(aws: AwsSession, clock: Clock, opts: AnalystOptions,
 
 
 def _cleaned(ctx: RunContext, data: dict[str, Any]) -> None:
+    """What this run removed (never the snapshots: they are listed as kept)."""
     assert ctx.case is not None
-    by_name = {s["name"]: s for s in data["steps"]}
-    data.update(
-        deleted_volumes=[] if ctx.dry_run else _step_data(ctx, "analyst-detach", "deleted"),
-        terminated=[] if ctx.dry_run else _step_data(ctx, "analyst-terminate", "terminated"),
-        snapshots_kept=[s["snapshot_id"] for s in case_snapshots(ctx.case)])
-    if by_name.get("analyst-terminate", {}).get("status") in ("done",):
-        ctx.record["terminated_at"] = iso(ctx.clock.now())
+    data.update(deleted_volumes=ctx.facts.get("deleted_volumes", []),
+                terminated=ctx.facts.get("terminated", []),
+                snapshots_kept=[s["snapshot_id"] for s in case_snapshots(ctx.case)])
 
 
 def _run(aws: AwsSession, clock: Clock, case_id: str, command: str, steps: list[Step],
@@ -193,10 +190,6 @@ def suspect_vpcs(case: Case) -> list[str]:
         found |= {v for v in [state.get("vpc_id"), *(e.get("vpc_id") for e in
                                                     state.get("network_interfaces", []))] if v}
     return sorted(found)
-
-
-def _step_data(ctx: RunContext, step: str, key: str) -> list[str]:
-    return list(ctx.record["steps"].get(step, {}).get("data", {}).get(key, []))
 
 
 def _known(value: Any) -> str | None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -26,9 +27,32 @@ RunCli = Callable[..., tuple[int, dict[str, Any]]]
 
 
 @pytest.fixture
-def moto_aws() -> Iterator[None]:
+def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The emulator, with AWS's DryRun answer for CreateVpc (moto 5.2.5 creates the VPC)."""
+    from moto.ec2.responses.vpcs import VPCs
+
+    create_vpc = VPCs.create_vpc
+
+    def dry_run_aware(self: Any) -> Any:
+        self.error_on_dryrun()
+        return create_vpc(self)
+
+    monkeypatch.setattr(VPCs, "create_vpc", dry_run_aware)
     with mock_aws(config={"iam": {"load_aws_managed_policies": True}}):
         yield
+
+
+@pytest.fixture
+def clients(moto_aws: None) -> Callable[[str], Any]:
+    """One boto3 client per service and test (creating clients is what makes tests slow)."""
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = boto3.client(service, region_name=REGION)
+        return made[service]
+
+    return client
 
 
 @pytest.fixture
@@ -75,3 +99,19 @@ def problems(data: dict[str, Any]) -> list[str]:
     return [f"{s['name']}: {s['detail']}" for s in data.get("steps", [])
             if s["status"] == "failed"] + list(data.get("warnings", [])) + [
         json.dumps(data.get("error"))] * ("error" in data)
+
+
+@pytest.fixture
+def api_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every AWS call any ircli session makes from now on, as IAM actions (``ec2:RunInstances``)."""
+    from ircli.core.session import ApiCall, AwsSession
+
+    seen: list[str] = []
+    notify = AwsSession._notify
+
+    def record(self: AwsSession, call: ApiCall) -> None:
+        seen.append(f"{call.service}:{call.operation}")
+        notify(self, call)
+
+    monkeypatch.setattr(AwsSession, "_notify", record)
+    return seen
