@@ -26,6 +26,31 @@ BUCKET = "ircli-evidence-analyst"
 RunCli = Callable[..., tuple[int, dict[str, Any]]]
 
 
+@pytest.fixture(scope="package", autouse=True)
+def shared_service_models() -> Iterator[None]:
+    """Parse each botocore service model once for the package, not once per ircli session.
+
+    ircli opens a session per command and botocore re-reads every model's JSON for each new
+    session; these tests run dozens of commands, and the parsing was most of their time.
+    The models are read-only once loaded, which is how botocore shares them within a session.
+    """
+    from botocore.loaders import Loader
+
+    load = Loader.load_service_model
+    models: dict[tuple[Any, ...], Any] = {}
+
+    def shared(self: Loader, service_name: str, type_name: str,
+               api_version: str | None = None) -> Any:
+        key = (service_name, type_name, api_version)
+        if key not in models:
+            models[key] = load(self, service_name, type_name, api_version)
+        return models[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Loader, "load_service_model", shared)
+        yield
+
+
 @pytest.fixture
 def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The emulator, with AWS's DryRun answer for CreateVpc (moto 5.2.5 creates the VPC)."""
