@@ -76,9 +76,12 @@ def _run_on_analyst(opts: GlobalOptions, operation: str, question: str, case_id:
                     dry_run: bool, yes: bool, **options: Any) -> int:
     """attach, detach and terminate: the same options object, plan, confirm, run."""
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.ops import analyst
 
-    values = analyst.AnalystOptions(case_id=case_id, **options)
+    values = analyst.AnalystOptions(
+        case_id=case_id, evidence_bucket=evidence_bucket(opts.evidence_bucket, strict=False),
+        **options)
     values.validate()
     clock = SystemClock()
 

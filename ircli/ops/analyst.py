@@ -33,6 +33,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, InvalidInput
 from ircli.core.session import AwsSession
+from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import RunSummary, collect_warnings, record_run, run_result
 from ircli.steps.base import Step
 
@@ -70,6 +71,7 @@ class AnalystOptions:
     instance_id: str | None = None
     dry_run: bool = False
     keep_volumes: bool = False
+    evidence_bucket: str | None = None
 
     def validate(self) -> None:
         check_case_id(self.case_id)
@@ -99,8 +101,7 @@ def launch(aws: AwsSession, clock: Clock, opts: LaunchOptions,
         if data["analyst_instance_id"] and data["status"] == "running":
             data["connect"] = f"aws ssm start-session --target {data['analyst_instance_id']}"
 
-    return _run(aws, clock, opts.case_id, "analyst launch", launch_steps(opts), "running",
-                finish, opts.dry_run, emit, vars(opts))
+    return _run(aws, clock, opts, "analyst launch", launch_steps(opts), "running", finish, emit)
 
 
 def attach(aws: AwsSession, clock: Clock, opts: AnalystOptions,
@@ -125,8 +126,7 @@ def attach(aws: AwsSession, clock: Clock, opts: AnalystOptions,
             data["status"] = "partial"
 
     steps = [ResolveAnalyst(opts.instance_id, require=True), AttachEvidence()]
-    return _run(aws, clock, opts.case_id, "analyst attach", steps, "attached", finish,
-                opts.dry_run, emit, vars(opts))
+    return _run(aws, clock, opts, "analyst attach", steps, "attached", finish, emit)
 
 
 def detach(aws: AwsSession, clock: Clock, opts: AnalystOptions,
@@ -136,8 +136,7 @@ def detach(aws: AwsSession, clock: Clock, opts: AnalystOptions,
     steps: list[Step] = [ResolveAnalyst(opts.instance_id),
                          DetachEvidence(delete=not opts.keep_volumes,
                                         only_given=bool(opts.instance_id))]
-    return _run(aws, clock, opts.case_id, "analyst detach", steps, "detached", _cleaned,
-                opts.dry_run, emit, vars(opts))
+    return _run(aws, clock, opts, "analyst detach", steps, "detached", _cleaned, emit)
 
 
 def terminate(aws: AwsSession, clock: Clock, opts: AnalystOptions,
@@ -146,8 +145,7 @@ def terminate(aws: AwsSession, clock: Clock, opts: AnalystOptions,
     opts.validate()
     steps = [ResolveAnalyst(opts.instance_id),
              DetachEvidence(only_given=bool(opts.instance_id)), TerminateAnalyst()]
-    return _run(aws, clock, opts.case_id, "analyst terminate", steps, "terminated", _cleaned,
-                opts.dry_run, emit, vars(opts))
+    return _run(aws, clock, opts, "analyst terminate", steps, "terminated", _cleaned, emit)
 
 
 def _cleaned(ctx: RunContext, data: dict[str, Any]) -> None:
@@ -158,26 +156,32 @@ def _cleaned(ctx: RunContext, data: dict[str, Any]) -> None:
                 snapshots_kept=[s["snapshot_id"] for s in case_snapshots(ctx.case)])
 
 
-def _run(aws: AwsSession, clock: Clock, case_id: str, command: str, steps: list[Step],
-         done: str, finish: Finish, dry_run: bool, emit: Emit | None,
-         options: dict[str, Any]) -> RunSummary:
-    """Open the (existing) case, lock it, run the steps under its ``analyst`` target."""
+def _run(aws: AwsSession, clock: Clock, opts: LaunchOptions | AnalystOptions, command: str,
+         steps: list[Step], done: str, finish: Finish, emit: Emit | None) -> RunSummary:
+    """Open the (existing) case, lock it, run the steps under its ``analyst`` target.
+
+    The case is shipped to the evidence bucket after each step, as containment does.
+    """
+    dry_run = opts.dry_run
     ctx = RunContext(aws, clock, ANALYST_TARGET, dry_run=dry_run, emit=emit)
     started = iso(clock.now())
-    case = open_case(case_id, clock.now(), create=False)
+    case = open_case(opts.case_id, clock.now(), create=False)
     ctx.bind_case(case)
     with case.locked() if not dry_run else nullcontext():
         ctx.record.update(kind="analyst-workstation", region=aws.region)
         ctx.facts["suspect_vpcs"] = suspect_vpcs(case)
         ctx.save()
-        ctx.audit("run-start", command=command, dry_run=dry_run, options=options)
-        outcome = run_steps(ctx, steps)
+        ctx.audit("run-start", command=command, dry_run=dry_run, options=vars(opts))
+        shipper = CaseShipper(ctx, opts.evidence_bucket, command)
+        outcome = run_steps(ctx, steps, after_step=shipper.after_step)
         status = ("planned" if dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else done)
         data = run_result(ctx, command, status, outcome.steps, target=ANALYST_TARGET)
         data["warnings"] = collect_warnings(ctx, outcome)
         finish(ctx, data)
         record_run(ctx, command, data["status"], started)
+        data["evidence"] = shipper.finish()
+        data["warnings"] += shipper.warnings()
     code = ExitCode.PARTIAL if data["status"] in ("failed", "partial") else ExitCode.OK
     return RunSummary(data, code, data["warnings"])
 

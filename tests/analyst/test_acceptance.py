@@ -6,7 +6,10 @@ import ipaddress
 import json
 from typing import Any
 
+import pytest
+
 from ircli.analyst import names as n
+from ircli.cli.main import main
 from ircli.evidence import policy as pol
 from tests.analyst.conftest import BUCKET, CASE, RunCli, Scene, launch_args, problems
 from tests.helpers import tags
@@ -115,11 +118,19 @@ def test_the_analyst_role_reads_the_case_prefix_and_nothing_else(clients: Any, c
 
 
 def test_attach_copies_every_snapshot_to_the_analyst(clients: Any, cli: RunCli,
-                                                     scene: Scene) -> None:
+                                                     scene: Scene,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     code, launched = cli(*launch_args("--create-network"))
     assert code == 0, problems(launched)
-    code, data = cli("analyst", "attach", "--case-id", CASE, "--yes")
+    # moto applies the policy's conditional denies to every upload (tests/evidence/conftest.py)
+    clients("s3").delete_bucket_policy(Bucket=BUCKET)
+    code, data = cli("analyst", "attach", "--case-id", CASE, "--yes",
+                     "--evidence-bucket", BUCKET)
     assert code == 0, problems(data)
+    assert data["evidence"]["shipped"] is True
+    shipped = clients("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"cases/{CASE}/")
+    assert {f"cases/{CASE}/case.json", f"cases/{CASE}/audit.jsonl"} <= {
+        o["Key"] for o in shipped["Contents"]}
     ec2 = clients("ec2")
     iid = launched["analyst_instance_id"]
     az = _instance(ec2, iid)["Placement"]["AvailabilityZone"]
@@ -144,3 +155,11 @@ def test_attach_copies_every_snapshot_to_the_analyst(clients: Any, cli: RunCli,
     commands = "\n".join(c for v in data["volumes"] for c in v["commands"])
     assert "mount -o ro,noload" in commands and "mount -o ro,norecovery,nouuid" in commands
     assert "blockdev --setro" in commands
+
+    with pytest.raises(SystemExit) as exc:
+        main(["analyst", "attach", "--case-id", CASE, "--yes"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    for volume in data["volumes"]:
+        assert f"{volume['device']} {volume['volume_id']}: copy of {volume['snapshot_id']}" in out
+    assert "sudo mount -o ro,noload PART /mnt/evidence/" in out
