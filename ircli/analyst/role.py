@@ -20,7 +20,7 @@ from ircli.aws.iam_policies import policy_document
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext
 from ircli.evidence.ship import case_prefix
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.steps.base import Call, Ref, Step, StepPlan, register
 
 
 def evidence_read_policy(partition: str, bucket: str, case_id: str,
@@ -92,9 +92,13 @@ class AnalystRole(Step):
         self._policies(ctx, plan, role, exists)
         profile = _get(iam.get_instance_profile, InstanceProfileName=role)
         if profile is None:
+            ref = Ref("analyst/profile")
+            ctx.facts["analyst_profile"] = ref  # a launch cannot be proven before it exists
             plan.calls.append(Call("iam", "create_instance_profile", {
                 "InstanceProfileName": role, "Tags": tag_list},
-                f"create instance profile {role}", on_result=lambda r: remember(
+                f"create instance profile {role}",
+                produces=(ref.name, "InstanceProfile.InstanceProfileName"),
+                on_result=lambda r: remember(
                     ctx, "instance-profile", r["InstanceProfile"]["InstanceProfileName"])))
         roles = [r["RoleName"] for r in (profile or {}).get("InstanceProfile", {}).get(
             "Roles", [])]

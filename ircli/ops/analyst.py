@@ -96,7 +96,7 @@ def launch(aws: AwsSession, clock: Clock, opts: LaunchOptions,
                     vpc_id=_known(facts.get("vpc")), subnet_id=_known(facts.get("subnet")),
                     security_group_id=_known(facts.get("analyst_sg")),
                     role_arn=facts.get("analyst_role_arn"),
-                    instance_profile=facts.get("analyst_profile"),
+                    instance_profile=n.analyst_role_name(opts.case_id),
                     evidence_bucket=opts.evidence_bucket)
         if data["analyst_instance_id"] and data["status"] == "running":
             data["connect"] = f"aws ssm start-session --target {data['analyst_instance_id']}"

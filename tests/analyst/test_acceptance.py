@@ -79,6 +79,9 @@ def test_launch_puts_the_analyst_in_a_forensic_vpc_out_of_the_suspects_reach(
 
 def test_the_analyst_role_reads_the_case_prefix_and_nothing_else(clients: Any, cli: RunCli,
                                                                  scene: Scene) -> None:
+    key = clients("kms").create_key(Description="evidence")["KeyMetadata"]
+    code, _ = cli("evidence", "init", "--bucket", BUCKET, "--kms-key-id", key["KeyId"])
+    assert code == 0
     code, data = cli(*launch_args("--create-network"))
     assert code == 0, problems(data)
     iam = clients("iam")
@@ -99,8 +102,10 @@ def test_the_analyst_role_reads_the_case_prefix_and_nothing_else(clients: Any, c
     objects = f"{bucket}/cases/{CASE}/*"
     allows = [s for s in statements.values() if s["Effect"] == "Allow"]
     assert sorted((a, s["Resource"]) for s in allows for a in _list(s["Action"])) == [
-        ("s3:GetObject", objects), ("s3:GetObjectVersion", objects),
-        ("s3:ListBucket", bucket)]
+        ("kms:Decrypt", key["Arn"]), ("s3:GetObject", objects),
+        ("s3:GetObjectVersion", objects), ("s3:ListBucket", bucket)]
+    assert statements["IrcliDecryptEvidence"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
     assert statements["IrcliListCaseEvidence"]["Condition"] == {
         "StringLike": {"s3:prefix": [f"cases/{CASE}/*"]}}
     # the bucket policy grants its analysts the whole bucket, so the role denies the rest
