@@ -41,11 +41,13 @@ def case_analysts(ctx: RunContext, case_id: str) -> list[dict[str, Any]]:
     return sorted(found, key=lambda i: str(i.get("LaunchTime")))
 
 
-def resolve_image(ctx: RunContext, ami: str | None) -> str:
-    """``--ami``: an image id, or an SSM parameter (default: AWS's current Amazon Linux)."""
+def resolve_image(ctx: RunContext, ami: str | None, instance_type: str) -> str:
+    """``--ami``: an image id, or an SSM parameter (default: AWS's current Amazon Linux for
+    the instance type's architecture)."""
     if ami and ami.startswith("ami-"):
         return ami
-    parameter = (ami or n.AMI_PARAMETER).removeprefix("resolve:ssm:")
+    parameter = (ami or n.AMI_PARAMETERS[_architecture(ctx, instance_type)]
+                 ).removeprefix("resolve:ssm:")
     try:
         value: str = ctx.aws.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"]
     except botocore.exceptions.ClientError as err:
@@ -56,6 +58,21 @@ def resolve_image(ctx: RunContext, ami: str | None) -> str:
     return value
 
 
+def _architecture(ctx: RunContext, instance_type: str) -> str:
+    try:
+        found = ctx.aws.client("ec2").describe_instance_types(InstanceTypes=[instance_type])[
+            "InstanceTypes"]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) != "InvalidInstanceType":
+            raise
+        found = []
+    if not found:
+        raise UserError(f"{instance_type} is not an instance type of {ctx.aws.region}.",
+                        "Pass --instance-type with a type this region offers (e.g. t3.large).")
+    supported = found[0].get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+    return "x86_64" if "x86_64" in supported or "arm64" not in supported else "arm64"
+
+
 @register
 class LaunchAnalyst(Step):
     """Find the case's analyst instance, or launch it in the forensic subnet."""
@@ -64,7 +81,8 @@ class LaunchAnalyst(Step):
     title = "Analyst instance"
     critical = True
     validates_input = True  # an unknown --ami is refused before the launch
-    permissions = ("ec2:DescribeInstances", "ec2:DescribeImages", "ec2:RunInstances",
+    permissions = ("ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+                   "ec2:RunInstances",
                    "ec2:StartInstances", "ec2:CreateTags", "ssm:GetParameter", "iam:PassRole")
 
     def __init__(self, instance_type: str = n.DEFAULT_INSTANCE_TYPE, ami: str | None = None,
@@ -80,7 +98,7 @@ class LaunchAnalyst(Step):
         existing = case_analysts(ctx, case_id)
         if existing and not self.new:
             return self._reuse(ctx, existing[-1], len(existing))
-        image_id = resolve_image(ctx, self.ami)
+        image_id = resolve_image(ctx, self.ami, self.instance_type)
         images = ctx.aws.client("ec2").describe_images(ImageIds=[image_id])["Images"]
         if not images:
             raise NotFound(f"Image {image_id} was not found in {ctx.aws.region}.",

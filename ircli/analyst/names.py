@@ -24,7 +24,10 @@ FORENSIC_CIDR = "10.254.0.0/16"
 SUBNET_CIDR = "10.254.0.0/24"
 SSM_SERVICES = ("ssm", "ssmmessages", "ec2messages")
 
-AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+# AWS's public parameters for the current Amazon Linux 2023, per CPU architecture.
+AMI_PARAMETERS = {arch: f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
+                  for arch in ("x86_64", "arm64")}
+AMI_PARAMETER = AMI_PARAMETERS["x86_64"]
 DEFAULT_INSTANCE_TYPE = "t3.large"
 SSM_CORE_POLICY = "AmazonSSMManagedInstanceCore"
 EVIDENCE_POLICY = "ircli-evidence-read"

@@ -31,7 +31,7 @@ class ForensicNetwork(Step):
     validates_input = True
     permissions = (
         "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute",
-        "ec2:DescribeAvailabilityZones", "ec2:DescribeRouteTables",
+        "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeRouteTables",
         "ec2:DescribeSecurityGroups", "ec2:DescribeVpcEndpoints",
         "ec2:DescribeVpcEndpointServices", "ec2:DescribeManagedPrefixLists",
         "ec2:DescribeVpcPeeringConnections", "ec2:CreateVpc", "ec2:ModifyVpcAttribute",
@@ -40,9 +40,11 @@ class ForensicNetwork(Step):
         "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateVpcEndpoint", "ec2:CreateTags",
     )
 
-    def __init__(self, subnet_id: str | None = None, create: bool = False) -> None:
+    def __init__(self, subnet_id: str | None = None, create: bool = False,
+                 instance_type: str = n.DEFAULT_INSTANCE_TYPE) -> None:
         self.subnet_id = subnet_id
         self.create = create
+        self.instance_type = instance_type
 
     def plan(self, ctx: RunContext) -> StepPlan:
         if self.subnet_id:
@@ -146,10 +148,7 @@ class ForensicNetwork(Step):
                 {"Name": "tag:Name", "Values": [n.FORENSIC_SUBNET]}])["Subnets"]
             if found:
                 return found[0]["SubnetId"], found[0]["AvailabilityZone"]
-        zones = ec2.describe_availability_zones(Filters=[
-            {"Name": "state", "Values": ["available"]},
-            {"Name": "zone-type", "Values": ["availability-zone"]}])["AvailabilityZones"]
-        az = sorted(z["ZoneName"] for z in zones)[0]
+        az = self._zone(ctx)
         ref = Ref("forensic/subnet")
         plan.calls.append(Call("ec2", "create_subnet", {
             "VpcId": vpc, "CidrBlock": n.SUBNET_CIDR, "AvailabilityZone": az,
@@ -159,6 +158,17 @@ class ForensicNetwork(Step):
             dry_run=True, produces=(ref.name, "Subnet.SubnetId"),
             on_result=remember_result(ctx, "subnet", "Subnet.SubnetId")))
         return ref, az
+
+    def _zone(self, ctx: RunContext) -> str:
+        """The first availability zone that offers the analyst's instance type."""
+        pages = ctx.aws.client("ec2").get_paginator("describe_instance_type_offerings").paginate(
+            LocationType="availability-zone",
+            Filters=[{"Name": "instance-type", "Values": [self.instance_type]}])
+        zones = sorted(o["Location"] for page in pages for o in page["InstanceTypeOfferings"])
+        if not zones:
+            raise UserError(f"No availability zone of {ctx.aws.region} offers "
+                            f"{self.instance_type}.", "Pass another --instance-type.")
+        return str(zones[0])
 
     def _route_table(self, ctx: RunContext, plan: StepPlan, vpc: str | Ref,
                      subnet: str | Ref) -> str | Ref:

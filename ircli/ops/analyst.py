@@ -81,7 +81,7 @@ class AnalystOptions:
 
 def launch_steps(opts: LaunchOptions) -> list[Step]:
     """The network first (it checks --subnet before anything changes), the instance last."""
-    return [ForensicNetwork(opts.subnet_id, opts.create_network),
+    return [ForensicNetwork(opts.subnet_id, opts.create_network, opts.instance_type),
             AnalystRole(opts.evidence_bucket), GrantEvidenceRead(opts.evidence_bucket),
             AnalystGroup(), LaunchAnalyst(opts.instance_type, opts.ami, opts.key_name, opts.new)]
 

@@ -18,9 +18,13 @@ def test_subnet_of_the_suspects_vpc_is_refused_and_another_vpc_works_with_warnin
         {"Name": "group-name", "Values": [n.ANALYST_GROUP]}])["SecurityGroups"]
     vpc = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.77.1.0/24")["Subnet"]["SubnetId"]
-    code, data = cli(*launch_args("--subnet", subnet))
+    code, data = cli(*launch_args("--subnet", subnet, "--instance-type", "t4g.large"))
     assert code == 0, problems(data)
     assert (data["vpc_id"], data["subnet_id"]) == (vpc, subnet)
+    instance = ec2.describe_instances(InstanceIds=[data["analyst_instance_id"]])[
+        "Reservations"][0]["Instances"][0]
+    arm64 = clients("ssm").get_parameter(Name=n.AMI_PARAMETERS["arm64"])["Parameter"]["Value"]
+    assert (instance["InstanceType"], instance["ImageId"]) == ("t4g.large", arm64)
     assert any("lacks SSM interface endpoints" in w for w in data["warnings"])
     assert any("no S3 gateway endpoint" in w for w in data["warnings"])
     [group] = ec2.describe_security_groups(GroupIds=[data["security_group_id"]])[
@@ -72,6 +76,10 @@ def test_input_errors_exit_2(clients: Any, cli: RunCli) -> None:
 
 def test_attach_needs_an_analyst_and_refuses_other_instances(clients: Any, cli: RunCli,
                                                             scene: Scene) -> None:
+    code, data = cli(*launch_args("--create-network", "--instance-type", "x9.bogus"))
+    assert code == 2 and "offers x9.bogus" in data["error"]["message"]
+    assert not clients("ec2").describe_vpcs(Filters=[{"Name": "tag:Name",
+                                                      "Values": [n.FORENSIC_VPC]}])["Vpcs"]
     code, data = cli("analyst", "attach", "--case-id", CASE, "--yes")
     assert code == 2 and "has no analyst instance" in data["error"]["message"]
     assert "analyst launch" in data["error"]["remediation"]
