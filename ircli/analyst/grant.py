@@ -26,7 +26,7 @@ class GrantEvidenceRead(Step):
     """Add the analyst role to the analysts the evidence bucket policy lets read."""
 
     name = "analyst-evidence-grant"
-    title = "Let the analyst role read the evidence bucket"
+    title = "Bucket policy: analyst may read"
     permissions = ("s3:GetBucketPolicy", "s3:PutBucketPolicy")
 
     def __init__(self, bucket: str | None) -> None:

@@ -193,7 +193,7 @@ class ForensicNetwork(Step):
         if not associated:
             plan.calls.append(Call("ec2", "associate_route_table",
                                    {"RouteTableId": table, "SubnetId": subnet},
-                                   f"use {n.FORENSIC_ROUTES} for {n.FORENSIC_SUBNET}",
+                                   f"associate route table {n.FORENSIC_ROUTES} with the subnet",
                                    dry_run=True))
         return table
 

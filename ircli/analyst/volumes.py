@@ -63,7 +63,7 @@ class AttachEvidence(Step):
     """Create (or find) one copy per snapshot and attach it at a free device name."""
 
     name = "analyst-attach"
-    title = "Attach copies of the suspect's disks"
+    title = "Attach copies of the disks"
     critical = True
     validates_input = True
     permissions = ("ec2:DescribeSnapshots", "ec2:DescribeVolumes", "ec2:CreateVolume",
@@ -211,7 +211,7 @@ class DetachEvidence(Step):
     """Detach the case's evidence copies from its analysts and delete them; never snapshots."""
 
     name = "analyst-detach"
-    title = "Detach and delete the evidence copies"
+    title = "Detach, delete evidence copies"
     permissions = ("ec2:DescribeVolumes", "ec2:DetachVolume", "ec2:DeleteVolume")
 
     def __init__(self, delete: bool = True, only_given: bool = False) -> None:

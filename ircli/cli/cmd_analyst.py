@@ -156,7 +156,7 @@ def render_analyst(opts: GlobalOptions, data: dict[str, Any]) -> None:
         for command in volume["commands"]:
             console.print(f"  {command}", markup=False)
     for key, label in (("deleted_volumes", "Deleted:"), ("terminated", "Terminated:"),
-                       ("snapshots_kept", "Kept:")):
+                       ("snapshots_kept", "Kept:"), ("left_for_reuse", "Reusable:")):
         if data.get(key):
             console.print(f"{label:<11} {', '.join(data[key])}")
     for snapshot in data.get("not_attached", []):

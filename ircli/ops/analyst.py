@@ -149,11 +149,14 @@ def terminate(aws: AwsSession, clock: Clock, opts: AnalystOptions,
 
 
 def _cleaned(ctx: RunContext, data: dict[str, Any]) -> None:
-    """What this run removed (never the snapshots: they are listed as kept)."""
+    """What this run removed; the snapshots stay, and so do the forensic network (shared by
+    every case) and the case's role (the evidence bucket policy names it), for reuse."""
     assert ctx.case is not None
     data.update(deleted_volumes=ctx.facts.get("deleted_volumes", []),
                 terminated=ctx.facts.get("terminated", []),
-                snapshots_kept=[s["snapshot_id"] for s in case_snapshots(ctx.case)])
+                snapshots_kept=[s["snapshot_id"] for s in case_snapshots(ctx.case)],
+                left_for_reuse=[f"{c['kind']} {c['id']}" for c in ctx.record.get("created", [])
+                                if c["kind"] not in ("instance", "volume")])
 
 
 def _run(aws: AwsSession, clock: Clock, opts: LaunchOptions | AnalystOptions, command: str,

@@ -119,6 +119,7 @@ def test_terminate_removes_instance_and_copies_and_keeps_the_evidence(
     kept = ec2.describe_snapshots(SnapshotIds=snapshot_ids)["Snapshots"]
     assert sorted(s["SnapshotId"] for s in kept) == sorted(snapshot_ids)
     assert data["snapshots_kept"] == [s["snapshot_id"] for s in scene.snapshots]
+    assert f"vpc {launched['vpc_id']}" in data["left_for_reuse"]
     assert clients("s3").head_bucket(Bucket=BUCKET)
     audit = Path(data["case_dir"], "audit.jsonl").read_text().splitlines()
     operations = {json.loads(line).get("operation") for line in audit}
