@@ -38,18 +38,9 @@ class AnalystGroup(Step):
                      {"Name": "group-name", "Values": [n.ANALYST_GROUP]}])["SecurityGroups"]
         if not found:
             ref = Ref("analyst/sg")
-            plan.calls += [
-                Call("ec2", "create_security_group", {
-                    "VpcId": vpc, "GroupName": n.ANALYST_GROUP,
-                    "Description": "ircli analyst: no inbound; https to the VPC endpoints only",
-                    "TagSpecifications": n.tag_spec("security-group", n.tags(
-                        n.ANALYST_GROUP, n.PURPOSE_WORKSTATION))},
-                    f"create security group {n.ANALYST_GROUP} (no inbound rules)", dry_run=True,
-                    produces=(ref.name, "GroupId"),
-                    on_result=remember_result(ctx, "security-group", "GroupId")),
-                Call("ec2", "revoke_security_group_egress",
-                     {"GroupId": ref, "IpPermissions": _DEFAULT_EGRESS},
-                     f"{n.ANALYST_GROUP}: remove the default allow-all outbound rule")]
+            plan.calls += new_group(
+                ctx, ref, vpc, n.ANALYST_GROUP, n.PURPOSE_WORKSTATION,
+                "ircli analyst: no inbound; https to the VPC endpoints only")
             if desired:
                 plan.calls.append(_authorize(ref, desired))
             ctx.facts["analyst_sg"] = ref
@@ -80,6 +71,21 @@ class AnalystGroup(Step):
         super().apply(ctx, plan)
         ctx.facts["analyst_sg"] = resolve_refs(ctx.facts["analyst_sg"], ctx.values)
         plan.data = {"security_group_id": ctx.facts["analyst_sg"]}
+
+
+def new_group(ctx: RunContext, ref: Ref, vpc: str | Ref, name: str, purpose: str,
+              description: str) -> list[Call]:
+    """Create a tagged group with no rules at all (AWS adds allow-all egress: revoke it)."""
+    return [
+        Call("ec2", "create_security_group", {
+            "VpcId": vpc, "GroupName": name, "Description": description,
+            "TagSpecifications": n.tag_spec("security-group", n.tags(name, purpose))},
+            f"create security group {name}: {description}", dry_run=True,
+            produces=(ref.name, "GroupId"),
+            on_result=remember_result(ctx, "security-group", "GroupId")),
+        Call("ec2", "revoke_security_group_egress",
+             {"GroupId": ref, "IpPermissions": _DEFAULT_EGRESS},
+             f"{name}: remove the default allow-all outbound rule")]
 
 
 def _egress(groups: list[Any], prefix_lists: list[str]) -> list[dict[str, Any]]:

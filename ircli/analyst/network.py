@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ircli.analyst import names as n
+from ircli.analyst.group import new_group
 from ircli.analyst.record import remember_result
 from ircli.core.engine import RunContext
 from ircli.core.errors import UserError
@@ -207,17 +208,8 @@ class ForensicNetwork(Step):
                 return str(found[0]["GroupId"])
         ref = Ref("forensic/endpoint-sg")
         plan.calls += [
-            Call("ec2", "create_security_group", {
-                "VpcId": vpc, "GroupName": n.ENDPOINT_GROUP,
-                "Description": "ircli forensic VPC endpoints: https from the forensic VPC",
-                "TagSpecifications": n.tag_spec("security-group", n.tags(
-                    n.ENDPOINT_GROUP, n.PURPOSE_NETWORK))},
-                f"create security group {n.ENDPOINT_GROUP}", dry_run=True,
-                produces=(ref.name, "GroupId"),
-                on_result=remember_result(ctx, "security-group", "GroupId")),
-            Call("ec2", "revoke_security_group_egress", {"GroupId": ref, "IpPermissions": [
-                {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]},
-                f"{n.ENDPOINT_GROUP}: remove the default allow-all outbound rule"),
+            *new_group(ctx, ref, vpc, n.ENDPOINT_GROUP, n.PURPOSE_NETWORK,
+                       "ircli forensic VPC endpoints: https from the forensic VPC"),
             Call("ec2", "authorize_security_group_ingress", {"GroupId": ref, "IpPermissions": [
                 {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [
                     {"CidrIp": n.FORENSIC_CIDR, "Description": "ircli forensic VPC"}]}]},

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import unquote
 
 import botocore.exceptions
 
 from ircli.analyst import names as n
 from ircli.analyst.record import remember
+from ircli.aws.iam_identity import inline_policy
 from ircli.aws.iam_policies import policy_document
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext
@@ -133,8 +133,8 @@ class AnalystRole(Step):
                 plan.calls.append(Call("iam", "delete_role_policy", {
                     "RoleName": role, "PolicyName": name},
                     f"{role}: remove inline policy {name} (the analyst gets nothing else)"))
-        if wanted is not None and (n.EVIDENCE_POLICY not in inline or _inline(
-                ctx, role) != wanted):
+        if wanted is not None and inline_policy(ctx.aws, "role", role,
+                                                n.EVIDENCE_POLICY) != wanted:
             plan.calls.append(Call("iam", "put_role_policy", {
                 "RoleName": role, "PolicyName": n.EVIDENCE_POLICY,
                 "PolicyDocument": json.dumps(wanted)},
@@ -154,12 +154,6 @@ class AnalystRole(Step):
         key = _bucket_kms_key(ctx, self.bucket)
         host = f"s3.{ctx.aws.region}.{ctx.aws.dns_suffix}"
         return evidence_read_policy(ctx.aws.partition, self.bucket, ctx.case.case_id, key, host)
-
-
-def _inline(ctx: RunContext, role: str) -> Any:
-    document = ctx.aws.client("iam").get_role_policy(
-        RoleName=role, PolicyName=n.EVIDENCE_POLICY)["PolicyDocument"]
-    return json.loads(unquote(document)) if isinstance(document, str) else document
 
 
 def _bucket_kms_key(ctx: RunContext, bucket: str) -> str | None:
