@@ -27,27 +27,43 @@ RunCli = Callable[..., tuple[int, dict[str, Any]]]
 
 
 @pytest.fixture(scope="package", autouse=True)
-def shared_service_models() -> Iterator[None]:
-    """Parse each botocore service model once for the package, not once per ircli session.
+def parse_once() -> Iterator[None]:
+    """Parse botocore's models and endpoints, and moto's managed policies, once per package.
 
-    ircli opens a session per command and botocore re-reads every model's JSON for each new
-    session; these tests run dozens of commands, and the parsing was most of their time.
-    The models are read-only once loaded, which is how botocore shares them within a session.
+    ircli opens a session per command and botocore re-reads every JSON model (and the large
+    endpoints file) for each new session; moto parses every AWS managed policy for each IAM
+    backend. These tests run dozens of commands, and that parsing was most of their time.
+    botocore treats loaded data as read-only, which is how it shares it within a session.
+    The analyst role needs only AmazonSSMManagedInstanceCore (a test attaches
+    AdministratorAccess to see it removed), so moto loads only those, with AWS's documents.
     """
+    import moto.iam.models as iam_models
     from botocore.loaders import Loader
 
-    load = Loader.load_service_model
     models: dict[tuple[Any, ...], Any] = {}
+    load_model, load_data = Loader.load_service_model, Loader.load_data_with_path
 
-    def shared(self: Loader, service_name: str, type_name: str,
-               api_version: str | None = None) -> Any:
+    def shared_model(self: Loader, service_name: str, type_name: str,
+                     api_version: str | None = None) -> Any:
         key = (service_name, type_name, api_version)
         if key not in models:
-            models[key] = load(self, service_name, type_name, api_version)
+            models[key] = load_model(self, service_name, type_name, api_version)
         return models[key]
 
+    def shared_data(self: Loader, name: str) -> Any:
+        if "/" in name:  # a service's file: load_service_model (above) caches the result
+            return load_data(self, name)
+        if name not in models:
+            models[name] = load_data(self, name)
+        return models[name]
+
+    policies = json.loads(iam_models.aws_managed_policies_data)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Loader, "load_service_model", shared)
+        patch.setattr(Loader, "load_service_model", shared_model)
+        patch.setattr(Loader, "load_data_with_path", shared_data)
+        patch.setattr(iam_models, "aws_managed_policies_data", json.dumps(
+            {name: policies[name] for name in ("AmazonSSMManagedInstanceCore",
+                                               "AdministratorAccess")}))
         yield
 
 
