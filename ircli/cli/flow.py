@@ -7,6 +7,7 @@ runs; without a terminal to ask on, a change needs --yes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from ircli.cli.confirm import confirm_or_refuse
 from ircli.cli.options import GlobalOptions
@@ -15,19 +16,20 @@ from ircli.core.engine import Emit
 from ircli.ops.common import RunSummary
 
 Run = Callable[[bool, Emit | None], RunSummary]  # (dry_run, progress) -> result
+Render = Callable[[GlobalOptions, dict[str, Any]], None]
 
 
 def plan_confirm_run(opts: GlobalOptions, run: Run, question: str, *, dry_run: bool,
-                     yes: bool) -> int:
+                     yes: bool, render: Render = render_run) -> int:
     """Show the plan (and stop there on --dry-run, an error or nothing to do), then run."""
     if dry_run or not yes:
         plan = run(True, None)
         if dry_run or plan.exit_code or plan.data["status"] == "released":
-            render_run(opts, plan.data)
+            render(opts, plan.data)
             return int(plan.exit_code)
         if not opts.json:
-            render_run(opts, plan.data)
+            render(opts, plan.data)
         confirm_or_refuse(question, yes)
     result = run(False, Progress(opts))
-    render_run(opts, result.data)
+    render(opts, result.data)
     return int(result.exit_code)

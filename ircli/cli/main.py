@@ -30,6 +30,7 @@ _COMMANDS = {
     "tabletop": ("ircli.cli.cmd_tabletop", "tabletop_group"),
     "collect": ("ircli.cli.cmd_collect", "collect_cmd"),
     "ssm-docs": ("ircli.cli.cmd_ssm_docs", "ssm_docs_group"),
+    "analyst": ("ircli.cli.cmd_analyst", "analyst_group"),
 }
 
 

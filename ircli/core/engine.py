@@ -126,8 +126,8 @@ class RunContext:
                 return {}
             raise
         if call.produces is not None:
-            name, key = call.produces
-            self.values[name] = response[key]
+            name, path = call.produces
+            self.values[name] = dig(response, path)
         if call.on_result is not None:
             call.on_result(response)
         return response
@@ -147,6 +147,13 @@ class RunContext:
                 return f"missing permission for ec2:{call.operation}"
             return f"{call.operation} would fail: {describe(err)}"
         return None
+
+
+def dig(response: Any, path: str) -> Any:
+    """``response`` at a dotted path: ``GroupId``, ``Vpc.VpcId``, ``Instances.0.InstanceId``."""
+    for part in path.split("."):
+        response = response[int(part)] if isinstance(response, list) else response[part]
+    return response
 
 
 def stop_after_clock(ctx: RunContext, seconds: float) -> Callable[[Any], bool]:

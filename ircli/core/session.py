@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 from botocore.config import Config
+from botocore.regions import EndpointResolver
 
 from ircli import __version__
 from ircli.core.errors import CredentialsMissing, RegionMissing
@@ -108,6 +109,12 @@ class AwsSession:
     @property
     def partition(self) -> str:
         return self.boto.get_partition_for_region(self.region)
+
+    @property
+    def dns_suffix(self) -> str:
+        """The partition's DNS suffix (``amazonaws.com``, ``amazonaws.com.cn``, ...)."""
+        endpoints = self.boto._session.get_component("data_loader").load_data("endpoints")
+        return str(EndpointResolver(endpoints).get_partition_dns_suffix(self.partition))
 
     def client(self, service: str) -> Any:
         """A cached, thread-safe client for ``service`` with ircli's settings."""

@@ -33,7 +33,7 @@ class Call:
     dry_run: bool = False
     on_result: Callable[[dict[str, Any]], None] | None = None
     tolerate: tuple[str, ...] = ()
-    produces: tuple[str, str] | None = None  # (value name, response key) for later Refs
+    produces: tuple[str, str] | None = None  # (value name, response key path) for later Refs
 
     @property
     def operation(self) -> str:

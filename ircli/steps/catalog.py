@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from ircli.analyst import (  # noqa: F401 - imported for their @register side effect
+    grant,
+    group,
+    instance,
+    network,
+    role,
+    volumes,
+)
 from ircli.steps import (  # noqa: F401 - imported for their @register side effect
     collect,
     credentials,

@@ -1,0 +1,1 @@
+"""The analyst workstation: a forensic network, a read-only role, an instance, evidence disks."""
