@@ -15,8 +15,7 @@ import botocore.exceptions
 
 from ircli.analyst import names as n
 from ircli.analyst.record import remember
-from ircli.aws.iam_identity import inline_policy
-from ircli.aws.iam_policies import policy_document
+from ircli.aws.iam_policies import inline_policy, policy_document
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext
 from ircli.evidence.ship import case_prefix
