@@ -25,6 +25,10 @@ _COMMANDS = {
     "disable-keys": ("ircli.cli.cmd_identity", "disable_keys_cmd"),
     "revoke-sessions": ("ircli.cli.cmd_identity", "revoke_sessions_cmd"),
     "evidence": ("ircli.cli.cmd_evidence", "evidence_group"),
+    "runbook": ("ircli.cli.cmd_runbook", "runbook_group"),
+    "triage": ("ircli.cli.cmd_triage", "triage_cmd"),
+    "block-ip": ("ircli.cli.cmd_block", "block_ip_cmd"),
+    "unblock-ip": ("ircli.cli.cmd_block", "unblock_ip_cmd"),
 }
 
 
