@@ -282,4 +282,4 @@ def _tag(block: Block, summary: str) -> Call:
 
 def _delete_tag(block: Block, summary: str) -> Call:
     return Call("ec2", "delete_tags", {"Resources": [block.network_acl_id],
-                                       "Tags": [{"Key": block.tag_key}]}, summary)
+                                       "Tags": [{"Key": block.tag_key}]}, summary, dry_run=True)
