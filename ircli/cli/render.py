@@ -57,7 +57,8 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     ]
     if data.get("runbook"):
         lines.insert(0, f"Runbook:    {data['runbook']} ({data.get('runbook_file')})")
-    lines += [f"Blocked:    {b['address']} in {b['network_acl_id']} (rule {b['rule_number']}, "
+    blocked = "Would block:" if data["status"] == "planned" else "Blocked:   "
+    lines += [f"{blocked} {b['address']} in {b['network_acl_id']} (rule {b['rule_number']}, "
               f"in and out) until {b['expires_at']}" for b in data.get("blocks", [])]
     lines += [f"Lifted:     {b['address']} from {b['network_acl_id']} (rule {b['rule_number']}, "
               f"expiry {b['expires_at']})" for b in data.get("lifted", [])]

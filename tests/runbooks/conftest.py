@@ -75,6 +75,52 @@ def cli_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return fake
 
 
+@dataclass
+class Network:
+    vpc: str
+    default_acl: str
+    custom_acl: str
+    subnets: list[str]  # two on the default ACL, the last on the custom one
+    ipv6_range: str
+
+
+def entries(ec2: Any, acl: str) -> set[tuple[int, bool, str, str]]:
+    found = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
+    return {(e["RuleNumber"], e["Egress"], e["RuleAction"],
+             e.get("CidrBlock") or e.get("Ipv6CidrBlock")) for e in found}
+
+
+def block_tags(ec2: Any, acl: str) -> dict[str, str]:
+    found = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0].get("Tags", [])
+    return {t["Key"]: t["Value"] for t in found if t["Key"].startswith("ircli:block:")}
+
+
+@pytest.fixture
+def network(clients: Any) -> Network:
+    """A dual-stack VPC; one subnet sits behind a custom ACL that already has entries."""
+    ec2 = clients("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+    vpc_id = vpc["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.30.{i}.0/24")["Subnet"]["SubnetId"]
+               for i in range(3)]
+    default = ec2.describe_network_acls(Filters=[
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default", "Values": ["true"]}])[
+        "NetworkAcls"][0]["NetworkAclId"]
+    custom = ec2.create_network_acl(VpcId=vpc_id)["NetworkAcl"]["NetworkAclId"]
+    for rule, egress, action, block in ((10, False, "allow", "198.51.100.0/24"),
+                                        (50, False, "deny", "203.0.113.0/24"),
+                                        (51, True, "allow", "0.0.0.0/0"),
+                                        (100, False, "allow", "0.0.0.0/0")):
+        ec2.create_network_acl_entry(NetworkAclId=custom, RuleNumber=rule, Protocol="-1",
+                                     RuleAction=action, Egress=egress, CidrBlock=block)
+    association = next(a["NetworkAclAssociationId"] for a in ec2.describe_network_acls(
+        NetworkAclIds=[default])["NetworkAcls"][0]["Associations"] if a["SubnetId"] == subnets[2])
+    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=custom)
+    ipv6 = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0][
+        "Ipv6CidrBlock"]
+    return Network(vpc_id, default, custom, subnets, ipv6)
+
+
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)

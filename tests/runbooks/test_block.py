@@ -3,63 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from ircli.aws.nacl import parse_address, private_reason
 from ircli.core.audit import verify_chain
 from tests.fakes import FakeClock
-from tests.runbooks.conftest import ircli
+from tests.runbooks.conftest import Network, block_tags, entries, ircli
 
 ATTACKER = "198.51.100.7"
-
-
-@dataclass
-class Network:
-    vpc: str
-    default_acl: str
-    custom_acl: str
-    subnets: list[str]  # two on the default ACL, the last on the custom one
-    ipv6_range: str
-
-
-def entries(ec2: Any, acl: str) -> set[tuple[int, bool, str, str]]:
-    found = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
-    return {(e["RuleNumber"], e["Egress"], e["RuleAction"],
-             e.get("CidrBlock") or e.get("Ipv6CidrBlock")) for e in found}
-
-
-def block_tags(ec2: Any, acl: str) -> dict[str, str]:
-    found = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0].get("Tags", [])
-    return {t["Key"]: t["Value"] for t in found if t["Key"].startswith("ircli:block:")}
-
-
-@pytest.fixture
-def network(clients: Any) -> Network:
-    """A dual-stack VPC; one subnet sits behind a custom ACL that already has entries."""
-    ec2 = clients("ec2")
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
-    vpc_id = vpc["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.30.{i}.0/24")["Subnet"]["SubnetId"]
-               for i in range(3)]
-    default = ec2.describe_network_acls(Filters=[
-        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default", "Values": ["true"]}])[
-        "NetworkAcls"][0]["NetworkAclId"]
-    custom = ec2.create_network_acl(VpcId=vpc_id)["NetworkAcl"]["NetworkAclId"]
-    for rule, egress, action, block in ((10, False, "allow", "198.51.100.0/24"),
-                                        (50, False, "deny", "203.0.113.0/24"),
-                                        (51, True, "allow", "0.0.0.0/0"),
-                                        (100, False, "allow", "0.0.0.0/0")):
-        ec2.create_network_acl_entry(NetworkAclId=custom, RuleNumber=rule, Protocol="-1",
-                                     RuleAction=action, Egress=egress, CidrBlock=block)
-    association = next(a["NetworkAclAssociationId"] for a in ec2.describe_network_acls(
-        NetworkAclIds=[default])["NetworkAcls"][0]["Associations"] if a["SubnetId"] == subnets[2])
-    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=custom)
-    ipv6 = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0][
-        "Ipv6CidrBlock"]
-    return Network(vpc_id, default, custom, subnets, ipv6)
 
 
 def test_block_adds_deny_entries_in_ircli_range_without_clobbering(
@@ -175,21 +128,33 @@ def test_unblock_leaves_entries_that_are_not_ircli_s(capsys, clients, network, c
     assert any("rule 7 also denies" in s["detail"] for s in result.data["steps"])
 
 
-@pytest.mark.parametrize(("address", "message"), [
-    ("10.30.1.5", "Refusing to block 10.30.1.5: it is in the private range 10.0.0.0/8."),
+@pytest.mark.parametrize(("address", "reason"), [
+    ("10.30.1.5", "it is in the private range 10.0.0.0/8"),
+    ("172.31.0.9", "it is in the private range 172.16.0.0/12"),
+    ("192.168.1.1", "it is in the private range 192.168.0.0/16"),
     ("100.64.0.1", "it is in the private range 100.64.0.0/10"),
+    ("127.0.0.1", "it is in the private range 127.0.0.0/8"),
     ("169.254.169.254", "it is in the private range 169.254.0.0/16"),
+    ("fe80::1", "it is in the private range fe80::/10"),
     ("fd00::1", "it is in the private range fc00::/7"),
-    ("300.1.2.3", "'300.1.2.3' is not an IP address."),
-    ("198.51.100.0/24", "is not an IP address (a network, not one address)"),
+    ("::ffff:10.0.0.1", "it is in the private range 10.0.0.0/8"),
+    ("198.51.100.7", None),
+    ("2001:db8::7", None),
 ])
-def test_private_and_malformed_addresses_are_refused(capsys, clients, network, address,
-                                                     message) -> None:
+def test_private_ranges(address: str, reason: str | None) -> None:
+    assert private_reason(parse_address(address)) == reason
+
+
+def test_private_and_malformed_addresses_are_refused(capsys, clients, network) -> None:
     ec2 = clients("ec2")
     before = entries(ec2, network.default_acl)
-    result = ircli(capsys, "block-ip", address, "--vpc", network.vpc, "--yes")
-    assert result.code == 2
-    assert message in result.err
+    for address, message in (
+            ("10.30.1.5", "Refusing to block 10.30.1.5: it is in the private range 10.0.0.0/8."),
+            ("300.1.2.3", "'300.1.2.3' is not an IP address."),
+            ("198.51.100.0/24", "is not an IP address (a network, not one address)")):
+        result = ircli(capsys, "block-ip", address, "--vpc", network.vpc, "--yes")
+        assert result.code == 2
+        assert message in result.err
     assert entries(ec2, network.default_acl) == before
 
 
