@@ -18,7 +18,7 @@ from ircli.core.case import check_case_id
 from ircli.core.clock import Clock
 from ircli.core.config import load_config
 from ircli.core.engine import Emit
-from ircli.core.errors import UserError
+from ircli.core.errors import InvalidInput, UserError
 from ircli.core.session import AwsSession
 from ircli.ops.block import IpRun, require_scope, run_ip_steps
 from ircli.ops.common import RunSummary
@@ -50,6 +50,9 @@ class RunbookOptions:
         check_target(runbook.target, self.target)
         if runbook.target == "ip":
             require_scope(self.vpc, self.subnets)
+        elif self.vpc or self.subnets:
+            raise InvalidInput(f"--vpc and --subnet apply to IP runbooks; {runbook.name} acts on "
+                               f"an {KINDS[runbook.target].label}.", "Leave them out.")
         if self.case_id:
             check_case_id(self.case_id)
         if self.notify_topic:
