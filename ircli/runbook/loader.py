@@ -108,7 +108,12 @@ def load_runbook(path: Path, source: str = "file") -> Runbook:
         reader.error(1, "the file is empty.", f"Write a runbook with {', '.join(REQUIRED_KEYS)}.")
         runbook.errors = reader.errors
         return runbook
-    _read_top(reader, root, runbook)
+    try:
+        _read_top(reader, root, runbook)
+    except yaml.MarkedYAMLError as err:  # e.g. a !!python tag the safe constructor refuses
+        mark = err.problem_mark or err.context_mark
+        reader.error(mark.line + 1 if mark else 1, f"not a plain YAML value: {err.problem}.",
+                     "Use plain strings, numbers, booleans, lists and mappings.")
     runbook.errors = reader.errors
     return runbook
 
@@ -246,7 +251,7 @@ def _read_step(reader: _Reader, item: Node, target: str) -> StepSpec | None:
                 args[arg] = value
     for arg, spec in schema.args.items():
         if spec.required and arg not in args and not (
-                args_node is not None and _reported_arg(reader, args_node, arg)):
+                args_node is not None and _present(args_node, arg)):
             reader.error(item, f"step {name!r} needs the argument {arg!r} ({spec.describe()}).",
                          f"Add `args: {{{arg}: ...}}` to the step.")
     if len(reader.errors) == errors_before:
@@ -254,8 +259,8 @@ def _read_step(reader: _Reader, item: Node, target: str) -> StepSpec | None:
     return StepSpec(name, args, _line(item))
 
 
-def _reported_arg(reader: _Reader, args_node: Node, arg: str) -> bool:
-    """True when ``arg`` is present but its value was refused (one cause, one message)."""
+def _present(args_node: Node, arg: str) -> bool:
+    """True when ``arg`` is written but its value was refused (one cause, one message)."""
     return isinstance(args_node, MappingNode) and any(
         isinstance(k, ScalarNode) and k.value == arg for k, _v in args_node.value)
 

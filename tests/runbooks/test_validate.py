@@ -227,6 +227,10 @@ def test_yaml_syntax_error_and_name_mismatch(tmp_path: Path) -> None:
     broken = write(tmp_path, "broken", "name: broken\nsteps:\n  - isolate\n  - {step: tag\n")
     [error] = load_runbook(broken).errors
     assert error.line == 5 and error.message.startswith("not valid YAML")
+    tagged = write(tmp_path, "tagged", "name: tagged\ndescription: d\ntarget: ip\n"
+                                       "steps:\n  - !!python/name:os.system\n")
+    [error] = load_runbook(tagged).errors
+    assert error.line == 5 and error.message.startswith("not a plain YAML value")
     other = write(tmp_path, "file-name", "name: other-name\ndescription: d\ntarget: ip\n"
                                          "steps: [block-ip]\n")
     [error] = load_runbook(other).errors
