@@ -71,17 +71,23 @@ class ResolveNetwork(Step):
             ctx.aws.client("ec2").describe_vpcs(VpcIds=[self.vpc])  # NotFound for a wrong id
         if self.subnets:
             ctx.aws.client("ec2").describe_subnets(SubnetIds=self.subnets)
-        acls = [acl for acl in network_acls(ctx.aws, vpc_id=self.vpc, subnet_ids=self.subnets)
-                if acl.get("Associations")]
+        # Every ACL of the scope: lifting a block must find it even where no subnet uses the
+        # ACL any more; blocking uses only the ACLs that guard a subnet.
+        acls = network_acls(ctx.aws, vpc_id=self.vpc, subnet_ids=self.subnets)
         scope = self.vpc or ", ".join(self.subnets or []) or ctx.aws.region
-        if (self.vpc or self.subnets) and not acls:
+        if (self.vpc or self.subnets) and not any(acl.get("Associations") for acl in acls):
             raise NotFound(f"No network ACL guards a subnet of {scope}.",
                            "Check the VPC or subnet ids and --region.")
         ctx.facts["network_acls"] = acls
         ctx.facts["vpc_ids"] = sorted({acl["VpcId"] for acl in acls})
-        subnets = {a["SubnetId"] for acl in acls for a in acl["Associations"]}
-        return StepPlan(local_change=True, notes=[
+        subnets = {a["SubnetId"] for acl in acls for a in acl.get("Associations", [])}
+        plan = StepPlan(local_change=True, notes=[
             f"{len(acls)} network ACL(s) guarding {len(subnets)} subnet(s) of {scope}"])
+        others = sorted(subnets - set(self.subnets)) if self.subnets else []
+        if others:
+            plan.warnings.append(f"The network ACL(s) of {scope} also guard subnet(s) "
+                                 f"{', '.join(others)}: a block applies there too.")
+        return plan
 
 
 def _address(ctx: RunContext) -> Address:
@@ -119,7 +125,7 @@ class BlockIp(Step):
         expires = ctx.clock.now() + timedelta(hours=self.hours)
         blocks: list[Block] = []
         before: dict[str, Any] = {}
-        for acl in ctx.facts["network_acls"]:
+        for acl in (a for a in ctx.facts["network_acls"] if a.get("Associations")):
             acl_id = acl["NetworkAclId"]
             found, bad = blocks_of(acl)
             plan.warnings += bad

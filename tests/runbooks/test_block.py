@@ -109,10 +109,30 @@ def test_ipv6_block_and_unblock(capsys, clients, network: Network, cli_clock) ->
     assert entries(ec2, network.custom_acl) - before == {
         (52, False, "deny", f"{address}/128"), (52, True, "deny", f"{address}/128")}
     assert entries(ec2, network.default_acl) == default_before  # --subnet: only its ACL
+    assert not any("also guard" in w for w in blocked.data["warnings"])  # it guards only c
     lifted = ircli(capsys, "unblock-ip", address, "--yes")
     assert lifted.code == 0, lifted.err
     assert [b["rule_number"] for b in lifted.data["lifted"]] == [52]
     assert entries(ec2, network.custom_acl) == before
+    assert block_tags(ec2, network.custom_acl) == {}
+
+
+def test_shared_acl_is_named_and_unassociated_acls_still_expire(capsys, clients, network,
+                                                                cli_clock) -> None:
+    ec2 = clients("ec2")
+    shared = ircli(capsys, "block-ip", ATTACKER, "--subnet", network.subnets[0], "--yes")
+    assert shared.code == 0
+    assert any(f"also guard subnet(s) {network.subnets[1]}" in w
+               for w in shared.data["warnings"])
+    assert ircli(capsys, "block-ip", ATTACKER, "--subnet", network.subnets[2], "--yes").code == 0
+    association = next(a["NetworkAclAssociationId"] for a in ec2.describe_network_acls(
+        NetworkAclIds=[network.custom_acl])["NetworkAcls"][0]["Associations"])
+    ec2.replace_network_acl_association(AssociationId=association,
+                                        NetworkAclId=network.default_acl)  # custom: unused now
+    cli_clock.advance(25 * 3600)
+    expired = ircli(capsys, "block-ip", "--expire", "--vpc", network.vpc)
+    assert {b["network_acl_id"] for b in expired.data["lifted"]} == {network.default_acl,
+                                                                     network.custom_acl}
     assert block_tags(ec2, network.custom_acl) == {}
 
 
