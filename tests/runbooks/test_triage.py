@@ -18,6 +18,7 @@ from ircli.triage.describe import look_up_names, plain_words
 from ircli.triage.finding import parse_finding
 from ircli.triage.match import closest_runbooks, match_runbook
 from ircli.triage.source import fetch_finding, read_finding
+from tests.helpers import eni_groups
 from tests.runbooks.conftest import COLLECT_MISSING, FINDINGS, Network, block_tags, entries, ircli
 
 REGION = "us-east-1"
@@ -161,6 +162,7 @@ def test_execute_on_ssh_brute_force_then_expire_after_24_hours(
 
 def test_execute_instance_credential_exfiltration_denies_first(capsys, clients, lab, tmp_path,
                                                                cli_clock) -> None:
+    before = eni_groups(clients("ec2"), lab.suspect_enis)
     path = sample("instance-credential-exfiltration", tmp_path, instance=lab.suspect)
     result = ircli(capsys, "triage", str(path), "--execute", "--yes")
     assert result.code == 0, result.err
@@ -173,6 +175,11 @@ def test_execute_instance_credential_exfiltration_denies_first(capsys, clients, 
     assert document["Statement"][0]["Condition"]["StringEquals"]["ec2:SourceInstanceARN"] \
         .endswith(lab.suspect)
     assert result.data["isolation_group_id"]
+    released = ircli(capsys, "release", lab.suspect, "--yes")  # the runbook's case record
+    assert released.code == 0, released.err
+    assert released.data["case_id"] == result.data["case_id"]
+    assert clients("iam").list_role_policies(RoleName=lab.role)["PolicyNames"] == []
+    assert eni_groups(clients("ec2"), lab.suspect_enis) == before
 
 
 def test_crypto_mining_notifies_the_team(capsys, clients, lab, tmp_path, collect_step,
