@@ -47,6 +47,22 @@ def collect_step() -> Iterator[type[Step]]:
         STEPS.pop("collect", None)
 
 
+@pytest.fixture
+def collect_stand_in() -> Iterator[type[Step]]:
+    """The stand-in in place of ``collect`` even once it is registered: runbooks that collect
+    are *run* here on the in-process emulator, where no SSM agent answers (the live-response
+    tests cover collection with the agent substitute)."""
+    real = STEPS.get("collect")
+    STEPS["collect"] = CollectStandIn
+    try:
+        yield CollectStandIn
+    finally:
+        if real is None:
+            STEPS.pop("collect", None)
+        else:
+            STEPS["collect"] = real
+
+
 @dataclass
 class Outcome:
     code: int

@@ -15,7 +15,7 @@ from ircli.runbook.library import get_runbook
 from ircli.steps.base import Step
 from tests.helpers import tags
 from tests.identity.helpers import has_login, key_statuses
-from tests.runbooks.conftest import COLLECT_MISSING, ircli
+from tests.runbooks.conftest import ircli
 
 REGION = "us-east-1"
 
@@ -95,7 +95,7 @@ def contained_state(clients: Any, lab: WebCompromise, iid: str, case_id: str) ->
 
 
 def test_contain_and_the_ec2_compromise_runbook_leave_the_same_state(
-        capsys, clients, lab: WebCompromise, collect_step: type[Step], cli_clock) -> None:
+        capsys, clients, lab: WebCompromise, collect_stand_in: type[Step], cli_clock) -> None:
     first, second = launch_twins(clients, lab)
     contained = ircli(capsys, "contain", first, "--yes", "--case-id", "case-contain")
     assert contained.code == 0, contained.err
@@ -105,9 +105,8 @@ def test_contain_and_the_ec2_compromise_runbook_leave_the_same_state(
     assert data["command"] == "runbook" and data["runbook"] == "ec2-compromise"
     statuses = {s["name"]: s["status"] for s in data["steps"]}
     assert list(statuses)[:2] == ["resolve", "record"] and list(statuses)[-1] == "collect"
-    if COLLECT_MISSING:  # the stand-in: every step done, exit 0 like contain
-        assert result.code == 0, result.err
-        assert data["status"] == "contained"
+    assert result.code == 0, result.err
+    assert data["status"] == "contained"
     assert all(status == "done" for name, status in statuses.items() if name != "collect")
     before = contained_state(clients, lab, first, "case-contain")
     assert before["tags"]["ircli:status"] == "contained" and not before["in_asg"]
@@ -125,7 +124,8 @@ def test_contain_steps_are_the_runbook_steps(collect_step: type[Step]) -> None:
         preamble + from_runbook
 
 
-def test_dry_run_plans_and_changes_nothing(capsys, clients, lab, collect_step, aws_env) -> None:
+def test_dry_run_plans_and_changes_nothing(capsys, clients, lab, collect_stand_in,
+                                           aws_env) -> None:
     from tests.helpers import aws_state
 
     before = aws_state(clients)

@@ -73,7 +73,7 @@ def test_resource_role_decides_between_blocking_and_containing(clients) -> None:
 
 
 def test_triage_cli_plans_each_runbook_against_real_resources(
-        capsys, clients, lab: WebCompromise, collect_step, tmp_path: Path, aws_env) -> None:
+        capsys, clients, lab: WebCompromise, collect_stand_in, tmp_path: Path, aws_env) -> None:
     iam = clients("iam")
     iam.create_user(UserName="alice")
     key = iam.create_access_key(UserName="alice")["AccessKey"]["AccessKeyId"]
@@ -182,7 +182,7 @@ def test_execute_instance_credential_exfiltration_denies_first(capsys, clients, 
     assert eni_groups(clients("ec2"), lab.suspect_enis) == before
 
 
-def test_crypto_mining_notifies_the_team(capsys, clients, lab, tmp_path, collect_step,
+def test_crypto_mining_notifies_the_team(capsys, clients, lab, tmp_path, collect_stand_in,
                                          cli_clock) -> None:
     sns, sqs = clients("sns"), clients("sqs")
     topic = sns.create_topic(Name="ir-team")["TopicArn"]
