@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
-from rich.table import Table
 
 from ircli.cli.options import GlobalOptions
 from ircli.cli.render import emit_json
@@ -23,16 +22,14 @@ def render_list(opts: GlobalOptions, runbooks: list[Runbook]) -> None:
     if opts.json:
         emit_json({"runbooks": [r.to_dict() for r in runbooks]})
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("Runbook", "Target", "Answers", "Source"):
-        table.add_column(column)
+    console = _console()
     for r in runbooks:
-        types = "\n".join(_pattern(p.pattern, p.resource_role) for p in r.finding_types) or "-"
-        source = r.source + (" (replaces shipped)" if r.overrides else "")
-        if not r.valid:
-            source += f"\n[red]invalid[/]: {len(r.errors)} problem(s)"
-        table.add_row(r.name, r.target or "?", types, source)
-    _console().print(table)
+        source = r.source + (f", replaces {r.overrides}" if r.overrides else "")
+        state = "" if r.valid else f" [red]invalid: {len(r.errors)} problem(s)[/]"
+        console.print(f"[bold]{r.name}[/] ({r.target or '?'}, {source}){state}")
+        types = ", ".join(_pattern(p.pattern, p.resource_role) for p in r.finding_types)
+        console.print(f"    answers: {types or '-'}")
+        console.print(f"    steps:   {', '.join([*_preamble(r), *(s.name for s in r.steps)])}")
 
 
 def _pattern(pattern: str, role: str | None) -> str:
