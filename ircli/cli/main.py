@@ -31,6 +31,10 @@ _COMMANDS = {
     "collect": ("ircli.cli.cmd_collect", "collect_cmd"),
     "ssm-docs": ("ircli.cli.cmd_ssm_docs", "ssm_docs_group"),
     "analyst": ("ircli.cli.cmd_analyst", "analyst_group"),
+    "runbook": ("ircli.cli.cmd_runbook", "runbook_group"),
+    "triage": ("ircli.cli.cmd_triage", "triage_cmd"),
+    "block-ip": ("ircli.cli.cmd_block", "block_ip_cmd"),
+    "unblock-ip": ("ircli.cli.cmd_block", "unblock_ip_cmd"),
 }
 
 

@@ -50,13 +50,18 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     console.rule(f"ircli {data['command']} — {title}")
     if data["status"] == "planned":
         _render_plan(console, data)
-    name = f" ({data['instance_name']})" if data.get("instance_name") else ""
     lines = [
         f"Case:       {data.get('case_id')}",
-        f"Instance:   {data['instance_id']}{name} in {data['region']}" if "instance_id" in data
-        else f"Identity:   {data.get('user_arn') or data.get('role_arn') or data.get('target')}",
+        _target_line(data),
         f"Status:     {data['status']}",
     ]
+    if data.get("runbook"):
+        lines.insert(0, f"Runbook:    {data['runbook']} ({data.get('runbook_file')})")
+    blocked = "Would block:" if data["status"] == "planned" else "Blocked:   "
+    lines += [f"{blocked} {b['address']} in {b['network_acl_id']} (rule {b['rule_number']}, "
+              f"in and out) until {b['expires_at']}" for b in data.get("blocks", [])]
+    lines += [f"Lifted:     {b['address']} from {b['network_acl_id']} (rule {b['rule_number']}, "
+              f"expiry {b['expires_at']})" for b in data.get("lifted", [])]
     if data.get("isolation_group_id"):
         lines.append(f"Isolated behind: {data['isolation_group_id']}")
     iso = data.get("metrics", {}).get("isolated_after")
@@ -114,6 +119,16 @@ def _collection_lines(data: dict[str, Any]) -> list[str]:
         lines.append(f"Follow it:  aws ssm get-command-invocation --command-id "
                      f"{c['command_id']} --instance-id {data.get('instance_id')}")
     return lines
+
+
+def _target_line(data: dict[str, Any]) -> str:
+    if "instance_id" in data:
+        name = f" ({data['instance_name']})" if data.get("instance_name") else ""
+        return f"Instance:   {data['instance_id']}{name} in {data['region']}"
+    if "address" in data:
+        scope = data.get("vpc_id") or ", ".join(data.get("subnet_ids") or []) or "all VPCs"
+        return f"Address:    {data['address'] or 'every ircli block'} in {scope}, {data['region']}"
+    return f"Identity:   {data.get('user_arn') or data.get('role_arn') or data.get('target')}"
 
 
 def _render_plan(console: Console, data: dict[str, Any]) -> None:

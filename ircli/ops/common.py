@@ -92,6 +92,14 @@ def record_run(ctx: RunContext, command: str, status: str, started: str) -> None
     ctx.save()
 
 
+def keep_result(ctx: RunContext) -> Callable[[Step, StepResult], None]:
+    """An ``after_step`` hook keeping each result in ``ctx.facts`` (the notify step reads them)."""
+    def keep(_step: Step, result: StepResult) -> None:
+        ctx.facts.setdefault("step_results", []).append(result)
+
+    return keep
+
+
 def after_each(*hooks: Callable[[Step, StepResult], None]
                ) -> Callable[[Step, StepResult], None]:
     """One ``after_step`` hook that runs several, in order."""

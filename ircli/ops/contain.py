@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 from ircli.aws.ec2 import check_instance_id, check_sg_id, display_name, tag_value
 from ircli.core.case import check_case_id, find_open_case, new_case_id
@@ -19,6 +19,7 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
+    keep_result,
     open_target_case,
     record_run,
     run_result,
@@ -29,7 +30,7 @@ from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
-from ircli.steps.names import SSM_EGRESS_MODES, TAG_CASE, TAG_STATUS
+from ircli.steps.names import SSM_EGRESS_MODES, TAG_CASE, TAG_STATUS, SsmEgress
 from ircli.steps.protect import Protect
 from ircli.steps.service import RemoveFromService
 from ircli.steps.snapshots import Snapshot
@@ -68,11 +69,15 @@ class ContainOptions:
 
 
 def contain_steps(opts: ContainOptions) -> list[Step]:
-    """The containment sequence; isolation is the first change to AWS."""
+    """The containment sequence; isolation is the first change to AWS.
+
+    The same steps as the shipped ``ec2-compromise`` runbook (which adds ``collect``); a test
+    holds the two to the same steps, arguments and resulting AWS state.
+    """
     return [
         ResolveInstance(),
         RecordState(),
-        Isolate(ssm_egress=opts.ssm_egress, analyst_sg=opts.analyst_sg),
+        Isolate(ssm_egress=cast(SsmEgress, opts.ssm_egress), analyst_sg=opts.analyst_sg),
         DisassociateElasticIps(),
         Protect(),
         RemoveFromService(),
@@ -84,35 +89,62 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
     ]
 
 
+@dataclass
+class InstanceRun:
+    """How one run of instance steps records itself (``contain``, or a runbook)."""
+
+    command: str
+    instance_id: str
+    case_id: str | None = None
+    reason: str | None = None
+    dry_run: bool = False
+    evidence_bucket: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # for the audit's run-start line
+    facts: dict[str, Any] = field(default_factory=dict)  # seeded into the run context
+    extra: dict[str, Any] = field(default_factory=dict)  # added to the result
+
+
 def contain(aws: AwsSession, clock: Clock, opts: ContainOptions,
             emit: Emit | None = None) -> RunSummary:
     """Run containment (or its plan, with ``dry_run``) and return the result."""
     opts.validate()
-    ctx = RunContext(aws, clock, opts.instance_id, dry_run=opts.dry_run, emit=emit)
+    run = InstanceRun("contain", opts.instance_id, opts.case_id, opts.reason, opts.dry_run,
+                      opts.evidence_bucket,
+                      options={k: v for k, v in vars(opts).items() if k != "reason"})
+    result = run_instance_steps(aws, clock, run, contain_steps(opts), emit=emit)
+    if opts.collect and opts.detach_profile:
+        result.data["warnings"].append(
+            "--detach-profile with --collect: without its instance profile the SSM agent may "
+            "lose its credentials (unless Default Host Management is on)")
+    return result
+
+
+def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: list[Step],
+                       emit: Emit | None = None) -> RunSummary:
+    """Run instance steps (``resolve`` first) under the instance's case; return the result."""
+    ctx = RunContext(aws, clock, run.instance_id, dry_run=run.dry_run, emit=emit)
+    ctx.facts.update(run.facts)
     started = iso(clock.now())
-    steps = contain_steps(opts)
-    shipper = CaseShipper(ctx, opts.evidence_bucket, "contain", start_after="isolate")
+    shipper = CaseShipper(ctx, run.evidence_bucket, run.command, start_after="isolate"
+                          if any(s.name == "isolate" for s in steps) else "record")
     with ExitStack() as stack:
         outcome = run_steps(ctx, steps, after_step=after_each(
-            _bind_case_after_resolve(ctx, opts, stack), shipper.after_step))
-        status = ("planned" if opts.dry_run else "failed" if outcome.failed_critical
+            _bind_case_after_resolve(ctx, run, stack), keep_result(ctx), shipper.after_step))
+        status = ("planned" if run.dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else "contained")
-        snapshot_step = next(s for s in steps if isinstance(s, Snapshot))
-        data = result_data(ctx, "contain", status, outcome.steps)
-        data["snapshots"] = snapshot_step.after(ctx)
+        snapshot_step = next((s for s in steps if isinstance(s, Snapshot)), None)
+        data = result_data(ctx, run.command, status, outcome.steps)
+        data.update(run.extra)
+        data["snapshots"] = snapshot_step.after(ctx) if snapshot_step else []
         groups = ctx.facts.get("isolation_groups", {})
         data["isolation_group_id"] = next(iter(groups.values()), None)
         data["warnings"] = collect_warnings(ctx, outcome)
-        if opts.collect:
+        if any(isinstance(s, Collect) for s in steps):
             data["collection"] = ctx.facts.get("collection")
-            if opts.detach_profile:
-                data["warnings"].append("--detach-profile with --collect: without its instance "
-                                        "profile the SSM agent may lose its credentials (unless "
-                                        "Default Host Management is on)")
-        if ctx.case is not None and not opts.dry_run:
+        if ctx.case is not None and not run.dry_run:
             ctx.record.update(status=status, snapshots=data["snapshots"],
                               isolation_group_id=data["isolation_group_id"])
-            record_run(ctx, "contain", status, started)
+            record_run(ctx, run.command, status, started)
         data["evidence"] = shipper.finish()
         data["warnings"] += shipper.warnings()
     code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
@@ -121,7 +153,7 @@ def contain(aws: AwsSession, clock: Clock, opts: ContainOptions,
     return RunSummary(data, code, data["warnings"])
 
 
-def _bind_case_after_resolve(ctx: RunContext, opts: ContainOptions, stack: ExitStack
+def _bind_case_after_resolve(ctx: RunContext, run: InstanceRun, stack: ExitStack
                              ) -> Callable[[Step, StepResult], None]:
     def after(step: Step, result: StepResult) -> None:
         if step.name != "resolve" or result.status == "failed":
@@ -129,21 +161,21 @@ def _bind_case_after_resolve(ctx: RunContext, opts: ContainOptions, stack: ExitS
         instance = ctx.facts["instance"]
         tagged = tag_value(instance, TAG_CASE) if tag_value(instance, TAG_STATUS) == \
             "contained" else None
-        if opts.case_id and tagged and opts.case_id != tagged:
+        if run.case_id and tagged and run.case_id != tagged:
             raise UserError(
-                f"Instance {opts.instance_id} is already contained under case {tagged}.",
+                f"Instance {run.instance_id} is already contained under case {tagged}.",
                 f"Re-run with --case-id {tagged}, or without --case-id.")
-        case_id = opts.case_id or tagged or find_open_case(opts.instance_id) or \
+        case_id = run.case_id or tagged or find_open_case(run.instance_id) or \
             new_case_id(ctx.clock.now())
         record = open_target_case(ctx, case_id, stack)
         record.update(kind="instance", region=ctx.aws.region, name=display_name(instance),
                       account=instance.get("OwnerId"))
-        if opts.reason:
-            record["reason"] = opts.reason
+        if run.reason:
+            record["reason"] = run.reason
         record.setdefault("status", "containing")
         ctx.save()
-        ctx.audit("run-start", command="contain", reason=opts.reason, dry_run=opts.dry_run,
-                  options={k: v for k, v in vars(opts).items() if k != "reason"})
+        ctx.audit("run-start", command=run.command, reason=run.reason, dry_run=run.dry_run,
+                  options=run.options)
 
     return after
 
@@ -156,4 +188,5 @@ def result_data(ctx: RunContext, command: str, status: str, steps: list[StepResu
                       instance_name=tag_value(instance, "Name") if instance else None)
 
 
-__all__ = ["ContainOptions", "contain", "contain_steps", "steps_summary"]
+__all__ = ["ContainOptions", "InstanceRun", "contain", "contain_steps", "run_instance_steps",
+           "steps_summary"]

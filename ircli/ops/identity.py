@@ -28,6 +28,7 @@ from ircli.core.session import AwsSession
 from ircli.ops.common import (
     RunSummary,
     collect_warnings,
+    keep_result,
     open_target_case,
     record_run,
     run_result,
@@ -110,18 +111,28 @@ def disable_keys(aws: AwsSession, clock: Clock, opts: DisableKeysOptions,
                  emit: Emit | None = None) -> RunSummary:
     """Contain an IAM user (or its plan, with ``dry_run``) and return the result."""
     opts.validate()
+    return run_user_steps(aws, clock, opts, disable_keys_steps(opts), emit=emit)
+
+
+def run_user_steps(aws: AwsSession, clock: Clock, opts: DisableKeysOptions, steps: list[Step],
+                   *, command: str = "disable-keys", facts: dict[str, Any] | None = None,
+                   options: dict[str, Any] | None = None,
+                   emit: Emit | None = None) -> RunSummary:
+    """Run user steps (``record-user`` first) under the user's case: disable-keys, a runbook."""
     user = resolve_user(aws, opts.access_key_id, opts.user)
     name = user["UserName"]
     ctx = RunContext(aws, clock, user_target(name), dry_run=opts.dry_run, emit=emit)
+    ctx.facts.update(facts or {})
     ctx.facts["user"] = user
     tags = user_tags(aws, name)
     tagged = tags.get(TAG_CASE) if tags.get(TAG_STATUS) == "contained" else None
     case_id = pick_case(opts.case_id, tagged, ctx, f"User {name}")
     fields = {"target": ctx.target_id, "user_name": name, "user_arn": user["Arn"],
               "access_key_id": opts.access_key_id}
-    return _run(ctx, "disable-keys", case_id, disable_keys_steps(opts), "contained",
+    return _run(ctx, command, case_id, steps, "contained",
                 {"kind": "iam-user", "name": name, "arn": user["Arn"]}, fields,
-                options=vars(opts), follow_up=lambda: user_follow_up(aws, user))
+                options=vars(opts) if options is None else options,
+                follow_up=lambda: user_follow_up(aws, user))
 
 
 def revoke_sessions(aws: AwsSession, clock: Clock, opts: RevokeSessionsOptions,
@@ -170,7 +181,7 @@ def _run(ctx: RunContext, command: str, case_id: str, steps: list[Step], done: s
     with ExitStack() as stack:
         _bind_case(ctx, case_id, stack, record)
         ctx.audit("run-start", command=command, dry_run=ctx.dry_run, options=options)
-        outcome = run_steps(ctx, steps)
+        outcome = run_steps(ctx, steps, after_step=keep_result(ctx))
         status = ("planned" if ctx.dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else done)
         data = run_result(ctx, command, status, outcome.steps, **fields)

@@ -16,6 +16,8 @@ from ircli.steps import (  # noqa: F401 - imported for their @register side effe
     identity,
     instance_state,
     isolate,
+    nacl,
+    notify,
     protect,
     role_sessions,
     service,

@@ -18,6 +18,7 @@ from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
 from ircli.steps.names import (
     TAG_MANAGED,
     TRANSITION_GROUP,
+    SsmEgress,
     isolation_group_name,
 )
 
@@ -42,7 +43,8 @@ class Isolate(Step):
     )
     undo_permissions = ("ec2:ModifyNetworkInterfaceAttribute",)
 
-    def __init__(self, ssm_egress: str = "endpoints", analyst_sg: str | None = None) -> None:
+    def __init__(self, ssm_egress: SsmEgress = "endpoints", analyst_sg: str | None = None
+                 ) -> None:
         self.ssm_egress = ssm_egress
         self.analyst_sg = analyst_sg
 

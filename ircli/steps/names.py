@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 TAG_CASE = "ircli:case-id"
 TAG_STATUS = "ircli:status"
 TAG_CONTAINED_AT = "ircli:contained-at"
@@ -12,7 +14,8 @@ TAG_DEVICE = "ircli:device"
 TAG_MANAGED = "ircli:managed"
 
 TRANSITION_GROUP = "ircli-transition"
-SSM_EGRESS_MODES = ("endpoints", "any", "none")
+SsmEgress = Literal["endpoints", "any", "none"]
+SSM_EGRESS_MODES: tuple[str, ...] = get_args(SsmEgress)
 
 
 def isolation_group_name(ssm_egress: str, analyst_sg: str | None) -> str:

@@ -1,0 +1,85 @@
+"""``triage``: from a GuardDuty finding to the runbook that answers it, and its plan.
+
+Triage derives the runbook's target from the finding (the instance, the access key, the
+remote address and the VPC it came at), then plans or runs the runbook through
+:func:`ircli.ops.runbook.run_runbook` like ``ircli runbook run`` would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ircli.core.errors import UserError
+from ircli.core.session import AwsSession
+from ircli.ops.runbook import RunbookOptions
+from ircli.runbook.kinds import KINDS
+from ircli.runbook.model import Runbook
+from ircli.triage.describe import look_up_names, report
+from ircli.triage.finding import Finding
+from ircli.triage.match import Match, closest_runbooks, match_runbook
+
+
+@dataclass
+class Triage:
+    finding: Finding
+    report: dict[str, Any]
+    match: Match | None
+    closest: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.report, "runbook": self.match.to_dict() if self.match else None,
+                "closest": self.closest}
+
+
+def triage(aws: AwsSession, finding: Finding, runbooks: list[Runbook]) -> Triage:
+    """Describe the finding and pick its runbook (or the closest ones); changes nothing."""
+    names = look_up_names(aws, finding)
+    usable = [r for r in runbooks if r.target in KINDS]
+    match = match_runbook(finding, usable)
+    closest = [] if match else closest_runbooks(finding, usable)
+    return Triage(finding, report(finding, names), match, closest)
+
+
+def check_account(aws: AwsSession, finding: Finding) -> None:
+    """A finding of another account is answered with that account's credentials."""
+    mine = aws.identity()["account"]
+    if finding.account and finding.account != mine:
+        raise UserError(f"The finding is from account {finding.account}, but these credentials "
+                        f"are for account {mine}.",
+                        f"Pass --profile or --role-arn for a role in {finding.account}.")
+
+
+def finding_target(finding: Finding, runbook: Runbook) -> str:
+    """The id the runbook acts on, taken from the finding."""
+    if runbook.target == "instance":
+        if finding.instance_id:
+            return finding.instance_id
+        raise UserError(f"The finding names no EC2 instance, and runbook {runbook.name} acts "
+                        "on one.", "Run `ircli runbook run` with --target yourself.")
+    if runbook.target == "access-key":
+        key = finding.access_key
+        if key.get("userType") not in (None, "IAMUser") or not key.get("accessKeyId"):
+            raise UserError(
+                f"The credentials in this finding belong to {key.get('userType')} "
+                f"{key.get('userName')}, not to an IAM user's access key.",
+                "For a role's sessions run `ircli revoke-sessions --role NAME`; for instance "
+                "credentials, the instance-credential-exfiltration runbook.")
+        return str(key["accessKeyId"])
+    if finding.remote.ip:
+        return finding.remote.ip
+    raise UserError(f"The finding names no remote address, and runbook {runbook.name} blocks "
+                    "one.", "Run `ircli block-ip IP --vpc VPC` with the address yourself.")
+
+
+def runbook_options(finding: Finding, runbook: Runbook, *, vpc: str | None,
+                    subnets: list[str], **settings: Any) -> RunbookOptions:
+    """Options for running ``runbook`` on this finding; --vpc/--subnet override the finding."""
+    if runbook.target == "ip" and not vpc and not subnets:
+        vpc = finding.vpc_id
+        if vpc is None:
+            raise UserError("The finding names no VPC to block the address in.",
+                            "Pass --vpc VPC_ID or --subnet SUBNET_ID.")
+    reason = settings.pop("reason", None) or f"GuardDuty {finding.type} ({finding.id})"
+    return RunbookOptions(target=finding_target(finding, runbook), vpc=vpc, subnets=subnets,
+                          reason=reason, finding=finding.summary(), **settings)
