@@ -21,7 +21,8 @@ class TargetKind:
 
 KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (
     TargetKind("instance", "EC2 instance", "i-0123456789abcdef0", ("resolve", "record"),
-               frozenset({"isolate", "protect", "remove-from-service", "cut-credentials", "tag",
+               frozenset({"isolate", "disassociate-eips", "protect", "remove-from-service",
+                          "cut-credentials", "tag",
                           "snapshot", "collect", "notify"})),
     TargetKind("access-key", "IAM access key", "AKIAIOSFODNN7EXAMPLE", ("record-user",),
                frozenset({"disable-keys", "deny-user", "delete-login", "tag-user", "notify"})),
