@@ -18,11 +18,10 @@ from tests.fakes import FakeClock
 
 SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
 FINDINGS = Path(__file__).parent / "findings"
-COLLECT_MISSING = "collect" not in STEPS
 
 
 class CollectStandIn(Step):
-    """Test stand-in for the colleague's `collect` step: changes nothing, records that it ran."""
+    """Stand-in for `collect` where no SSM agent answers: changes nothing, counts its runs."""
 
     name = "collect"
     title = "Collect live evidence (test stand-in)"
@@ -32,19 +31,6 @@ class CollectStandIn(Step):
         ctx.facts.setdefault("collect_planned", 0)
         ctx.facts["collect_planned"] += 1
         return StepPlan(notes=["stand-in: nothing collected"])
-
-
-@pytest.fixture
-def collect_step() -> Iterator[type[Step]]:
-    """The registered ``collect`` step, or the stand-in while this branch lacks it."""
-    if not COLLECT_MISSING:
-        yield STEPS["collect"]
-        return
-    STEPS["collect"] = CollectStandIn
-    try:
-        yield CollectStandIn
-    finally:
-        STEPS.pop("collect", None)
 
 
 @pytest.fixture

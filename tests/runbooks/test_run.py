@@ -114,7 +114,7 @@ def test_contain_and_the_ec2_compromise_runbook_leave_the_same_state(
     assert contained_state(clients, lab, second, "case-runbook") == before
 
 
-def test_contain_steps_are_the_runbook_steps(collect_step: type[Step]) -> None:
+def test_contain_steps_are_the_runbook_steps() -> None:
     runbook = get_runbook("ec2-compromise")
     target = "i-0123456789abcdef0"
     from_runbook = [(s.name, vars(s)) for s in build_steps(runbook, target)

@@ -19,7 +19,7 @@ from ircli.triage.finding import parse_finding
 from ircli.triage.match import closest_runbooks, match_runbook
 from ircli.triage.source import fetch_finding, read_finding
 from tests.helpers import eni_groups
-from tests.runbooks.conftest import COLLECT_MISSING, FINDINGS, Network, block_tags, entries, ircli
+from tests.runbooks.conftest import FINDINGS, Network, block_tags, entries, ircli
 
 REGION = "us-east-1"
 EXPECTED = {
@@ -117,9 +117,9 @@ def test_plain_words_with_names_beside_ids(clients, lab: WebCompromise, tmp_path
 def test_text_output_shows_resource_remote_severity_and_plan(capsys, clients, lab, tmp_path):
     path = sample("crypto-mining", tmp_path, instance=lab.suspect)
     result = ircli(capsys, "triage", str(path), json_output=False)
-    if COLLECT_MISSING:  # the finding is described, then the runbook refuses to load
-        assert result.code == 2 and "unknown step 'collect'" in result.err
-        assert "What:       Instance " in result.out
+    assert result.code == 0, result.err
+    assert "What:       Instance " in result.out
+    assert "Runbook:    crypto-mining" in result.out
     result = ircli(capsys, "triage", str(FINDINGS / "ssh-brute-force.json"), "--vpc",
                    lab.vpc_id, json_output=False)
     assert result.code == 0, result.err

@@ -18,23 +18,19 @@ from ircli.runbook.schema import step_schema
 from ircli.steps.base import STEPS, Step, StepPlan
 from ircli.steps.isolate import Isolate
 from ircli.steps.nacl import BlockIp
-from tests.runbooks.conftest import COLLECT_MISSING, SHIPPED, ircli, write
+from tests.runbooks.conftest import SHIPPED, ircli, write
 
-NEEDS_COLLECT = {"ec2-compromise", "crypto-mining"}
 SHIPPED_NAMES = ["crypto-mining", "ec2-compromise", "iam-key-compromise",
                  "instance-credential-exfiltration", "ssh-brute-force"]
 
 
 @pytest.mark.parametrize("name", SHIPPED_NAMES)
 def test_every_shipped_runbook_validates_against_the_real_registry(name: str) -> None:
-    if name in NEEDS_COLLECT and COLLECT_MISSING:
-        pytest.skip("the `collect` step is not registered on this branch yet (it lands from the "
-                    "collect branch); test_shipped_runbooks_validate_with_collect covers it")
     runbook = load_runbook(SHIPPED / f"{name}.yaml", "shipped")
     assert runbook.errors == []
 
 
-def test_shipped_runbooks_validate_with_collect(collect_step: type[Step]) -> None:
+def test_shipped_runbooks_validate_with_collect() -> None:
     runbooks = all_runbooks()
     assert [r.name for r in runbooks] == SHIPPED_NAMES
     assert {r.name: [str(e) for e in r.errors] for r in runbooks} == \
@@ -45,21 +41,11 @@ def test_shipped_runbooks_validate_with_collect(collect_step: type[Step]) -> Non
                                                                      "notify"]
 
 
-def test_validate_command_over_the_shipped_runbooks(capsys, collect_step) -> None:
+def test_validate_command_over_the_shipped_runbooks(capsys) -> None:
     result = ircli(capsys, "runbook", "validate")
     assert result.code == 0, result.out
     assert result.data["valid"] is True
     assert len(result.data["runbooks"]) == 5
-
-
-def test_without_collect_the_two_runbooks_say_so(capsys) -> None:
-    if not COLLECT_MISSING:
-        pytest.skip("collect is registered: nothing to report")
-    result = ircli(capsys, "runbook", "validate")
-    assert result.code == 2
-    invalid = {r["name"]: r["errors"] for r in result.data["runbooks"] if not r["valid"]}
-    assert set(invalid) == NEEDS_COLLECT
-    assert all("unknown step 'collect'" in e[0]["message"] for e in invalid.values())
 
 
 def test_unknown_step_names_file_line_and_the_fix(tmp_path: Path) -> None:
