@@ -85,3 +85,62 @@ def down_cmd() -> int:
 
     click.echo("Stopped the ircli lab." if down() else "No ircli lab was running.")
     return 0
+
+
+@lab_group.command("demo")
+@click.option("--sections", default="all", show_default=True,
+              help="Collector sections to run (e.g. system,processes,sockets for a quick look).")
+@global_options
+@click.pass_obj
+def demo_cmd(opts: GlobalOptions, sections: str) -> int:
+    """The main job end to end: triage → contain → collect → verify, on a throw-away lab."""
+    from ircli.cli.render import Progress
+    from ircli.core.clock import SystemClock
+    from ircli.lab.demo import run_demo
+
+    progress = Progress(opts)
+
+    def emit(kind: str, data: dict[str, object]) -> None:
+        if kind == "stage":
+            progress.console.print(f"[bold]▶ {data['stage']}[/]: {data['detail']}")
+        else:
+            progress(kind, data)
+
+    result = run_demo(SystemClock(), emit, sections=sections)
+    if opts.json:
+        emit_json({"summary": result.summary, "stages": result.stages, "run": result.run})
+        return result.exit_code
+    _print_summary(result.summary)
+    return result.exit_code
+
+
+def _print_summary(s: dict[str, object]) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    c: dict[str, object] = s["compromised"]  # type: ignore[assignment]
+    ev: dict[str, object] = s["evidence"]  # type: ignore[assignment]
+    col: dict[str, object] = s["collection"]  # type: ignore[assignment]
+    console.rule("ircli lab demo — what happened")
+    console.print(f"[bold]Compromised:[/] {c['name']} ({c['instance_id']}), a web server in "
+                  f"Auto Scaling group {c['auto_scaling_group']}")
+    console.print(f"[bold]Alert:[/] {c['finding']} (severity {c['severity']}): "
+                  f"{c['what_happened']}")
+    console.print(f"[bold]Runbook:[/] {s['runbook']} (case {s['case_id']}) — {s['status']}")
+    console.print("[bold]What ircli did:[/]")
+    for line in s["did"]:  # type: ignore[attr-defined]
+        console.print(f"  • {line}")
+    if s.get("seconds_to_isolation") is not None:
+        console.print(f"[bold]Time to isolation:[/] {s['seconds_to_isolation']:.2f} s after "
+                      f"the response started ({s['api_calls_to_isolation']} API calls)")
+    if col.get("key"):
+        console.print(f"[bold]Live evidence:[/] {col['size']} bytes, sha256 {col['sha256']}")
+    verdict = "[green]verified[/]" if ev["verified"] else "[red]MISMATCHES[/]"
+    console.print(f"[bold]Evidence:[/] {ev['bucket_prefix']} — {ev['objects']} object(s), "
+                  f"{verdict} (hashes, versions, retention, audit chain)")
+    console.print(f"  a copy is kept at {ev['local_copy']} (the emulator's bucket is gone)")
+    console.print(f"[bold]Case record:[/] {s['case_dir']}")
+    console.print(f"The neighbour {s['neighbour_untouched']} kept serving; the emulator is "
+                  "stopped and nothing is left running.")
+    console.print("Next: `ircli lab up` to explore the account yourself, or "
+                  "`ircli tabletop start web-compromise` to rehearse.")

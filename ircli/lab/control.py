@@ -23,8 +23,8 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from ircli.core.case import ircli_home
 from ircli.core.clock import Clock, iso
 from ircli.core.errors import UserError
-from ircli.lab.scenarios import EVIDENCE_BUCKET, LAB_KEYS, LabAws, seed
-from ircli.lab.server import REGION, port_in_use, responds
+from ircli.lab.scenarios import EVIDENCE_BUCKET, LabAws, seed
+from ircli.lab.server import LAB_KEYS, REGION, port_in_use, responds
 
 DEFAULT_PORT = 4510
 START_TIMEOUT = 60

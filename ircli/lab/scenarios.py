@@ -14,9 +14,9 @@ from typing import Any
 from ircli.core.clock import Clock
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.lab import findings
+from ircli.lab.server import LAB_KEYS
 from ircli.lab.web_compromise import ASSUME_EC2, lab_image, seed_web_compromise
 
-LAB_KEYS = ("lab", "lab")
 EVIDENCE_BUCKET = "ircli-lab-evidence"
 ANALYST_ROLE = "ircli-lab-analyst"
 

@@ -21,7 +21,7 @@ from typing import Any
 from ircli.core.errors import UserError
 
 REGION = "us-east-1"
-LAB_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "lab", "AWS_SECRET_ACCESS_KEY": "lab"}
+LAB_KEYS = ("lab", "lab")  # the emulator accepts any key; these never leave the machine
 
 
 def port_in_use(port: int) -> bool:
@@ -53,6 +53,7 @@ class LabServer:
         self._stop = threading.Event()
         self._agent_thread: threading.Thread | None = None
         self._undo_hold: Any = None
+        self._registered: set[str] = set()
 
     @property
     def endpoint(self) -> str:
@@ -65,33 +66,53 @@ class LabServer:
         from moto.server import ThreadedMotoServer
 
         from ircli.liveresponse.agent import hold_new_commands_pending
+        from ircli.liveresponse.emulator import install_ssm_shims
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         self.port = int(self._server.get_host_and_port()[1])
         self._undo_hold = hold_new_commands_pending()
+        install_ssm_shims()
         self._agent_thread = threading.Thread(target=self._run_agent, name="ssm-agent",
                                               daemon=True)
         self._agent_thread.start()
         return self
 
     def _run_agent(self) -> None:
-        import boto3
-
+        from ircli.core.session import AwsSession, AwsSettings
         from ircli.liveresponse.agent import AgentSubstitute
 
-        ssm = boto3.client("ssm", region_name=self.region, endpoint_url=self.endpoint,
-                           aws_access_key_id="lab", aws_secret_access_key="lab")
-        agent = AgentSubstitute(ssm, region=self.region)
+        aws = AwsSession(AwsSettings(region=self.region, endpoint_url=self.endpoint,
+                                     static_credentials=LAB_KEYS))
+        agent = AgentSubstitute(aws.client("ssm"), region=self.region)
+        ec2 = aws.client("ec2")
         while not self._stop.is_set():
             try:
+                self._register_running(ec2)
                 agent.run_once()
-            except Exception:
+            except Exception:  # a bad command must not kill the lab's agent
                 import traceback
 
                 traceback.print_exc()
             self._stop.wait(0.5)
+
+    def _register_running(self, ec2: Any) -> None:
+        """Every running lab instance has an agent, as on an AMI that ships SSM's agent."""
+        from ircli.liveresponse.agent import DEFAULT_ACCOUNT
+        from ircli.liveresponse.emulator import register_instance, unregister_instance
+
+        pages = ec2.get_paginator("describe_instances").paginate()
+        for instance in (i for page in pages for r in page["Reservations"]
+                         for i in r["Instances"]):
+            iid = instance["InstanceId"]
+            if instance["State"]["Name"] != "running":
+                unregister_instance(DEFAULT_ACCOUNT, self.region, iid)
+                self._registered.discard(iid)
+            elif iid not in self._registered:
+                platform = "Windows" if instance.get("Platform") == "windows" else "Linux"
+                register_instance(DEFAULT_ACCOUNT, self.region, iid, platform=platform)
+                self._registered.add(iid)
 
     def stop(self) -> None:
         self._stop.set()

@@ -104,3 +104,29 @@ def install_ssm_shims() -> None:
     for name, shim in _SHIMS.items():
         if name not in vars(SimpleSystemManagerResponse):
             setattr(SimpleSystemManagerResponse, name, shim)
+    _address_only_named_instances()
+
+
+def _address_only_named_instances() -> None:
+    """SendCommand with InstanceIds and no Targets reaches those instances only, on AWS.
+
+    moto 5.2.x resolves an empty Targets list as "every instance in the region", so a command
+    for one instance gets an invocation on each; an agent substitute that plays every
+    instance (the lab) would then run the collector once per instance, all uploading to the
+    one presigned key. Empty targets resolve to no extra instance here, as on AWS.
+    """
+    try:
+        from moto.ssm.models import Command
+    except ImportError as exc:
+        raise EmulatorInternalsError(
+            "moto.ssm.models.Command is not importable, so SendCommand targeting cannot be "
+            "fixed.", "Install moto[server] 5.2.x for the lab and the tests.") from exc
+    original = vars(Command).get("_get_instance_ids_from_targets")
+    if original is None or getattr(original, "_ircli_shim", False):
+        return
+
+    def only_targets(self: Any) -> list[str]:
+        return list(original(self)) if self.targets else []
+
+    only_targets._ircli_shim = True  # type: ignore[attr-defined]
+    Command._get_instance_ids_from_targets = only_targets  # type: ignore[method-assign]

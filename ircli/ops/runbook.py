@@ -44,6 +44,7 @@ class RunbookOptions:
     evidence_bucket: str | None = None
     notify_topic: str | None = None
     finding: dict[str, Any] | None = None  # what triage read, for the record and the notice
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)  # step -> args to replace
 
     def validate(self, runbook: Runbook) -> None:
         runbook.require_valid()
@@ -87,16 +88,20 @@ def notify_topic(explicit: str | None = None) -> str | None:
     return str(value) if value else None
 
 
-def build_steps(runbook: Runbook, target: str) -> list[Step]:
-    """The runbook's own steps, from the registry, with ``${target}`` replaced."""
-    return [STEPS[spec.name](**substitute(spec.args, target)) for spec in runbook.steps]
+def build_steps(runbook: Runbook, target: str,
+                overrides: dict[str, dict[str, Any]] | None = None) -> list[Step]:
+    """The runbook's own steps, from the registry, with ``${target}`` replaced (and, for the
+    lab's demo, some arguments replaced by ``overrides``)."""
+    return [STEPS[spec.name](**{**substitute(spec.args, target),
+                                **(overrides or {}).get(spec.name, {})})
+            for spec in runbook.steps]
 
 
 def run_runbook(aws: AwsSession, clock: Clock, runbook: Runbook, opts: RunbookOptions,
                 emit: Emit | None = None) -> RunSummary:
     """Run (or with ``dry_run``, plan) the runbook against ``opts.target``."""
     opts.validate(runbook)
-    steps = build_steps(runbook, opts.target)
+    steps = build_steps(runbook, opts.target, opts.overrides)
     facts = {"runbook": runbook.name, "notify_topic": opts.notify_topic,
              "evidence_bucket": opts.evidence_bucket, "finding": opts.finding}
     extra = {"runbook": runbook.name, "runbook_file": str(runbook.path),

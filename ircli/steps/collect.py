@@ -90,7 +90,10 @@ class Collect(Step):
                 "not-running", f"Instance {iid} is {state}; live response needs it running.",
                 "Rely on the EBS snapshots, or start the instance if the investigation allows "
                 "(starting it changes memory and disk).", started=False)
-        bucket = require_bucket(settings.bucket or evidence_bucket(strict=False))
+        # The step's own setting, else the run's --evidence-bucket (a runbook run), else the
+        # environment and config file.
+        bucket = require_bucket(settings.bucket or ctx.facts.get("evidence_bucket")
+                                or evidence_bucket(strict=False))
         reach = ssm_reachability(ctx.aws, iid)
         os_name, warnings = choose_os(settings.os, instance, reach)
         document = inspect_document(ctx.aws.client("ssm"), os_name)
