@@ -1,0 +1,78 @@
+"""A tabletop exercise as a team runs it: alert, ordinary ircli commands, scorecard."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _ircli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ircli", *args], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def _json(*args: str, env: dict[str, str] | None = None) -> Any:
+    proc = _ircli(*args, "-o", "json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def exercise(aws_env: Path) -> Iterator[dict[str, Any]]:
+    started = _json("tabletop", "start", "web-compromise", "--port", str(free_port()))
+    yield started
+    _ircli("lab", "down")
+
+
+def _lab_env() -> dict[str, str]:
+    lines = _ircli("lab", "env").stdout.splitlines()
+    return dict(line.removeprefix("export ").split("=", 1) for line in lines
+                if line.startswith("export "))
+
+
+def _objectives(card: dict[str, Any]) -> dict[str, bool]:
+    return {o["name"]: o["met"] for o in card["objectives"]}
+
+
+def test_start_shows_only_the_alert(exercise: dict[str, Any]) -> None:
+    assert exercise["alert"]["type"] == "Backdoor:EC2/C&CActivity.B"
+    assert set(exercise) == {"scenario", "started_at", "alert"}
+
+
+def test_without_a_response_the_objectives_are_missed(exercise: dict[str, Any]) -> None:
+    card = _json("tabletop", "score")
+    met = _objectives(card)
+    assert not any(met[name] for name in ("suspect-isolated", "suspect-every-eni",
+                                          "suspect-credentials-cut", "suspect-snapshots",
+                                          "suspect-evidence", "suspect-out-of-service"))
+    assert met["bystanders-untouched"] is True
+    assert card["seconds_to_isolation"] is None
+
+
+def test_the_right_commands_meet_every_objective(exercise: dict[str, Any]) -> None:
+    suspect = exercise["alert"]["resource"]["instanceDetails"]["instanceId"]
+    env = _lab_env()
+    contained = _ircli("contain", suspect, "--yes", env=env)
+    assert contained.returncode == 0, contained.stderr
+    collected = _ircli("collect", suspect, "--sections", "system", "--yes", env=env)
+    assert collected.returncode == 0, collected.stderr
+    card = _json("tabletop", "score")
+    assert card["met"] == card["total"], card["objectives"]
+    assert card["seconds_to_isolation"] is not None and card["seconds_to_isolation"] >= 0
+
+    injected = _json("tabletop", "inject", "beaconing")
+    after = _objectives(_json("tabletop", "score"))
+    assert after["second-instance-isolated"] is False  # a new objective, not met yet
+    assert injected["target"] != suspect
