@@ -92,7 +92,7 @@ class AwsSession:
                 "Pass --region, or set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your "
                 "AWS profile).",
             )
-        self.boto = self._assume(base) if settings.role_arn else base
+        self.boto = self._assume(base, settings.role_arn) if settings.role_arn else base
         self.region: str = base.region_name
         self._config = Config(
             region_name=self.region,
@@ -145,13 +145,13 @@ class AwsSession:
             self._identity = {"account": resp["Account"], "arn": resp["Arn"]}
         return self._identity
 
-    def _assume(self, base: boto3.Session) -> boto3.Session:
+    def _assume(self, base: boto3.Session, role_arn: str) -> boto3.Session:
         label = _SESSION_NAME_CHARS.sub("-", self.settings.session_label)[:64]
         sts = base.client(
             "sts", endpoint_url=self.settings.endpoint_url, region_name=base.region_name
         )
         try:
-            creds = sts.assume_role(RoleArn=self.settings.role_arn, RoleSessionName=label)[
+            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=label)[
                 "Credentials"
             ]
         except botocore.exceptions.NoCredentialsError as err:
