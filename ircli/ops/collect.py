@@ -15,7 +15,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from ircli.aws.ec2 import check_instance_id, display_name, tag_value
+from ircli.aws.ec2 import check_instance_id, display_name
 from ircli.core.awserrors import translate
 from ircli.core.case import check_case_id
 from ircli.core.clock import Clock, iso
@@ -28,15 +28,15 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
-    open_run_case,
+    contained_case,
+    open_target_case,
+    pick_case,
     record_run,
 )
 from ircli.ops.contain import result_data
-from ircli.ops.identity import pick_case
 from ircli.steps.base import Step
 from ircli.steps.collect import Collect
 from ircli.steps.instance_state import ResolveInstance
-from ircli.steps.names import TAG_CASE, TAG_STATUS
 
 
 @dataclass
@@ -109,12 +109,8 @@ def _bind_case(ctx: RunContext, opts: CollectOptions, stack: ExitStack
         if step.name != "resolve" or result.status == "failed":
             return
         instance = ctx.facts["instance"]
-        tagged = tag_value(instance, TAG_CASE) if tag_value(instance, TAG_STATUS) == \
-            "contained" else None
-        case = open_run_case(ctx, pick_case(opts.case_id, tagged, ctx,
-                                            f"Instance {opts.instance_id}"))
-        if not opts.dry_run:
-            stack.enter_context(case.locked())
+        open_target_case(ctx, pick_case(opts.case_id, contained_case(instance), ctx,
+                                        f"Instance {opts.instance_id}"), stack)
         ctx.record.update(kind="instance", region=ctx.aws.region, name=display_name(instance),
                           account=instance.get("OwnerId"))
         ctx.save()

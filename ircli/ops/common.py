@@ -7,11 +7,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from ircli.core.case import Case, cases_root, open_case
+from ircli.core.case import Case, cases_root, find_open_case, new_case_id, open_case
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext, RunOutcome, StepResult
-from ircli.core.errors import ExitCode
+from ircli.core.errors import ExitCode, UserError
 from ircli.steps.base import Step
+from ircli.steps.names import TAG_CASE, TAG_STATUS
 
 
 @dataclass
@@ -49,6 +50,20 @@ def open_target_case(ctx: RunContext, case_id: str, stack: ExitStack) -> dict[st
         case.data["targets"][ctx.target_id] = {
             "steps": {}, "history": [*record.pop("history", []), record]}
     return ctx.record
+
+
+def pick_case(requested: str | None, tagged: str | None, ctx: RunContext, what: str) -> str:
+    """The case to record under: as asked, as tagged on the target, the open one, or new."""
+    if requested and tagged and requested != tagged:
+        raise UserError(f"{what} is already contained under case {tagged}.",
+                        f"Re-run with --case-id {tagged}, or without --case-id.")
+    return requested or tagged or find_open_case(ctx.target_id) or new_case_id(ctx.clock.now())
+
+
+def contained_case(instance: dict[str, Any]) -> str | None:
+    """The case an instance's tags say it is contained under, if any."""
+    tags = {t["Key"]: t["Value"] for t in instance.get("Tags", []) or []}
+    return tags.get(TAG_CASE) if tags.get(TAG_STATUS) == "contained" else None
 
 
 def run_result(ctx: RunContext, command: str, status: str, steps: list[StepResult],

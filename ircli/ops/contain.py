@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ircli.aws.ec2 import check_instance_id, check_sg_id, display_name, tag_value
-from ircli.core.case import check_case_id, find_open_case, new_case_id
+from ircli.core.case import check_case_id
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
-from ircli.core.errors import ExitCode, InvalidInput, UserError
+from ircli.core.errors import ExitCode, InvalidInput
 from ircli.core.session import AwsSession
 from ircli.evidence.shipper import CaseShipper
 from ircli.liveresponse.collection import CollectSettings
@@ -19,8 +19,10 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
+    contained_case,
     keep_result,
     open_target_case,
+    pick_case,
     record_run,
     run_result,
     steps_summary,
@@ -30,7 +32,7 @@ from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
-from ircli.steps.names import SSM_EGRESS_MODES, TAG_CASE, TAG_STATUS, SsmEgress
+from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress
 from ircli.steps.protect import Protect
 from ircli.steps.service import RemoveFromService
 from ircli.steps.snapshots import Snapshot
@@ -159,14 +161,8 @@ def _bind_case_after_resolve(ctx: RunContext, run: InstanceRun, stack: ExitStack
         if step.name != "resolve" or result.status == "failed":
             return
         instance = ctx.facts["instance"]
-        tagged = tag_value(instance, TAG_CASE) if tag_value(instance, TAG_STATUS) == \
-            "contained" else None
-        if run.case_id and tagged and run.case_id != tagged:
-            raise UserError(
-                f"Instance {run.instance_id} is already contained under case {tagged}.",
-                f"Re-run with --case-id {tagged}, or without --case-id.")
-        case_id = run.case_id or tagged or find_open_case(run.instance_id) or \
-            new_case_id(ctx.clock.now())
+        case_id = pick_case(run.case_id, contained_case(instance), ctx,
+                            f"Instance {run.instance_id}")
         record = open_target_case(ctx, case_id, stack)
         record.update(kind="instance", region=ctx.aws.region, name=display_name(instance),
                       account=instance.get("OwnerId"))

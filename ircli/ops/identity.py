@@ -20,7 +20,7 @@ from ircli.aws.iam_identity import (
     key_owner,
     user_tags,
 )
-from ircli.core.case import check_case_id, find_open_case, new_case_id
+from ircli.core.case import check_case_id
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, UserError
@@ -30,6 +30,7 @@ from ircli.ops.common import (
     collect_warnings,
     keep_result,
     open_target_case,
+    pick_case,
     record_run,
     run_result,
 )
@@ -153,14 +154,6 @@ def revoke_sessions(aws: AwsSession, clock: Clock, opts: RevokeSessionsOptions,
                 options=vars(opts), follow_up=lambda: [
                     "New sessions of the role still work: if the attacker can assume it again "
                     "(a leaked user key, a too-wide trust policy), contain that first."])
-
-
-def pick_case(requested: str | None, tagged: str | None, ctx: RunContext, what: str) -> str:
-    """The case to record under: as asked, as tagged on the target, the open one, or new."""
-    if requested and tagged and requested != tagged:
-        raise UserError(f"{what} is already contained under case {tagged}.",
-                        f"Re-run with --case-id {tagged}, or without --case-id.")
-    return requested or tagged or find_open_case(ctx.target_id) or new_case_id(ctx.clock.now())
 
 
 def user_follow_up(aws: AwsSession, user: dict[str, Any]) -> list[str]:
