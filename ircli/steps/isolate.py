@@ -23,6 +23,9 @@ from ircli.steps.names import (
 )
 
 _SSM_SERVICES = ("ssm", "ssmmessages", "ec2messages")
+# Another responder may be setting up the same group at this moment (a fleet contained at once):
+# a rule that is already there, or already gone, is the state we want.
+_SAME_RULE = ("InvalidPermission.Duplicate", "InvalidPermission.NotFound")
 _ALL_TRAFFIC = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
                  "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]
 
@@ -95,12 +98,12 @@ class Isolate(Step):
                               "ircli transition: allow all, so existing flows become untracked"),
                 Call("ec2", "authorize_security_group_ingress",
                      {"GroupId": ref, "IpPermissions": _ALL_TRAFFIC},
-                     f"{TRANSITION_GROUP}: allow all inbound (IPv4 and IPv6)"),
+                     f"{TRANSITION_GROUP}: allow all inbound (IPv4 and IPv6)", tolerate=_SAME_RULE),
                 Call("ec2", "authorize_security_group_egress",
                      {"GroupId": ref, "IpPermissions": [
                          {"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]},
                      f"{TRANSITION_GROUP}: allow all outbound IPv6 (IPv4 is the default rule)",
-                     tolerate=("InvalidPermission.Duplicate",)),
+                     tolerate=_SAME_RULE),
             ]
         if f"{vpc}/{iso_name}" in existing:
             return
@@ -110,19 +113,20 @@ class Isolate(Step):
             Call("ec2", "revoke_security_group_egress",
                  {"GroupId": ref, "IpPermissions": [
                      {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]},
-                 f"{iso_name}: remove the default allow-all outbound rule"),
+                 f"{iso_name}: remove the default allow-all outbound rule", tolerate=_SAME_RULE),
         ]
         egress = self._egress_rules(ctx, plan, vpc)
         if egress:
             plan.calls.append(Call("ec2", "authorize_security_group_egress",
                                    {"GroupId": ref, "IpPermissions": egress},
                                    f"{iso_name}: allow tcp/443 out for live response "
-                                   f"({self.ssm_egress})"))
+                                   f"({self.ssm_egress})", tolerate=_SAME_RULE))
         if self.analyst_sg:
             plan.calls.append(Call("ec2", "authorize_security_group_ingress", {
                 "GroupId": ref, "IpPermissions": [{"IpProtocol": "-1", "UserIdGroupPairs": [
                     {"GroupId": self.analyst_sg, "Description": "ircli analyst access"}]}]},
-                f"{iso_name}: allow inbound from analyst group {self.analyst_sg} only"))
+                f"{iso_name}: allow inbound from analyst group {self.analyst_sg} only",
+                tolerate=_SAME_RULE))
 
     def _egress_rules(self, ctx: RunContext, plan: StepPlan, vpc: str) -> list[dict[str, Any]]:
         """Outbound rules of the isolation group for the chosen ``--ssm-egress`` mode."""
