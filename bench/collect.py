@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from ircli.liveresponse.result import parse_result_line, verify_archive
 
 
 def main() -> int:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-total-mb", default="100")
     ap.add_argument("--max-file-mb", default="10")
