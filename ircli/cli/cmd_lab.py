@@ -134,7 +134,9 @@ def _print_summary(s: dict[str, object]) -> None:
         console.print(f"[bold]Time to isolation:[/] {s['seconds_to_isolation']:.2f} s after "
                       f"the response started ({s['api_calls_to_isolation']} API calls)")
     if col.get("key"):
-        console.print(f"[bold]Live evidence:[/] {col['size']} bytes, sha256 {col['sha256']}")
+        size = int(col["size"])  # type: ignore[call-overload]
+        console.print(f"[bold]Live evidence:[/] {size / 1e6:.1f} MB archive, sha256 "
+                      f"{col['sha256']}")
     verdict = "[green]verified[/]" if ev["verified"] else "[red]MISMATCHES[/]"
     console.print(f"[bold]Evidence:[/] {ev['bucket_prefix']} — {ev['objects']} object(s), "
                   f"{verdict} (hashes, versions, retention, audit chain)")
