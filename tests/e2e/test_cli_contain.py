@@ -18,6 +18,8 @@ def test_contain_then_release_through_the_cli(ircli: Any, server_clients: Any) -
     lab = seed_web_compromise(server_clients, "us-east-1")
     ec2 = server_clients("ec2")
     original = eni_groups(ec2, lab.suspect_enis)
+    neighbour_before = _neighbour(server_clients, lab)
+    desired_before = _asg(server_clients, lab)["DesiredCapacity"]
 
     plan = ircli("contain", lab.suspect, "--dry-run", "--output", "json")
     assert plan.code == 0, plan.stderr
@@ -38,12 +40,16 @@ def test_contain_then_release_through_the_cli(ircli: Any, server_clients: Any) -
     instance = ec2.describe_instances(InstanceIds=[lab.suspect])["Reservations"][0][
         "Instances"][0]
     assert tags(instance)["ircli:status"] == "contained"
-    assert "Contain" not in result.stderr or "Traceback" not in result.stderr
+    assert tags(instance)["ircli:case-id"] == "ir-e2e-1"
+    assert "Traceback" not in result.stderr
+    _assert_contained_state(server_clients, lab, data, desired_before)
 
     state = aws_state(server_clients)
     again = ircli("contain", lab.suspect, "--yes", "-o", "json")
     assert again.code == 0 and again.json()["case_id"] == "ir-e2e-1"
     assert aws_state(server_clients) == state
+
+    assert _neighbour(server_clients, lab) == neighbour_before
 
     released = ircli("release", lab.suspect, "--yes", "-o", "json")
     assert released.code == 0, released.stderr
@@ -53,6 +59,63 @@ def test_contain_then_release_through_the_cli(ircli: Any, server_clients: Any) -
     assert [c["case_id"] for c in listed.json()["cases"]] == ["ir-e2e-1"]
     shown = ircli("case", "show", "ir-e2e-1", "-o", "json").json()
     assert shown["targets"][lab.suspect]["status"] == "released"
+
+
+def _asg(clients: Any, lab: Any) -> dict[str, Any]:
+    return dict(clients("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[lab.asg])["AutoScalingGroups"][0])
+
+
+def _targets(clients: Any, lab: Any) -> set[str]:
+    return {d["Target"]["Id"] for d in clients("elbv2").describe_target_health(
+        TargetGroupArn=lab.target_group_arn)["TargetHealthDescriptions"]}
+
+
+def _neighbour(clients: Any, lab: Any) -> dict[str, Any]:
+    """Everything about the healthy neighbour that containment of the suspect could touch."""
+    ec2 = clients("ec2")
+    instance = ec2.describe_instances(InstanceIds=[lab.neighbour])["Reservations"][0][
+        "Instances"][0]
+    enis = [n["NetworkInterfaceId"] for n in instance["NetworkInterfaces"]]
+    return {"groups": eni_groups(ec2, enis), "tags": tags(instance),
+            "in_asg": lab.neighbour in {i["InstanceId"] for i in _asg(clients, lab)["Instances"]},
+            "in_target_group": lab.neighbour in _targets(clients, lab),
+            "protected": ec2.describe_instance_attribute(
+                InstanceId=lab.neighbour, Attribute="disableApiTermination")[
+                    "DisableApiTermination"]["Value"]}
+
+
+def _assert_contained_state(clients: Any, lab: Any, data: dict[str, Any],
+                            desired_before: int) -> None:
+    """The acceptance list of the contain issue, read back from the emulator over HTTP."""
+    ec2 = clients("ec2")
+    audit = [json.loads(line) for line in
+             Path(data["case_dir"], "audit.jsonl").read_text().splitlines()]
+    moves = [line["params"]["Groups"] for line in audit
+             if line.get("operation") == "ModifyNetworkInterfaceAttribute"]
+    assert len(moves) == 4 and moves[0] != [data["isolation_group_id"]]
+    assert moves[-1] == [data["isolation_group_id"]]  # transition first, isolation last
+    attr = ec2.describe_instance_attribute
+    assert attr(InstanceId=lab.suspect, Attribute="disableApiTermination")[
+        "DisableApiTermination"]["Value"] is True
+    assert attr(InstanceId=lab.suspect, Attribute="instanceInitiatedShutdownBehavior")[
+        "InstanceInitiatedShutdownBehavior"]["Value"] == "stop"
+    instance = ec2.describe_instances(InstanceIds=[lab.suspect])["Reservations"][0][
+        "Instances"][0]
+    assert all(not b["Ebs"]["DeleteOnTermination"] for b in instance["BlockDeviceMappings"])
+    asg = _asg(clients, lab)
+    assert lab.suspect not in {i["InstanceId"] for i in asg["Instances"]}
+    assert asg["DesiredCapacity"] == desired_before
+    assert lab.suspect not in _targets(clients, lab)
+    policy = clients("iam").get_role_policy(RoleName=lab.role,
+                                            PolicyName=f"ircli-contain-{lab.suspect}")
+    assert f"instance/{lab.suspect}" in json.dumps(policy["PolicyDocument"])
+    volumes = [b["Ebs"]["VolumeId"] for b in instance["BlockDeviceMappings"]]
+    snaps = ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": volumes}])[
+        "Snapshots"]
+    assert sorted(s["VolumeId"] for s in snaps) == sorted(volumes)
+    assert all(tags(s)["ircli:case-id"] == "ir-e2e-1" and tags(s).get("ircli:device")
+               for s in snaps)
 
 
 def test_text_mode_prints_a_summary_for_the_ticket(ircli: Any, server_clients: Any) -> None:
