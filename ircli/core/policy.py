@@ -8,9 +8,13 @@ from ircli.steps.catalog import all_steps
 
 
 def required_actions() -> dict[str, list[str]]:
-    """IAM actions per step (apply and undo)."""
-    return {name: sorted({*cls.permissions, *cls.undo_permissions})
-            for name, cls in sorted(all_steps().items())}
+    """IAM actions per step (apply and undo), and for shipping the case as evidence."""
+    from ircli.evidence.shipper import CaseShipper
+
+    actions = {name: sorted({*cls.permissions, *cls.undo_permissions})
+               for name, cls in all_steps().items()}
+    actions["evidence-shipping"] = sorted(CaseShipper.permissions)
+    return dict(sorted(actions.items()))
 
 
 def least_privilege_policy() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import botocore.exceptions
 
@@ -40,6 +40,10 @@ def evidence_session(aws: AwsSession) -> AwsSession:
 
 class CaseShipper:
     """Ships ``ctx.case`` after each step from ``start_after`` on, and at :meth:`finish`."""
+
+    # Every command that changes or collects something ships its case: `ircli policy` adds
+    # these to the steps' own permissions.
+    permissions: ClassVar[tuple[str, ...]] = ("s3:PutObject",)
 
     def __init__(self, ctx: RunContext, bucket: str | None, command: str, *,
                  start_after: str | None = None) -> None:

@@ -54,10 +54,14 @@ def test_every_step_declares_its_permissions() -> None:
 def test_policy_is_enough_to_contain_and_release(enforced: str, server_clients: Any,
                                                  ircli: Any) -> None:
     lab = seed_web_compromise(server_clients, "us-east-1")
+    server_clients("s3").create_bucket(Bucket="ircli-lp-evidence",
+                                       ObjectLockEnabledForBucket=True)
     keys = _user_with(server_clients("iam"), "ircli-responder", least_privilege_policy())
     _reset_auth(enforced, 0)  # from now on every call is checked against IAM
-    contained = ircli("contain", lab.suspect, "--yes", "-o", "json", env=keys)
+    contained = ircli("contain", lab.suspect, "--yes", "-o", "json",
+                      "--evidence-bucket", "ircli-lp-evidence", env=keys)
     assert contained.code == 0, contained.stdout + contained.stderr
+    assert contained.json()["evidence"]["shipped"] is True, contained.json()["evidence"]
     iso = contained.json()["isolation_group_id"]
     released = ircli("release", lab.suspect, "--yes", "-o", "json", env=keys)
     assert released.code == 0, released.stdout + released.stderr
