@@ -82,9 +82,10 @@ def test_full_collection_end_to_end(lab: dict[str, Any], tmp_path: Any) -> None:
         sleeper.wait()
         listener.close()
     assert result.leftovers == (), "collector left files in its sandbox TMPDIR/HOME"
-    # Other processes may use /tmp meanwhile: look for anything the collector would name.
+    # Other processes may use /tmp meanwhile (Python's tempfile names its files tmpXXXXXXXX):
+    # look for anything the collector would name — its own prefix, or mktemp's "tmp.XXXX".
     new = (set(os.listdir("/tmp")) - before_tmp) | (set(os.listdir("/dev/shm")) - before_shm)
-    assert {p for p in new if "ircli" in p or p.startswith("tmp")} == set()
+    assert {p for p in new if "ircli" in p or p.startswith("tmp.")} == set()
     assert result.status == "Success", result.stderr
     res = parse_result_line(result.stdout)
     assert result.stdout.strip() == result.stdout.strip().split("\n")[0], "only one stdout line"
