@@ -1,5 +1,8 @@
 """What a runbook can act on, which steps fit each kind, and which steps always come first.
 
+Which steps fit a kind is declared by each step (``runbook_targets``), so a new step is usable
+in runbooks by saying so where it is defined.
+
 The first steps of every kind find the target and record its state before anything changes
 (release reads that record); they are part of the kind, not of the runbook, so no runbook
 can leave them out or put a change before them.
@@ -9,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ircli.steps.base import STEPS
+
 
 @dataclass(frozen=True)
 class TargetKind:
@@ -16,18 +21,18 @@ class TargetKind:
     label: str
     example: str
     preamble: tuple[str, ...]
-    steps: frozenset[str]
+
+    @property
+    def steps(self) -> frozenset[str]:
+        """The registered steps that declare this kind in ``runbook_targets``."""
+        return frozenset(name for name, step in STEPS.items()
+                         if self.name in step.runbook_targets)
 
 
 KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (
-    TargetKind("instance", "EC2 instance", "i-0123456789abcdef0", ("resolve", "record"),
-               frozenset({"isolate", "disassociate-eips", "protect", "remove-from-service",
-                          "cut-credentials", "tag",
-                          "snapshot", "collect", "notify"})),
-    TargetKind("access-key", "IAM access key", "AKIAIOSFODNN7EXAMPLE", ("record-user",),
-               frozenset({"disable-keys", "deny-user", "delete-login", "tag-user", "notify"})),
-    TargetKind("ip", "IP address", "198.51.100.7", ("resolve-network",),
-               frozenset({"block-ip", "notify"})),
+    TargetKind("instance", "EC2 instance", "i-0123456789abcdef0", ("resolve", "record")),
+    TargetKind("access-key", "IAM access key", "AKIAIOSFODNN7EXAMPLE", ("record-user",)),
+    TargetKind("ip", "IP address", "198.51.100.7", ("resolve-network",)),
 )}
 
 PREAMBLE_STEPS = frozenset(name for kind in KINDS.values() for name in kind.preamble)

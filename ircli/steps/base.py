@@ -64,6 +64,7 @@ class Step:
     critical: ClassVar[bool] = False
     milestone: ClassVar[str | None] = None
     validates_input: ClassVar[bool] = False  # its user errors end the run as such (exit 2)
+    runbook_targets: ClassVar[tuple[str, ...]] = ()  # target kinds a runbook may use it on
 
     @property
     def record_key(self) -> str:

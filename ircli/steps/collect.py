@@ -57,6 +57,7 @@ class Collect(Step):
     """Run the live-response collector on the instance and verify its archive in S3."""
 
     name = "collect"
+    runbook_targets = ("instance",)
     title = "Collect live response"
     permissions = (
         "ec2:DescribeInstances", "ssm:DescribeInstanceInformation", "ssm:DescribeDocument",

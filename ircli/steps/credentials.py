@@ -29,6 +29,7 @@ class CutCredentials(Step):
     """Targeted deny on the instance's role; optionally detach the profile, revoke sessions."""
 
     name = "cut-credentials"
+    runbook_targets = ("instance",)
     title = "Cut the instance's credentials"
     permissions = (
         "iam:GetInstanceProfile", "iam:GetRolePolicy", "iam:PutRolePolicy",

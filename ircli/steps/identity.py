@@ -81,6 +81,7 @@ class DisableKeys(Step):
     """Deactivate the leaked key (or every key of the user); the keys stay for the record."""
 
     name = "disable-keys"
+    runbook_targets = ("access-key",)
     title = "Deactivate access keys"
     permissions = ("iam:ListAccessKeys", "iam:UpdateAccessKey")
     undo_permissions = ("iam:UpdateAccessKey",)
@@ -124,6 +125,7 @@ class DenyUser(Step):
     """Inline deny-all, plus a deny on sessions issued before now, named after the case."""
 
     name = "deny-user"
+    runbook_targets = ("access-key",)
     title = "Deny everything to the user"
     permissions = ("iam:GetUserPolicy", "iam:PutUserPolicy")
     undo_permissions = ("iam:DeleteUserPolicy",)
@@ -170,6 +172,7 @@ class DeleteLoginProfile(Step):
     """Delete the console password; AWS cannot give a password back, so release cannot."""
 
     name = "delete-login"
+    runbook_targets = ("access-key",)
     title = "Delete the console login"
     permissions = ("iam:GetLoginProfile", "iam:DeleteLoginProfile")
 
@@ -209,6 +212,7 @@ class TagUser(Step):
     """Case id and status on the user, so the IAM console shows the incident."""
 
     name = "tag-user"
+    runbook_targets = ("access-key",)
     title = "Tag the user"
     permissions = ("iam:ListUserTags", "iam:TagUser", "sts:GetCallerIdentity")
     undo_permissions = ("iam:UntagUser", "iam:TagUser")

@@ -35,6 +35,7 @@ class Isolate(Step):
     """Move every ENI behind the isolation group: the first change containment makes."""
 
     name = "isolate"
+    runbook_targets = ("instance",)
     title = "Isolate the network"
     critical = True
     milestone = "isolated"
@@ -243,6 +244,7 @@ class DisassociateElasticIps(Step):
     """
 
     name = "disassociate-eips"
+    runbook_targets = ("instance",)
     title = "Disassociate Elastic IPs"
     permissions = ("ec2:DescribeAddresses", "ec2:DisassociateAddress")
     undo_permissions = ("ec2:AssociateAddress",)

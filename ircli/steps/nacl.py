@@ -100,6 +100,7 @@ class BlockIp(Step):
     """Deny one address in and out in every network ACL of the scope, with an expiry."""
 
     name = "block-ip"
+    runbook_targets = ("ip",)
     title = "Block the address in network ACLs"
     permissions = ("ec2:DescribeNetworkAcls", "ec2:DescribeVpcs", "ec2:CreateNetworkAclEntry",
                    "ec2:CreateTags", "ec2:DeleteTags")

@@ -27,6 +27,7 @@ class Notify(Step):
     """Publish a summary of the case to an SNS topic (the runbook's, else --notify-topic)."""
 
     name = "notify"
+    runbook_targets = ("instance", "access-key", "ip")
     title = "Notify the team"
     permissions = ("sns:Publish",)
 

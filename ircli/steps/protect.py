@@ -13,6 +13,7 @@ class Protect(Step):
     """Termination protection on, shutdown behaviour ``stop``, ``DeleteOnTermination=false``."""
 
     name = "protect"
+    runbook_targets = ("instance",)
     title = "Protect the evidence"
     permissions = ("ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute")
     undo_permissions = ("ec2:ModifyInstanceAttribute",)

@@ -21,6 +21,7 @@ class RemoveFromService(Step):
     """Detach from the Auto Scaling group and deregister from every load balancer."""
 
     name = "remove-from-service"
+    runbook_targets = ("instance",)
     title = "Remove from service"
     permissions = (
         "autoscaling:DescribeAutoScalingInstances", "autoscaling:DetachInstances",

@@ -35,6 +35,7 @@ class Snapshot(Step):
     """Snapshot every EBS volume; report instance-store volumes as not captured."""
 
     name = "snapshot"
+    runbook_targets = ("instance",)
     title = "Snapshot the volumes"
     permissions = ("ec2:CreateSnapshots", "ec2:CreateSnapshot", "ec2:DescribeSnapshots",
                    "ec2:DescribeInstanceTypes", "ec2:CreateTags")

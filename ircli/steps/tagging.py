@@ -23,6 +23,7 @@ class TagContained(Step):
     """Case id, status ``contained``, UTC time and caller ARN on the instance and its volumes."""
 
     name = "tag"
+    runbook_targets = ("instance",)
     title = "Tag instance and volumes"
     permissions = ("ec2:CreateTags", "sts:GetCallerIdentity")
     undo_permissions = ("ec2:CreateTags",)

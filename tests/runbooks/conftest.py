@@ -24,6 +24,7 @@ class CollectStandIn(Step):
     """Stand-in for `collect` where no SSM agent answers: changes nothing, counts its runs."""
 
     name = "collect"
+    runbook_targets = ("instance",)
     title = "Collect live evidence (test stand-in)"
     permissions = ()
 

@@ -10,7 +10,6 @@ from typing import Literal
 import pytest
 
 from ircli.core.engine import RunContext
-from ircli.runbook.kinds import KINDS
 from ircli.runbook.library import all_runbooks, get_runbook
 from ircli.runbook.loader import load_runbook
 from ircli.runbook.model import RunbookInvalid
@@ -130,7 +129,7 @@ class _Registered:
 
 
 @pytest.fixture
-def step_with_required_arg(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def step_with_required_arg() -> Iterator[str]:
     """A registered step whose argument has no default, usable in instance runbooks."""
 
     class NeedsArg(Step):
@@ -139,6 +138,7 @@ def step_with_required_arg(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         name = "needs-arg"
         title = "Needs an argument"
         permissions = ()
+        runbook_targets = ("instance",)
 
         def __init__(self, minutes: int, mode: Literal["a", "b"] = "a") -> None:
             self.minutes, self.mode = minutes, mode
@@ -147,9 +147,6 @@ def step_with_required_arg(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
             return StepPlan()
 
     STEPS[NeedsArg.name] = NeedsArg
-    instance = KINDS["instance"]
-    monkeypatch.setitem(KINDS, "instance", dataclasses.replace(
-        instance, steps=instance.steps | {NeedsArg.name}))
     try:
         yield NeedsArg.name
     finally:
