@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
+from ircli.cli.main import main
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.ops.common import RunSummary
 from ircli.ops.contain import ContainOptions, contain
@@ -58,3 +62,25 @@ def aws_state(clients: Any) -> dict[str, Any]:
         "volume_tags": sorted(json.dumps(tags(v), sort_keys=True)
                               for v in ec2.describe_volumes()["Volumes"]),
     }
+
+
+@dataclass
+class Outcome:
+    """What a user sees of one CLI run: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(json.loads(self.out))
+
+
+def ircli(capsys: pytest.CaptureFixture[str], *args: str, json_output: bool = True) -> Outcome:
+    """``ircli ARGS [-o json]`` through the real entry point, in-process."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main([*args, *(["-o", "json"] if json_output else [])])
+    captured = capsys.readouterr()
+    return Outcome(int(exc.value.code or 0), captured.out, captured.err)

@@ -3,36 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from ircli.cli.main import main
-
 ASSUME_USER = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"AWS": "{arn}"}, "Action": "sts:AssumeRole"}]}
-
-
-@dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return dict(json.loads(self.out))
-
-
-def ircli(capsys: pytest.CaptureFixture[str], *args: str) -> Outcome:
-    """``ircli ARGS -o json`` as a user runs it: exit code, stdout, stderr."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main([*args, "-o", "json"])
-    captured = capsys.readouterr()
-    return Outcome(int(exc.value.code or 0), captured.out, captured.err)
 
 
 def key_statuses(iam: Any, user: str) -> dict[str, str]:

@@ -8,14 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import ircli
 from tests.identity.conftest import LeakedUser
-from tests.identity.helpers import (
-    has_login,
-    ircli,
-    key_statuses,
-    mutating_calls,
-    user_snapshot,
-)
+from tests.identity.helpers import has_login, key_statuses, mutating_calls, user_snapshot
 
 
 def _deny_policy(iam: Any, user: str) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 from ircli.core.policy import least_privilege_policy
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.ops.identity import DisableKeysOptions, disable_keys
+from tests.helpers import ircli
 from tests.identity.conftest import LeakedUser
-from tests.identity.helpers import ircli
 
 
 def _session_deny_time(iam: Any, user: str) -> str:

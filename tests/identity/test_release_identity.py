@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.helpers import ircli
 from tests.identity.conftest import LeakedUser
-from tests.identity.helpers import has_login, ircli, key_statuses, user_snapshot
+from tests.identity.helpers import has_login, key_statuses, user_snapshot
 
 
 def test_release_reactivates_exactly_the_keys_that_were_active(capsys, iam,

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.identity.helpers import ircli, mutating_calls
+from tests.helpers import ircli
+from tests.identity.helpers import mutating_calls
 
 TRUST_EC2 = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},

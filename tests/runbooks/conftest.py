@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +9,6 @@ from typing import Any
 
 import pytest
 
-import ircli.steps.catalog
-from ircli.cli.main import main
 from ircli.core.engine import RunContext
 from ircli.steps.base import STEPS, Step, StepPlan
 from tests.fakes import FakeClock
@@ -48,26 +45,6 @@ def collect_stand_in() -> Iterator[type[Step]]:
             STEPS.pop("collect", None)
         else:
             STEPS["collect"] = real
-
-
-@dataclass
-class Outcome:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return dict(json.loads(self.out))
-
-
-def ircli(capsys: pytest.CaptureFixture[str], *args: str, json_output: bool = True) -> Outcome:
-    """``ircli ARGS [-o json]`` in-process: exit code, stdout, stderr."""
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as exc:
-        main([*args, *(["-o", "json"] if json_output else [])])
-    captured = capsys.readouterr()
-    return Outcome(int(exc.value.code or 0), captured.out, captured.err)
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pytest
 from ircli.aws.nacl import parse_address, private_reason
 from ircli.core.audit import verify_chain
 from tests.fakes import FakeClock
-from tests.runbooks.conftest import Network, block_tags, entries, ircli
+from tests.helpers import ircli
+from tests.runbooks.conftest import Network, block_tags, entries
 
 ATTACKER = "198.51.100.7"
 

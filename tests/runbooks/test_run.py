@@ -13,9 +13,8 @@ from ircli.ops.runbook import build_steps
 from ircli.runbook.kinds import KINDS
 from ircli.runbook.library import get_runbook
 from ircli.steps.base import Step
-from tests.helpers import tags
+from tests.helpers import ircli, tags
 from tests.identity.helpers import has_login, key_statuses
-from tests.runbooks.conftest import ircli
 
 REGION = "us-east-1"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ircli.core.policy import least_privilege_policy
-from tests.runbooks.conftest import Network, ircli, write
+from tests.helpers import ircli
+from tests.runbooks.conftest import Network, write
 
 
 def test_runbooks_dir_and_notify_topic_from_the_config_file(capsys, clients, network: Network,

@@ -18,8 +18,8 @@ from ircli.triage.describe import look_up_names, plain_words
 from ircli.triage.finding import parse_finding
 from ircli.triage.match import closest_runbooks, match_runbook
 from ircli.triage.source import fetch_finding, read_finding
-from tests.helpers import eni_groups
-from tests.runbooks.conftest import FINDINGS, Network, block_tags, entries, ircli
+from tests.helpers import eni_groups, ircli
+from tests.runbooks.conftest import FINDINGS, Network, block_tags, entries
 
 REGION = "us-east-1"
 EXPECTED = {

@@ -17,7 +17,8 @@ from ircli.runbook.schema import step_schema
 from ircli.steps.base import STEPS, Step, StepPlan
 from ircli.steps.isolate import Isolate
 from ircli.steps.nacl import BlockIp
-from tests.runbooks.conftest import SHIPPED, ircli, write
+from tests.helpers import ircli
+from tests.runbooks.conftest import SHIPPED, write
 
 SHIPPED_NAMES = ["crypto-mining", "ec2-compromise", "iam-key-compromise",
                  "instance-credential-exfiltration", "ssh-brute-force"]
