@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ircli.cli.flow import plan_confirm_run
+from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 from ircli.core.engine import Emit
@@ -56,12 +56,8 @@ def block_ip_cmd(opts: GlobalOptions, address: str | None, vpc: str | None,
                            force=force, case_id=case_id, reason=reason)
     options.validate()
 
-    def run(dry: bool, emit: Emit | None) -> RunSummary:
-        options.dry_run = dry
-        result = block_ip(aws_session(opts, options.case_id), clock, options, emit=emit)
-        options.case_id = options.case_id or result.data.get("case_id")  # the approved case
-        return result
-
+    run = under_planned_case(options, lambda o, emit: block_ip(
+        aws_session(opts, o.case_id), clock, o, emit=emit))
     return plan_confirm_run(opts, run, f"Block {address} for {hours} h now?", dry_run=dry_run,
                             yes=yes)
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from ircli.cli.flow import plan_confirm_run
+from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.core.engine import Emit
-from ircli.ops.common import RunSummary
 
 
 @click.command("contain")
@@ -51,10 +49,6 @@ def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reas
     options.validate()
     clock = SystemClock()
 
-    def run(dry: bool, emit: Emit | None) -> RunSummary:
-        options.dry_run = dry
-        result = contain(aws_session(opts, case_id), clock, options, emit=emit)
-        options.case_id = options.case_id or result.data.get("case_id")  # the approved case
-        return result
-
+    run = under_planned_case(options, lambda o, emit: contain(
+        aws_session(opts, o.case_id), clock, o, emit=emit))
     return plan_confirm_run(opts, run, f"Contain {instance_id} now?", dry_run=dry_run, yes=yes)

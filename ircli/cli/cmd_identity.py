@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ircli.cli.flow import plan_confirm_run
+from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 from ircli.core.engine import Emit
@@ -34,13 +34,8 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str |
     options.validate()
     clock = SystemClock()
 
-    def run(dry: bool, emit: Emit | None) -> RunSummary:
-        options.dry_run = dry
-        result = disable_keys(aws_session(opts, case_id), clock, options, emit=emit)
-        # the run records under the case id the plan showed
-        options.case_id = options.case_id or result.data.get("case_id")
-        return result
-
+    run = under_planned_case(options, lambda o, emit: disable_keys(
+        aws_session(opts, o.case_id), clock, o, emit=emit))
     who = access_key_id or user
     return plan_confirm_run(opts, run, f"Disable the credentials of {who} now?",
                             dry_run=dry_run, yes=yes)
@@ -63,13 +58,8 @@ def revoke_sessions_cmd(opts: GlobalOptions, role: str, case_id: str | None, dry
     options.validate()
     clock = SystemClock()
 
-    def run(dry: bool, emit: Emit | None) -> RunSummary:
-        options.dry_run = dry
-        result = revoke_sessions(aws_session(opts, case_id), clock, options, emit=emit)
-        # the run records under the case id the plan showed
-        options.case_id = options.case_id or result.data.get("case_id")
-        return result
-
+    run = under_planned_case(options, lambda o, emit: revoke_sessions(
+        aws_session(opts, o.case_id), clock, o, emit=emit))
     return plan_confirm_run(
         opts, run, f"Revoke every current session of role {role}, for all its holders?",
         dry_run=dry_run, yes=yes)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ircli.cli.flow import plan_confirm_run
+from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 from ircli.core.engine import Emit
 from ircli.ops.common import RunSummary
+
+if TYPE_CHECKING:
+    from ircli.ops.runbook import RunbookOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -129,7 +132,8 @@ def run_cmd(opts: GlobalOptions, runbook: str, target: str, vpc: str | None,
     return run_with_confirmation(opts, book, options, dry_run=dry_run, yes=yes)
 
 
-def run_with_confirmation(opts: GlobalOptions, book: Any, options: Any, *, dry_run: bool,
+def run_with_confirmation(opts: GlobalOptions, book: Any, options: RunbookOptions, *,
+                          dry_run: bool,
                           yes: bool, decorate: Callable[[dict[str, Any]], None] | None = None
                           ) -> int:
     """The plan-confirm-run flow for a runbook; ``decorate`` adds fields to each result."""
@@ -138,13 +142,13 @@ def run_with_confirmation(opts: GlobalOptions, book: Any, options: Any, *, dry_r
 
     clock = SystemClock()
 
-    def run(dry: bool, emit: Emit | None) -> RunSummary:
-        options.dry_run = dry
-        result = run_runbook(aws_session(opts, options.case_id), clock, book, options, emit=emit)
-        options.case_id = options.case_id or result.data.get("case_id")  # the approved case
+    def run_and_decorate(o: RunbookOptions, emit: Emit | None) -> RunSummary:
+        result = run_runbook(aws_session(opts, o.case_id), clock, book, o, emit=emit)
         if decorate is not None:
             decorate(result.data)
         return result
+
+    run = under_planned_case(options, run_and_decorate)
 
     return plan_confirm_run(opts, run, f"Run runbook {book.name} against {options.target} now?",
                             dry_run=dry_run, yes=yes)

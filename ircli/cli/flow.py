@@ -7,7 +7,7 @@ runs; without a terminal to ask on, a change needs --yes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ircli.cli.confirm import confirm_or_refuse
 from ircli.cli.options import GlobalOptions
@@ -16,6 +16,27 @@ from ircli.core.engine import Emit
 from ircli.ops.common import RunSummary
 
 Run = Callable[[bool, Emit | None], RunSummary]  # (dry_run, progress) -> result
+
+
+class CaseOptions(Protocol):
+    dry_run: bool
+    case_id: str | None
+
+
+OptionsT = TypeVar("OptionsT", bound=CaseOptions)
+
+
+def under_planned_case(options: OptionsT,
+                       operation: Callable[[OptionsT, Emit | None], RunSummary]) -> Run:
+    """A Run for ``operation``: the plan and the run share ``options``, and the run records
+    under the case id the plan showed (a new case is named once, when it is planned)."""
+    def run(dry: bool, emit: Emit | None) -> RunSummary:
+        options.dry_run = dry
+        result = operation(options, emit)
+        options.case_id = options.case_id or result.data.get("case_id")
+        return result
+
+    return run
 Render = Callable[[GlobalOptions, dict[str, Any]], None]
 
 
