@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from ircli.analyst.names import AMI_PARAMETER, DEFAULT_INSTANCE_TYPE
+from ircli.cli.complete import complete_case_id
 from ircli.cli.flow import plan_confirm_run
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.cli.render import _render_plan, emit_json
-from ircli.core.engine import Emit
-from ircli.ops.common import RunSummary
+from ircli.cli.output import emit_json
+
+if TYPE_CHECKING:  # imported by `ircli --help`: no boto3, no rich at start-up
+    from ircli.core.engine import Emit
+    from ircli.ops.common import RunSummary
 
 
 def _run_options(f: Any) -> Any:
     for decorator in reversed([
-        click.option("--case-id", required=True, help="The case (from `ircli contain`)."),
+        click.option("--case-id", required=True, shell_complete=complete_case_id,
+                     help="The case (from `ircli contain`)."),
         click.option("--dry-run", is_flag=True, help="Show the plan; change nothing."),
         click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
     ]):
@@ -136,6 +139,10 @@ def render_analyst(opts: GlobalOptions, data: dict[str, Any]) -> None:
     if opts.json:
         emit_json(data)
         return
+    from rich.console import Console
+
+    from ircli.cli.render import _render_plan
+
     console = Console(highlight=False, soft_wrap=True, file=sys.stdout)
     title = "PLAN (dry-run: nothing was changed)" if data["status"] == "planned" \
         else data["status"].upper()

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
+from ircli.cli.complete import complete_case_id
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.cli.render import emit_json
+from ircli.cli.output import emit_json
 
 
 @click.group("case")
@@ -32,6 +31,9 @@ def case_list(opts: GlobalOptions) -> int:
     if not cases:
         click.echo(f"No cases under {cases_root()}.")
         return 0
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold")
     for column in ("Case", "Created", "Targets", "Status"):
         table.add_column(column)
@@ -43,7 +45,7 @@ def case_list(opts: GlobalOptions) -> int:
 
 
 @case_group.command("show")
-@click.argument("case_id")
+@click.argument("case_id", shell_complete=complete_case_id)
 @global_options
 @click.pass_obj
 def case_show(opts: GlobalOptions, case_id: str) -> int:
@@ -55,6 +57,8 @@ def case_show(opts: GlobalOptions, case_id: str) -> int:
     if opts.json:
         emit_json(case.data)
         return 0
+    from rich.console import Console
+
     console = Console(highlight=False)
     console.print(f"[bold]Case {case.case_id}[/] created {case.data.get('created_at')}")
     console.print(f"Directory: {case.path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ircli.cli.complete import complete_case_id
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
@@ -11,7 +12,8 @@ from ircli.cli.options import GlobalOptions, global_options
 
 @click.command("collect")
 @click.argument("instance_id")
-@click.option("--case-id", help="Case to record under (default: the instance's open case, or new).")
+@click.option("--case-id", shell_complete=complete_case_id,
+              help="Case to record under (default: the instance's open case, or new).")
 @click.option("--os", "os_name", type=click.Choice(["auto", "linux", "windows"]), default="auto",
               show_default=True, help="Which collector; auto asks SSM, then EC2, for the platform.")
 @click.option("--timeout", type=click.IntRange(60, 172800), default=900, show_default=True,

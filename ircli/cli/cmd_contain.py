@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ircli.cli.complete import complete_case_id
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
@@ -11,7 +12,8 @@ from ircli.cli.options import GlobalOptions, global_options
 
 @click.command("contain")
 @click.argument("instance_id")
-@click.option("--case-id", help="Case to record under (default: the instance's open case, or new).")
+@click.option("--case-id", shell_complete=complete_case_id,
+              help="Case to record under (default: the instance's open case, or new).")
 @click.option("--reason", help="Why, in words: kept in the case and the audit log.")
 @click.option("--dry-run", is_flag=True,
               help="Show the plan and prove permissions; change nothing.")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
+from ircli.cli.complete import complete_case_id
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.cli.render import emit_json
+from ircli.cli.output import emit_json
 from ircli.core.errors import ExitCode
+
+if TYPE_CHECKING:  # imported by `ircli --help`: rich only when rendering
+    from rich.console import Console
 
 _STATUS = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "warn": "[yellow]warn[/]"}
 
@@ -68,6 +70,8 @@ def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
     if opts.json:
         emit_json(data)
     else:
+        from rich.console import Console
+
         console = Console(highlight=False, soft_wrap=True)
         for change in report.changes:
             console.print(f"[green]changed:[/] {change}")
@@ -106,6 +110,8 @@ def check_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
     if opts.json:
         emit_json(data)
     else:
+        from rich.console import Console
+
         console = Console(highlight=False, soft_wrap=True)
         _checks_table(console, data["checks"])
         failed = [c["name"] for c in data["checks"] if c["status"] == "fail"]
@@ -115,7 +121,7 @@ def check_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
 
 
 @evidence_group.command("sync")
-@click.argument("case_id")
+@click.argument("case_id", shell_complete=complete_case_id)
 @global_options
 @click.pass_obj
 def sync_cmd(opts: GlobalOptions, case_id: str) -> int:
@@ -137,7 +143,7 @@ def sync_cmd(opts: GlobalOptions, case_id: str) -> int:
 
 
 @evidence_group.command("verify")
-@click.argument("case_id")
+@click.argument("case_id", shell_complete=complete_case_id)
 @global_options
 @click.pass_obj
 def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
@@ -154,6 +160,9 @@ def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
     if opts.json:
         emit_json(data)
     else:
+        from rich.console import Console
+        from rich.table import Table
+
         console = Console(highlight=False, soft_wrap=True)
         table = Table(box=None, header_style="bold")
         for column in ("Object", "Result", "Version", "Problems"):
@@ -172,6 +181,8 @@ def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
 
 
 def _checks_table(console: Console, checks: list[dict[str, str]]) -> None:
+    from rich.table import Table
+
     table = Table(box=None, header_style="bold")
     for column in ("Check", "Result", "Detail"):
         table.add_column(column)

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+from ircli.cli.complete import complete_case_id
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.core.engine import Emit
-from ircli.ops.common import RunSummary
+
+if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
+    from ircli.core.engine import Emit
+    from ircli.ops.common import RunSummary
 
 
 @click.command("disable-keys")
 @click.option("--access-key-id", help="The leaked key (AKIA...), e.g. from a GuardDuty finding.")
 @click.option("--user", help="The IAM user: deactivates all of its keys.")
-@click.option("--case-id", help="Case to record under (default: the user's open case, or new).")
+@click.option("--case-id", shell_complete=complete_case_id,
+              help="Case to record under (default: the user's open case, or new).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @click.option("--keep-login", is_flag=True,
@@ -43,7 +49,8 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str |
 
 @click.command("revoke-sessions")
 @click.option("--role", required=True, help="The IAM role whose older sessions to deny.")
-@click.option("--case-id", help="Case to record under (default: the role's open case, or new).")
+@click.option("--case-id", shell_complete=complete_case_id,
+              help="Case to record under (default: the role's open case, or new).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.cli.render import emit_json
+from ircli.cli.output import emit_json
 
 
 @click.group("lab")

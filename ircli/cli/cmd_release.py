@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+from ircli.cli.complete import complete_case_id
 from ircli.cli.flow import plan_confirm_run
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.core.engine import Emit
-from ircli.ops.common import RunSummary
+
+if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
+    from ircli.core.engine import Emit
+    from ircli.ops.common import RunSummary
 
 
 @click.command("release")
 @click.argument("instance_id", metavar="[INSTANCE_ID|ACCESS_KEY_ID]", required=False)
-@click.option("--case-id", help="The case that contained it (default: found by tag or locally).")
+@click.option("--case-id", shell_complete=complete_case_id,
+              help="The case that contained it (default: found by tag or locally).")
 @click.option("--dry-run", is_flag=True, help="Show what would be restored; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-reattach-asg", is_flag=True, help="Leave it out of its Auto Scaling group.")

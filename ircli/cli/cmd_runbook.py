@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ircli.cli.complete import complete_case_id, complete_runbook
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.core.engine import Emit
-from ircli.ops.common import RunSummary
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
+    from ircli.core.engine import Emit
+    from ircli.ops.common import RunSummary
     from ircli.ops.runbook import RunbookOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,7 +47,7 @@ def list_cmd(opts: GlobalOptions, runbooks_dir: str | None) -> int:
 
 
 @runbook_group.command("show")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_runbook)
 @runbooks_dir_option
 @global_options
 @click.pass_obj
@@ -98,13 +99,14 @@ def validate_cmd(opts: GlobalOptions, files: tuple[str, ...], runbooks_dir: str 
 
 
 @runbook_group.command("run")
-@click.argument("runbook")
+@click.argument("runbook", shell_complete=complete_runbook)
 @click.option("--target", required=True,
               help="What to act on: an instance id, an access key id, or an IP address.")
 @click.option("--vpc", help="IP runbooks: act in every network ACL of this VPC.")
 @click.option("--subnet", "subnets", multiple=True,
               help="IP runbooks: act in the network ACLs of these subnets (repeatable).")
-@click.option("--case-id", help="Case to record under (default: the target's open case, or new).")
+@click.option("--case-id", shell_complete=complete_case_id,
+              help="Case to record under (default: the target's open case, or new).")
 @click.option("--reason", help="Why, in words: kept in the case and the audit log.")
 @click.option("--dry-run", is_flag=True,
               help="Show the plan and prove permissions; change nothing.")

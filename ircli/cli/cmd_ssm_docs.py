@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.cli.render import emit_json
+from ircli.cli.output import emit_json
 from ircli.core.errors import ExitCode
 
 
@@ -88,6 +86,9 @@ def list_cmd(opts: GlobalOptions) -> int:
     if opts.json:
         emit_json({"documents": rows})
         return int(ExitCode.OK)
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("Document", "Default", "Latest", "Matches shipped", "Deploy would"):
         table.add_column(column)

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.cli.render import emit_json
+from ircli.cli.output import emit_json
 
 
 @click.group("tabletop")
@@ -72,6 +70,9 @@ def score_cmd(opts: GlobalOptions) -> int:
     if opts.json:
         emit_json(card)
         return 0
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(highlight=False)
     table = Table(title=f"Tabletop {card['scenario']}: {card['met']}/{card['total']} "
                   "objectives met", header_style="bold", box=None)

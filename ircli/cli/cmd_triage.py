@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ircli.cli.cmd_runbook import run_with_confirmation, runbooks_dir_option
+from ircli.cli.complete import complete_case_id
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 
@@ -18,7 +19,8 @@ from ircli.cli.options import GlobalOptions, global_options
 @click.option("--detector-id", help="With --finding-id (default: the region's detector).")
 @click.option("--execute", is_flag=True, help="Run the matching runbook (after the plan).")
 @click.option("--yes", "-y", is_flag=True, help="With --execute: do not ask (for scripts).")
-@click.option("--case-id", help="Case to record under (default: the target's open case, or new).")
+@click.option("--case-id", shell_complete=complete_case_id,
+              help="Case to record under (default: the target's open case, or new).")
 @click.option("--vpc", help="IP runbooks: block in this VPC instead of the finding's.")
 @click.option("--subnet", "subnets", multiple=True, help="IP runbooks: only these subnets.")
 @click.option("--notify-topic", help="SNS topic for notify steps (default: IRCLI_NOTIFY_TOPIC, "

@@ -7,15 +7,16 @@ runs; without a terminal to ask on, a change needs --yes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ircli.cli.confirm import confirm_or_refuse
 from ircli.cli.options import GlobalOptions
-from ircli.cli.render import Progress, render_run
-from ircli.core.engine import Emit
-from ircli.ops.common import RunSummary
 
-Run = Callable[[bool, Emit | None], RunSummary]  # (dry_run, progress) -> result
+if TYPE_CHECKING:  # the command modules import this at start-up: no boto3, no rich there
+    from ircli.core.engine import Emit
+    from ircli.ops.common import RunSummary
+
+Run = Callable[[bool, "Emit | None"], "RunSummary"]  # (dry_run, progress) -> result
 
 
 class CaseOptions(Protocol):
@@ -41,8 +42,11 @@ Render = Callable[[GlobalOptions, dict[str, Any]], None]
 
 
 def plan_confirm_run(opts: GlobalOptions, run: Run, question: str, *, dry_run: bool,
-                     yes: bool, render: Render = render_run) -> int:
+                     yes: bool, render: Render | None = None) -> int:
     """Show the plan (and stop there on --dry-run, an error or nothing to do), then run."""
+    from ircli.cli.render import Progress, render_run
+
+    render = render or render_run
     if dry_run or not yes:
         plan = run(True, None)
         if dry_run or plan.exit_code or plan.data["status"] == "released":

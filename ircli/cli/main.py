@@ -18,23 +18,46 @@ from ircli import __version__
 from ircli.cli.options import GlobalOptions, global_options
 from ircli.core.errors import ExitCode, IrcliError
 
+# name: (module, attribute, short help). The short help lives here so that `ircli --help` and
+# shell completion list the commands without importing them (a test keeps it equal to each
+# command's own); a command module is imported only when that command is used.
 _COMMANDS = {
-    "contain": ("ircli.cli.cmd_contain", "contain_cmd"),
-    "release": ("ircli.cli.cmd_release", "release_cmd"),
-    "case": ("ircli.cli.cmd_case", "case_group"),
-    "policy": ("ircli.cli.cmd_policy", "policy_cmd"),
-    "disable-keys": ("ircli.cli.cmd_identity", "disable_keys_cmd"),
-    "revoke-sessions": ("ircli.cli.cmd_identity", "revoke_sessions_cmd"),
-    "evidence": ("ircli.cli.cmd_evidence", "evidence_group"),
-    "lab": ("ircli.cli.cmd_lab", "lab_group"),
-    "tabletop": ("ircli.cli.cmd_tabletop", "tabletop_group"),
-    "collect": ("ircli.cli.cmd_collect", "collect_cmd"),
-    "ssm-docs": ("ircli.cli.cmd_ssm_docs", "ssm_docs_group"),
-    "analyst": ("ircli.cli.cmd_analyst", "analyst_group"),
-    "runbook": ("ircli.cli.cmd_runbook", "runbook_group"),
-    "triage": ("ircli.cli.cmd_triage", "triage_cmd"),
-    "block-ip": ("ircli.cli.cmd_block", "block_ip_cmd"),
-    "unblock-ip": ("ircli.cli.cmd_block", "unblock_ip_cmd"),
+    "contain": ("ircli.cli.cmd_contain", "contain_cmd",
+                "Isolate a compromised EC2 instance and keep it as evidence."),
+    "release": ("ircli.cli.cmd_release", "release_cmd",
+                "Undo containment exactly as the case recorded it (snapshots stay)."),
+    "case": ("ircli.cli.cmd_case", "case_group",
+             "Read the cases recorded on this machine (under IRCLI_HOME)."),
+    "policy": ("ircli.cli.cmd_policy", "policy_cmd",
+               "Print the IAM policy ircli needs (JSON, ready for `aws iam create-policy`)."),
+    "disable-keys": ("ircli.cli.cmd_identity", "disable_keys_cmd",
+                     "Shut out a leaked access key: deactivate, deny all, drop the login, keep "
+                     "the evidence."),
+    "revoke-sessions": ("ircli.cli.cmd_identity", "revoke_sessions_cmd",
+                        "Deny every session of a role issued before now (affects every holder of "
+                        "the role)."),
+    "evidence": ("ircli.cli.cmd_evidence", "evidence_group",
+                 "The evidence bucket (Object Lock, locked-down policy) and case custody in it."),
+    "lab": ("ircli.cli.cmd_lab", "lab_group",
+            "A realistic AWS account on this machine (the moto emulator), for rehearsal."),
+    "tabletop": ("ircli.cli.cmd_tabletop", "tabletop_group",
+                 "Run a tabletop exercise on the local lab: an alert, your response, a scorecard."),
+    "collect": ("ircli.cli.cmd_collect", "collect_cmd",
+                "Run the live-response collector on an instance and keep its verified archive."),
+    "ssm-docs": ("ircli.cli.cmd_ssm_docs", "ssm_docs_group",
+                 "The live-response SSM documents: check them offline, deploy them, compare them."),
+    "analyst": ("ircli.cli.cmd_analyst", "analyst_group",
+                "The analyst workstation: reads the case's evidence, mounts copies of its disks."),
+    "runbook": ("ircli.cli.cmd_runbook", "runbook_group",
+                "Runbooks as code: playbooks of registered steps, started by name or from a "
+                "finding."),
+    "triage": ("ircli.cli.cmd_triage", "triage_cmd",
+               "Read a GuardDuty finding: what happened, on what, from where, and the runbook's "
+               "plan."),
+    "block-ip": ("ircli.cli.cmd_block", "block_ip_cmd",
+                 "Deny an address in and out in network ACLs for a while (24 h by default)."),
+    "unblock-ip": ("ircli.cli.cmd_block", "unblock_ip_cmd",
+                   "Lift ircli's blocks of an address now (entries that are not ircli's stay)."),
 }
 
 
@@ -47,16 +70,37 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in _COMMANDS:
             return None
-        module, attr = _COMMANDS[cmd_name]
+        module, attr, _help = _COMMANDS[cmd_name]
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `ircli --help`, from the registry (nothing imported)."""
+        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: click.Context,
+                       incomplete: str) -> list[click.shell_completion.CompletionItem]:
+        """Command names with their short help, from the registry; then the options."""
+        from click.shell_completion import CompletionItem
+
+        names = [CompletionItem(name, help=_COMMANDS[name][2])
+                 for name in self.list_commands(ctx) if name.startswith(incomplete)]
+        if incomplete.startswith("-"):
+            names = []
+        return names + click.Command.shell_complete(self, ctx, incomplete)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ircli")
 @global_options
-def cli() -> None:
+@click.pass_obj
+def cli(opts: GlobalOptions) -> None:
     """ircli: incident response for AWS — contain, collect, disable credentials."""
+    from ircli.cli.output import resolve_default_output
+
+    opts.default_output = resolve_default_output()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -113,6 +157,7 @@ def aws_session(opts: GlobalOptions, case_id: str | None = None) -> Any:
     from ircli.core.session import AwsSession, AwsSettings
 
     settings = AwsSettings(profile=opts.profile, region=opts.region, role_arn=opts.role_arn,
+                           endpoint_url=opts.endpoint_url,
                            session_label=f"ircli-{case_id}" if case_id else "ircli")
     aws = AwsSession(settings)
     if opts.verbose >= 2:

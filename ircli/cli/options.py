@@ -11,18 +11,34 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+OUTPUT_FORMATS = ("text", "json", "yaml", "table")
+DOCUMENT_FORMATS = ("json", "yaml", "table")  # the result document, not the summary for people
+
+
 @dataclass
 class GlobalOptions:
     profile: str | None = None
     region: str | None = None
     role_arn: str | None = None
-    output: str = "text"
+    output: str | None = None  # --output; None: IRCLI_OUTPUT, then the config, then text
     verbose: int = 0
     evidence_bucket: str | None = None
+    query: str | None = None  # --query: a JMESPath expression applied to the result document
+    endpoint_url: str | None = None
+    default_output: str = "text"  # IRCLI_OUTPUT or the config file, set before a command runs
+
+    @property
+    def format(self) -> str:
+        """The output format in effect; --query alone asks for the document (json)."""
+        chosen = self.output or self.default_output
+        if self.query is not None and chosen not in DOCUMENT_FORMATS:
+            return "json"
+        return chosen
 
     @property
     def json(self) -> bool:
-        return self.output == "json"
+        """True when stdout carries the result document (json, yaml or table), not a summary."""
+        return self.format in DOCUMENT_FORMATS
 
 
 def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -37,8 +53,21 @@ def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
     return callback
 
 
+def _store_query(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Check the expression when it is parsed, so a typo fails before anything runs."""
+    if value is not None:
+        from ircli.cli.output import compile_query
+
+        try:
+            compile_query(value)
+        except ValueError as err:
+            raise click.BadParameter(str(err), ctx=ctx, param=param) from err
+    return _store("query")(ctx, param, value)  # type: ignore[no-any-return]
+
+
 def global_options(f: F) -> F:
-    """Attach --profile, --region, --role-arn, --output, --evidence-bucket and -v.
+    """Attach --profile, --region, --role-arn, --output, --query, --endpoint-url,
+    --evidence-bucket and -v.
 
     Values land in GlobalOptions.
     """
@@ -50,9 +79,18 @@ def global_options(f: F) -> F:
         click.option("--role-arn", expose_value=False, callback=_store("role_arn"),
                      help="Assume this role in the target account; the session name carries "
                           "the case id."),
-        click.option("--output", "-o", type=click.Choice(["text", "json"]), default=None,
+        click.option("--output", "-o", type=click.Choice(OUTPUT_FORMATS), default=None,
                      expose_value=False, callback=_store("output"),
-                     help="text for people, json for playbooks (one JSON document on stdout)."),
+                     help="text for people; json (one document on stdout), yaml or table of "
+                          "the result (default: IRCLI_OUTPUT, then [output] format in the "
+                          "config, then text)."),
+        click.option("--query", metavar="JMESPATH", expose_value=False,
+                     callback=_store_query,
+                     help="Keep only this JMESPath selection of the result document, as the "
+                          "AWS CLI does (implies json unless -o yaml/table)."),
+        click.option("--endpoint-url", metavar="URL", expose_value=False,
+                     callback=_store("endpoint_url"),
+                     help="Send every AWS call to this endpoint (default: AWS_ENDPOINT_URL)."),
         click.option("--evidence-bucket", expose_value=False, callback=_store("evidence_bucket"),
                      help="S3 bucket for evidence (default: IRCLI_EVIDENCE_BUCKET, then the "
                           "ircli config file)."),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
-import click
 from rich.console import Console
 from rich.table import Table
 
@@ -36,7 +34,10 @@ class Progress:
 
 
 def emit_json(data: dict[str, Any]) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    """The result document: --query, then json, yaml or table (ircli/cli/output.py)."""
+    from ircli.cli.output import emit_json as emit
+
+    emit(data)
 
 
 def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The ircli config file and the settings it may hold (today: the evidence bucket).
+"""The ircli config file and the settings it may hold.
 
 Where it lives: ``$IRCLI_CONFIG`` when set, else ``<IRCLI_HOME>/config.toml`` (by default
 ``~/.ircli/config.toml``). It is TOML::
@@ -6,16 +6,15 @@ Where it lives: ``$IRCLI_CONFIG`` when set, else ``<IRCLI_HOME>/config.toml`` (b
     [evidence]
     bucket = "acme-ir-evidence"
 
-Python 3.11+ reads it with the standard ``tomllib``. Python 3.10 has no ``tomllib`` and ircli
-adds no dependency for it, so there a tiny subset is parsed instead: ``[table]`` headers and
-``key = "string"`` / integer / ``true``/``false`` lines, ``#`` comments. Anything else is
-refused with a message that names the line.
+Python 3.11+ reads it with the standard ``tomllib``; Python 3.10 with ``tomli`` (the same
+parser, a dependency there only). The settings: ``[evidence] bucket``, ``[runbooks] dir``,
+``[notify] topic`` and ``[output] format`` (text, json, yaml or table).
 """
 
 from __future__ import annotations
 
 import os
-import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,21 @@ from ircli.core.errors import InvalidInput, UserError
 
 ENV_BUCKET = "IRCLI_EVIDENCE_BUCKET"
 ENV_CONFIG = "IRCLI_CONFIG"
+ENV_OUTPUT = "IRCLI_OUTPUT"
 
-_TABLE = re.compile(r"^\[([A-Za-z0-9_.-]+)\]$")
-_PAIR = re.compile(r"^([A-Za-z0-9_-]+)\s*=\s*(.+)$")
+_PYTHON = tuple(sys.version_info[:2])
+
+
+def toml_parser(python: tuple[int, ...]) -> Any:
+    """``tomllib`` on Python 3.11+; on 3.10 ``tomli``, the same parser as a package
+    (setup.cfg: ``tomli; python_version < "3.11"``)."""
+    if python >= (3, 11):
+        import tomllib
+
+        return tomllib
+    import tomli
+
+    return tomli
 
 
 def config_path() -> Path:
@@ -41,55 +52,13 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     if not path.exists():
         return {}
     text = path.read_text()
+    parser = toml_parser(_PYTHON)
     try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        return parse_toml_subset(text, path)
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+        data: dict[str, Any] = parser.loads(text)
+    except parser.TOMLDecodeError as err:
         raise InvalidInput(f"The ircli config file {path} is not valid TOML: {err}.",
                            "Fix or remove the file.") from err
     return data
-
-
-def parse_toml_subset(text: str, path: Path) -> dict[str, Any]:
-    """The small TOML subset documented above (the Python 3.10 fallback)."""
-    data: dict[str, Any] = {}
-    table = data
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        header = _TABLE.match(line)
-        pair = _PAIR.match(line)
-        if header:
-            table = data
-            for part in header.group(1).split("."):
-                table = table.setdefault(part, {})
-        elif pair:
-            table[pair.group(1)] = _scalar(pair.group(2).strip(), path, number)
-        else:
-            raise _unsupported(path, number)
-    return data
-
-
-def _scalar(value: str, path: Path, number: int) -> Any:
-    if "#" in value and not value.startswith('"'):
-        value = value.split("#", 1)[0].strip()
-    if re.fullmatch(r'"[^"\\]*"(\s*#.*)?', value):
-        return value[1:value.index('"', 1)]
-    if value in ("true", "false"):
-        return value == "true"
-    if re.fullmatch(r"[+-]?\d+", value):
-        return int(value)
-    raise _unsupported(path, number)
-
-
-def _unsupported(path: Path, number: int) -> UserError:
-    return InvalidInput(
-        f"Line {number} of {path} is outside the TOML subset ircli reads on Python 3.10.",
-        'Use [table] headers and key = "string", number or true/false lines, or Python 3.11+.')
 
 
 def evidence_bucket(explicit: str | None = None, *, strict: bool = True) -> str | None:
@@ -123,3 +92,16 @@ def require_evidence_bucket(explicit: str | None = None) -> str:
 def how_to_set_bucket() -> str:
     return (f"Pass --evidence-bucket NAME, set {ENV_BUCKET}, or put "
             f'`[evidence]` / `bucket = "NAME"` in {config_path()}.')
+
+
+def configured_output() -> tuple[str | None, str]:
+    """The default output format and where it was set: ``IRCLI_OUTPUT``, else ``[output]
+    format`` in the config file; (None, "") when neither. An unreadable config file counts as
+    unset here (the output format never stops a command; the bucket lookup reports the file)."""
+    if os.environ.get(ENV_OUTPUT):
+        return os.environ[ENV_OUTPUT], ENV_OUTPUT
+    try:
+        value = load_config().get("output", {}).get("format")
+    except (UserError, OSError):
+        return None, ""
+    return (str(value), f"[output] format in {config_path()}") if value else (None, "")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ircli.core.config import config_path, load_config
 from ircli.core.errors import NotFound, UserError
-from ircli.runbook.loader import load_runbook
 from ircli.runbook.model import Runbook
 
 ENV_RUNBOOKS_DIR = "IRCLI_RUNBOOKS_DIR"
@@ -52,6 +51,8 @@ def runbook_files(directory: Path) -> list[Path]:
 
 def all_runbooks(explicit_dir: str | None = None) -> list[Runbook]:
     """Every runbook by name; a user runbook replaces the shipped one of the same name."""
+    from ircli.runbook.loader import load_runbook  # validation needs the step registry
+
     found: dict[str, Runbook] = {}
     shipped = shipped_dir()
     for path in runbook_files(shipped) if shipped else []:
@@ -73,6 +74,8 @@ def get_runbook(name_or_file: str, explicit_dir: str | None = None) -> Runbook:
     if path.suffix in SUFFIXES or os.sep in name_or_file:
         if not path.is_file():
             raise NotFound(f"There is no runbook file {path}.", "Check the path.")
+        from ircli.runbook.loader import load_runbook
+
         return load_runbook(path, "file")
     runbooks = all_runbooks(explicit_dir)
     for runbook in runbooks:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ircli.core.config import evidence_bucket, parse_toml_subset, require_evidence_bucket
+from ircli.core.config import evidence_bucket, require_evidence_bucket
 from ircli.core.errors import InvalidInput, UserError
 from ircli.evidence.verify import _retention_problem
 
@@ -42,14 +42,6 @@ def test_broken_config_stops_evidence_commands_but_not_containment(aws_env: Path
     with pytest.raises(InvalidInput):
         evidence_bucket()
     assert evidence_bucket(strict=False) is None
-
-
-def test_python310_subset_parser(tmp_path: Path) -> None:
-    text = '# ircli\n[evidence]\nbucket = "b-1" # here\nretention = 90\n[a.b]\nx = true\n'
-    assert parse_toml_subset(text, tmp_path / "c.toml") == {
-        "evidence": {"bucket": "b-1", "retention": 90}, "a": {"b": {"x": True}}}
-    with pytest.raises(InvalidInput, match="Line 2"):
-        parse_toml_subset("[evidence]\nbucket = ['a']\n", tmp_path / "c.toml")
 
 
 def test_retention_must_lie_in_the_future() -> None:
