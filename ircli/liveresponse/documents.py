@@ -1,7 +1,7 @@
 """Load, build, check and render the shipped live-response SSM documents.
 
-The canonical documents live in the repository's top-level ``ssm_documents/``; an installed
-copy is looked up under ``<prefix>/share/ircli/ssm_documents`` (setup.cfg ``data_files``).
+The canonical documents live in the repository's top-level ``ssm_documents/``, installed inside
+the package (:mod:`ircli.data`, setup.cfg ``package_dir``).
 Rendering mimics the SSM agent so the emulator substitute runs exactly what an instance would.
 """
 
@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import site
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,14 +39,16 @@ _DEFAULT_TIMEOUT = 3600
 
 
 def _candidate_dirs() -> list[Path]:
-    """Where documents may live: explicit override, the repository, then installed data."""
+    """Where documents may live: explicit override, then the shipped ones (ircli.data)."""
+    from ircli.data import shipped_dir
+
     dirs: list[Path] = []
     override = os.environ.get(ENV_DOCUMENTS_DIR)
     if override:
         dirs.append(Path(override))
-    dirs.append(Path(__file__).resolve().parents[2] / "ssm_documents")
-    for prefix in (sys.prefix, sys.base_prefix, site.getuserbase()):
-        dirs.append(Path(prefix) / "share" / "ircli" / "ssm_documents")
+    shipped = shipped_dir("ssm_documents")
+    if shipped is not None:
+        dirs.append(shipped)
     return dirs
 
 

@@ -3,14 +3,12 @@ or replace a shipped runbook of the same name.
 
 The user's directory is ``--runbooks-dir``, else ``IRCLI_RUNBOOKS_DIR``, else ``[runbooks] dir``
 in the ircli config file. The shipped runbooks live in the repository's top-level
-``runbooks/``; an installed copy is under ``<prefix>/share/ircli/runbooks``.
+``runbooks/`` and are installed inside the package (:mod:`ircli.data`).
 """
 
 from __future__ import annotations
 
 import os
-import site
-import sys
 from pathlib import Path
 
 from ircli.core.config import config_path, load_config
@@ -22,11 +20,10 @@ SUFFIXES = (".yaml", ".yml")
 
 
 def shipped_dir() -> Path | None:
-    """The first directory holding the shipped runbooks (the repository, then installed data)."""
-    candidates = [Path(__file__).resolve().parents[2] / "runbooks"]
-    for prefix in (sys.prefix, sys.base_prefix, site.getuserbase()):
-        candidates.append(Path(prefix) / "share" / "ircli" / "runbooks")
-    return next((d for d in candidates if (d / "ec2-compromise.yaml").is_file()), None)
+    """The directory of the shipped runbooks (in the installed package, or the checkout)."""
+    from ircli.data import shipped_dir as shipped
+
+    return shipped("runbooks")
 
 
 def user_dir(explicit: str | None = None) -> Path | None:
