@@ -7,7 +7,6 @@ run (Ctrl-C, kill, a lost network), the pre-change state that ``release`` needs 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -21,6 +20,7 @@ from typing import Any
 from ircli.core.audit import AuditLog
 from ircli.core.clock import iso
 from ircli.core.errors import InvalidInput, NotFound, UserError
+from ircli.core.filelock import lock, unlock
 
 CASE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -84,7 +84,7 @@ class Case:
         fh = open(self.path / ".lock", "w")  # noqa: SIM115 - held for the block
         try:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                lock(fh)
             except BlockingIOError as err:
                 raise UserError(
                     f"Another ircli process is working on case {self.case_id}.",
@@ -92,6 +92,7 @@ class Case:
                 ) from err
             yield
         finally:
+            unlock(fh)
             fh.close()
 
 
