@@ -95,8 +95,8 @@ def format_document(document: Any, fmt: str) -> str:
 
 
 def plain(value: Any) -> str:
-    """A cell's text: scalars as they are, lists and objects as compact JSON; control
-    characters shown escaped."""
+    """A cell's text: scalars as they are, a list of objects one line each, other lists and
+    objects as compact JSON; control characters shown escaped."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -105,6 +105,9 @@ def plain(value: Any) -> str:
         text = value
     elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
         text = ", ".join(plain(v) for v in value)
+    elif _is_rows(value):  # one line per object: its non-empty values (each escaped)
+        return "\n".join(" ".join(plain(v) for v in row.values() if v not in (None, "", [], {}))
+                         for row in value)
     elif isinstance(value, dict | list):
         text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     else:
