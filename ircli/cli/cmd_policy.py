@@ -16,5 +16,11 @@ def policy_cmd(opts: GlobalOptions) -> int:
     """Print the IAM policy ircli needs (JSON, ready for `aws iam create-policy`)."""
     from ircli.core.policy import least_privilege_policy
 
-    click.echo(json.dumps(least_privilege_policy(), indent=2))
+    policy = least_privilege_policy()
+    if opts.json:  # -o json|yaml|table or --query: the document like every command's result
+        from ircli.cli.output import emit_json
+
+        emit_json(policy)
+    else:
+        click.echo(json.dumps(policy, indent=2))
     return 0

@@ -164,3 +164,11 @@ def test_format_document_of_scalars_and_nested_objects() -> None:
     assert "a.b" in table and "rows" in table and "v" in table
     assert format_document(None, "json") == "null"
     assert yaml.safe_load(format_document({"k": [1, 2]}, "yaml")) == {"k": [1, 2]}
+
+
+def test_policy_stays_raw_json_for_people_and_takes_a_query(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    raw = run(capsys, "policy").out
+    assert raw.startswith('{\n  "Version"')  # as `aws iam create-policy` takes it
+    sids = json.loads(run(capsys, "policy", "--query", "Statement[].Sid").out)
+    assert sids == [s["Sid"] for s in json.loads(raw)["Statement"]]
