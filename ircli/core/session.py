@@ -1,8 +1,9 @@
 """The one way ircli reaches AWS: profile, role, region, partition, endpoint, retries, user agent.
 
 Every client comes from :class:`AwsSession`, so every call is retried the same way
-(botocore ``standard`` mode for throttling and 5xx), carries the ircli user agent, honours
-``AWS_ENDPOINT_URL`` (how the local emulator is reached) and is seen by the call observers
+(botocore ``standard`` mode for throttling and 5xx), carries the ircli user agent, goes to
+``AwsSettings.endpoint_url`` (``--endpoint-url``) when set and otherwise honours
+``AWS_ENDPOINT_URL`` (how the local emulator is reached), and is seen by the call observers
 (the case's audit log, the benchmark's call counter).
 """
 
