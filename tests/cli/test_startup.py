@@ -31,13 +31,18 @@ sys.stderr.write(json.dumps(sorted(sys.modules)))
 """
 
 
-def loaded(args: list[str], env: dict[str, str] | None = None) -> tuple[set[str], str]:
-    """The top-level packages `ircli ARGS` leaves in sys.modules, and what it printed."""
+def run_ircli(args: list[str], env: dict[str, str] | None = None) -> tuple[list[str], str]:
+    """Every module `ircli ARGS` leaves in sys.modules, and what it printed."""
     environ = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     proc = subprocess.run([sys.executable, "-c", _WRAPPER, json.dumps(args)],
                           capture_output=True, text=True, env=environ, timeout=60, check=True)
-    modules = json.loads(proc.stderr.splitlines()[-1])
-    return {m.split(".")[0] for m in modules}, proc.stdout
+    return json.loads(proc.stderr.splitlines()[-1]), proc.stdout
+
+
+def loaded(args: list[str], env: dict[str, str] | None = None) -> tuple[set[str], str]:
+    """The top-level packages `ircli ARGS` leaves in sys.modules, and what it printed."""
+    modules, out = run_ircli(args, env)
+    return {m.split(".")[0] for m in modules}, out
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["contain", "--help"],
@@ -56,7 +61,8 @@ def test_every_command_help_is_light(command: str) -> None:
 
 
 def test_group_help_lists_every_command_with_its_own_short_help() -> None:
-    _modules, out = loaded(["--help"])
+    modules, out = run_ircli(["--help"])
+    assert not [m for m in modules if m.startswith("ircli.cli.cmd_")]  # none imported
     for name, (module, attr, short) in _COMMANDS.items():
         command: click.Command = getattr(importlib.import_module(module), attr)
         assert short == command.get_short_help_str(limit=300), name
