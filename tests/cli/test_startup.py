@@ -60,6 +60,45 @@ def test_every_command_help_is_light(command: str) -> None:
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
+_EVERY_HELP = """
+import contextlib, io, json, sys
+import click
+from ircli.cli.main import cli, main
+
+def paths(group, prefix):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        yield [*prefix, name]
+        if isinstance(command, click.Group):
+            yield from paths(command, [*prefix, name])
+
+seen = []
+for path in list(paths(cli, [])):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main([*path, "--help"])
+        except SystemExit:
+            pass
+    seen.append(path)
+sys.stderr.write(json.dumps({"helped": seen, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_the_help_of_every_subcommand_together_stays_light() -> None:
+    """All of them in one process: if all together load no AWS or rendering library, none
+    does alone."""
+    environ = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", _EVERY_HELP], capture_output=True, text=True,
+                          env=environ, timeout=120, check=True)
+    result = json.loads(proc.stderr.splitlines()[-1])
+    assert ["evidence", "verify"] in result["helped"] and ["analyst", "launch"] in result["helped"]
+    assert len(result["helped"]) > 30
+    modules = {m.split(".")[0] for m in result["modules"]}
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
 def test_group_help_lists_every_command_with_its_own_short_help() -> None:
     modules, out = run_ircli(["--help"])
     assert not [m for m in modules if m.startswith("ircli.cli.cmd_")]  # none imported
