@@ -21,7 +21,7 @@ from ircli.core.errors import ExitCode, IrcliError
 # name: (module, attribute, short help). The short help lives here so that `ircli --help` and
 # shell completion list the commands without importing them (a test keeps it equal to each
 # command's own); a command module is imported only when that command is used.
-_COMMANDS = {
+_COMMANDS: dict[str, tuple[str, ...]] = {
     "contain": ("ircli.cli.cmd_contain", "contain_cmd",
                 "Isolate a compromised EC2 instance and keep it as evidence."),
     "release": ("ircli.cli.cmd_release", "release_cmd",
@@ -70,13 +70,21 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in _COMMANDS:
             return None
-        module, attr, _help = _COMMANDS[cmd_name]
+        module, attr = _COMMANDS[cmd_name][:2]
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
 
+    def registry_help(self, ctx: click.Context, name: str) -> str:
+        """From the registry; an entry without one (a test flags it) imports its command."""
+        entry = _COMMANDS[name]
+        if len(entry) > 2:
+            return entry[2]
+        command = self.get_command(ctx, name)
+        return command.get_short_help_str(limit=300) if command else ""
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of `ircli --help`, from the registry (nothing imported)."""
-        rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, self.registry_help(ctx, name)) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -85,7 +93,7 @@ class LazyGroup(click.Group):
         """Command names with their short help, from the registry; then the options."""
         from click.shell_completion import CompletionItem
 
-        names = [CompletionItem(name, help=_COMMANDS[name][2])
+        names = [CompletionItem(name, help=self.registry_help(ctx, name))
                  for name in self.list_commands(ctx) if name.startswith(incomplete)]
         if incomplete.startswith("-"):
             names = []

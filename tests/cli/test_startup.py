@@ -102,7 +102,9 @@ def test_the_help_of_every_subcommand_together_stays_light() -> None:
 def test_group_help_lists_every_command_with_its_own_short_help() -> None:
     modules, out = run_ircli(["--help"])
     assert not [m for m in modules if m.startswith("ircli.cli.cmd_")]  # none imported
-    for name, (module, attr, short) in _COMMANDS.items():
+    for name, entry in _COMMANDS.items():
+        assert len(entry) == 3, f"{name}: keep its short help in the registry"
+        module, attr, short = entry
         command: click.Command = getattr(importlib.import_module(module), attr)
         assert short == command.get_short_help_str(limit=300), name
         assert name in out
