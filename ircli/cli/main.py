@@ -35,6 +35,8 @@ _COMMANDS = {
     "triage": ("ircli.cli.cmd_triage", "triage_cmd"),
     "block-ip": ("ircli.cli.cmd_block", "block_ip_cmd"),
     "unblock-ip": ("ircli.cli.cmd_block", "unblock_ip_cmd"),
+    "accounts": ("ircli.cli.cmd_accounts", "accounts_group"),
+    "locate": ("ircli.cli.cmd_locate", "locate_cmd"),
 }
 
 
@@ -110,9 +112,16 @@ def _bug(opts: GlobalOptions, err: BaseException) -> None:
 
 def aws_session(opts: GlobalOptions, case_id: str | None = None) -> Any:
     """The session factory, configured from the global options and the environment."""
+    from ircli.core.accounts import access_for, check_account_id
     from ircli.core.session import AwsSession, AwsSettings
 
+    access = access_for(check_account_id(opts.account), opts.role_name) if opts.account \
+        else None
     settings = AwsSettings(profile=opts.profile, region=opts.region, role_arn=opts.role_arn,
+                           account=access.account if access else None,
+                           role_name=access.role_name if access else None,
+                           external_id=access.external_id if access else None,
+                           duration_seconds=access.duration_seconds if access else None,
                            session_label=f"ircli-{case_id}" if case_id else "ircli")
     aws = AwsSession(settings)
     if opts.verbose >= 2:
