@@ -8,6 +8,7 @@ import click
 
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.plain import print_rows
 from ircli.cli.render import emit_json
 
 
@@ -96,19 +97,5 @@ def accounts_check(opts: GlobalOptions, accounts_csv: str | None, max_concurrenc
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> None:
-    """Plain columns; every cell is data (account names are chosen by account admins)."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(box=None, header_style="bold")
-    for header in headers:
-        table.add_column(header, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(_printable(str(cell))) for cell in row))
-    Console(highlight=False).print(table)
-
-
-def _printable(text: str) -> str:
-    """Control characters shown escaped, never sent to the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """Account names are chosen by account admins: plain text, never markup."""
+    print_rows(headers, rows)

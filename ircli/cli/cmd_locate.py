@@ -9,6 +9,7 @@ import click
 
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.plain import printable
 from ircli.cli.render import emit_json
 
 
@@ -69,7 +70,7 @@ def _progress() -> Any:
 
 
 def _render(data: dict[str, Any]) -> None:
-    from ircli.cli.cmd_accounts import _printable, _table
+    from ircli.cli.cmd_accounts import _table
 
     pairs = data["pairs"]
     if data["found"]:
@@ -78,11 +79,11 @@ def _render(data: dict[str, Any]) -> None:
                  h["resource"], h.get("instance_id") or h.get("eni_id")
                  or h.get("access_key_id"), _details(h)] for h in data["found"]])
     else:
-        click.echo(f"{_printable(data['target'])} was not found in the "
+        click.echo(f"{printable(data['target'])} was not found in the "
                    f"{pairs['searched']} account-region pairs searched.")
     for failed in data["failed"]:
         click.echo(f"  {failed['account']} {failed['region']}: {failed['status']} — "
-                   f"{_printable(failed['detail'])}")
+                   f"{printable(failed['detail'])}")
     click.echo(f"Searched {pairs['searched']} of {pairs['total']} pairs; "
                + ", ".join(f"{k} {v}" for k, v in sorted(pairs.items())
                            if k not in ("total", "searched")) + ".")

@@ -7,6 +7,7 @@ contained, 5 not collected (live response gave no verified evidence), 1 an unexp
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 import traceback
@@ -110,10 +111,24 @@ def _bug(opts: GlobalOptions, err: BaseException) -> None:
     sys.exit(ExitCode.BUG)
 
 
-def aws_session(opts: GlobalOptions, case_id: str | None = None) -> Any:
-    """The session factory, configured from the global options and the environment."""
-    from ircli.core.accounts import access_for, check_account_id
+def aws_session(opts: GlobalOptions, case_id: str | None = None,
+                target: str | None = None) -> Any:
+    """The session factory, configured from the global options and the environment.
+
+    With ``target`` and no --account/--region/--role-arn, a local case that recorded where the
+    target lives (account, region, role) decides, so a case contained in a member account is
+    collected or released there without repeating the flags.
+    """
+    from ircli.core.accounts import access_for, check_account_id, recorded_location
     from ircli.core.session import AwsSession, AwsSettings
+
+    if target and not (opts.account or opts.region or opts.role_arn):
+        where = recorded_location(target, case_id)
+        if where:
+            opts = copy.copy(opts)
+            opts.region, opts.role_arn = where["region"], where["role_arn"]
+            # the account matters only when a role was assumed to reach it
+            opts.account = where["account"] if where["role_arn"] else None
 
     access = access_for(check_account_id(opts.account), opts.role_name) if opts.account \
         else None

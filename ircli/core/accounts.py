@@ -142,3 +142,18 @@ def save_inventory(inventory: Inventory, path: Path | None = None) -> Path:
                               indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def recorded_location(target_id: str, case_id: str | None = None) -> dict[str, Any] | None:
+    """Where a local case says ``target_id`` lives (account, region, role), so that collect,
+    release and the rest act there without being told again. None when no case knows it."""
+    from ircli.core.case import check_case_id, list_cases
+
+    wanted = check_case_id(case_id) if case_id else None
+    for case in list_cases():
+        if wanted and case.get("case_id") != wanted:
+            continue
+        target = case.get("targets", {}).get(target_id)
+        if isinstance(target, dict) and target.get("region"):
+            return {k: target.get(k) for k in ("account", "region", "role_arn")}
+    return None

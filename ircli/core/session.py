@@ -101,6 +101,7 @@ class AwsSession:
             )
         self.region: str = base.region_name
         arn = None if credentials else settings.role_arn or self._account_role(base)
+        self.role_arn: str | None = arn
         if credentials is not None:
             self.boto = _session_with(credentials, self.region)
         else:
@@ -158,6 +159,11 @@ class AwsSession:
     def account(self) -> str:
         """The account this session acts in (the target's, once a role was assumed)."""
         return self.settings.account or self.identity()["account"]
+
+    def location(self) -> dict[str, str | None]:
+        """Where this session acts, as a case records it so later commands act there too."""
+        return {"region": self.region, "account": self.settings.account,
+                "role_arn": self.role_arn}
 
     def identity(self) -> dict[str, str]:
         """Account and caller ARN (one STS call, cached)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,3 +76,24 @@ def test_a_malformed_account_id_is_a_user_error(org: Any,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     out = ircli(capsys, "contain", "i-0123456789abcdef0", "--yes", "--account", "12345")
     assert out.code == 2 and "12 digits" in out.err
+
+
+def test_the_case_remembers_the_account_and_release_needs_no_flags(
+        org: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ec2_a = org(MEMBER_A, "ec2", "eu-west-1")
+    instance = run_instance(ec2_a)
+    [eni] = ec2_a.describe_network_interfaces(Filters=[
+        {"Name": "attachment.instance-id", "Values": [instance]}])["NetworkInterfaces"]
+    before = [g["GroupId"] for g in eni["Groups"]]
+    contained = ircli(capsys, "contain", instance, "--yes", "--account", MEMBER_A,
+                      "--role-name", ROLE, "--region", "eu-west-1")
+    assert contained.code == 0, contained.err
+    case = json.loads(Path(contained.data["case_dir"], "case.json").read_text())
+    record = case["targets"][instance]
+    assert (record["account"], record["region"]) == (MEMBER_A, "eu-west-1")
+    assert record["role_arn"] == f"arn:aws:iam::{MEMBER_A}:role/{ROLE}"
+    released = ircli(capsys, "release", instance, "--yes")  # no --account, --region, role
+    assert released.code == 0, released.err
+    [eni] = ec2_a.describe_network_interfaces(NetworkInterfaceIds=[eni["NetworkInterfaceId"]])[
+        "NetworkInterfaces"]
+    assert [g["GroupId"] for g in eni["Groups"]] == before
