@@ -58,6 +58,6 @@ def collect_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, os_n
     clock = SystemClock()
 
     run = under_planned_case(options, lambda o, emit: collect(
-        aws_session(opts, o.case_id), clock, o, emit=emit))
+        aws_session(opts, o.case_id, o.instance_id), clock, o, emit=emit))
     return plan_confirm_run(opts, run, f"Run the live-response collector on {instance_id} now?",
                             dry_run=dry_run, yes=yes)

@@ -48,7 +48,7 @@ def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | Non
 
     def run(dry: bool, emit: Emit | None) -> RunSummary:
         options.dry_run = dry
-        return release(aws_session(opts, case_id), clock, options, emit=emit)
+        return release(aws_session(opts, case_id, instance_id), clock, options, emit=emit)
 
     return plan_confirm_run(opts, run, f"Release {instance_id} back into service?",
                             dry_run=dry_run, yes=yes)

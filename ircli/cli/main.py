@@ -7,6 +7,7 @@ contained, 5 not collected (live response gave no verified evidence), 1 an unexp
 
 from __future__ import annotations
 
+import copy
 import importlib
 import sys
 import traceback
@@ -52,12 +53,17 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
                 "Runbooks as code: playbooks of registered steps, started by name or from a "
                 "finding."),
     "triage": ("ircli.cli.cmd_triage", "triage_cmd",
-               "Read a GuardDuty finding: what happened, on what, from where, and the runbook's "
-               "plan."),
+               "Read GuardDuty findings: what happened, on what, where, and the runbook's plan."),
     "block-ip": ("ircli.cli.cmd_block", "block_ip_cmd",
                  "Deny an address in and out in network ACLs for a while (24 h by default)."),
     "unblock-ip": ("ircli.cli.cmd_block", "unblock_ip_cmd",
                    "Lift ircli's blocks of an address now (entries that are not ircli's stay)."),
+    "accounts": ("ircli.cli.cmd_accounts", "accounts_group",
+                 "The account inventory (from AWS Organizations) and the role ircli assumes in "
+                 "each."),
+    "locate": ("ircli.cli.cmd_locate", "locate_cmd",
+               "Find TARGET across accounts × regions: exit 0 found, 2 nowhere, 3 found with "
+               "failures."),
 }
 
 
@@ -160,12 +166,33 @@ def _bug(opts: GlobalOptions, err: BaseException) -> None:
     sys.exit(ExitCode.BUG)
 
 
-def aws_session(opts: GlobalOptions, case_id: str | None = None) -> Any:
-    """The session factory, configured from the global options and the environment."""
+def aws_session(opts: GlobalOptions, case_id: str | None = None,
+                target: str | None = None) -> Any:
+    """The session factory, configured from the global options and the environment.
+
+    With ``target`` and no --account/--region/--role-arn, a local case that recorded where the
+    target lives (account, region, role) decides, so a case contained in a member account is
+    collected or released there without repeating the flags.
+    """
+    from ircli.core.accounts import access_for, check_account_id, recorded_location
     from ircli.core.session import AwsSession, AwsSettings
 
+    if target and not (opts.account or opts.region or opts.role_arn):
+        where = recorded_location(target, case_id)
+        if where:
+            opts = copy.copy(opts)
+            opts.region, opts.role_arn = where["region"], where["role_arn"]
+            # the account matters only when a role was assumed to reach it
+            opts.account = where["account"] if where["role_arn"] else None
+
+    access = access_for(check_account_id(opts.account), opts.role_name) if opts.account \
+        else None
     settings = AwsSettings(profile=opts.profile, region=opts.region, role_arn=opts.role_arn,
                            endpoint_url=opts.endpoint_url,
+                           account=access.account if access else None,
+                           role_name=access.role_name if access else None,
+                           external_id=access.external_id if access else None,
+                           duration_seconds=access.duration_seconds if access else None,
                            session_label=f"ircli-{case_id}" if case_id else "ircli")
     aws = AwsSession(settings)
     if opts.verbose >= 2:

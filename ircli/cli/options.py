@@ -20,6 +20,8 @@ class GlobalOptions:
     profile: str | None = None
     region: str | None = None
     role_arn: str | None = None
+    account: str | None = None
+    role_name: str | None = None
     output: str | None = None  # --output; None: IRCLI_OUTPUT, then the config, then text
     verbose: int = 0
     evidence_bucket: str | None = None
@@ -66,8 +68,8 @@ def _store_query(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def global_options(f: F) -> F:
-    """Attach --profile, --region, --role-arn, --output, --query, --endpoint-url,
-    --evidence-bucket and -v.
+    """Attach --profile, --region, --role-arn, --account, --role-name, --output, --query,
+    --endpoint-url, --evidence-bucket and -v.
 
     Values land in GlobalOptions.
     """
@@ -79,6 +81,12 @@ def global_options(f: F) -> F:
         click.option("--role-arn", expose_value=False, callback=_store("role_arn"),
                      help="Assume this role in the target account; the session name carries "
                           "the case id."),
+        click.option("--account", expose_value=False, callback=_store("account"),
+                     help="The account the target lives in (default: the credentials' own); "
+                          "ircli assumes --role-name there."),
+        click.option("--role-name", expose_value=False, callback=_store("role_name"),
+                     help="Role assumed in --account, as arn:PARTITION:iam::ACCOUNT:role/NAME "
+                          "(default: IRCLI_ROLE_NAME, then [accounts] role_name in the config)."),
         click.option("--output", "-o", type=click.Choice(OUTPUT_FORMATS), default=None,
                      expose_value=False, callback=_store("output"),
                      help="text for people; json (one document on stdout), yaml or table of "

@@ -20,6 +20,23 @@ class ExitCode(IntEnum):
     NOT_COLLECTED = 5  # live response ran (or was sent) but no verified evidence came back
 
 
+# From best to worst, for a run over many targets: one "not contained" outweighs any number of
+# targets done; a bug outweighs everything (README, "Exit codes").
+_SEVERITY = (ExitCode.OK, ExitCode.USER, ExitCode.PARTIAL, ExitCode.NOT_COLLECTED,
+             ExitCode.NOT_CONTAINED, ExitCode.BUG)
+
+
+def worst_exit_code(codes: list[int]) -> int:
+    """The exit code of a run over many targets: the worst of theirs."""
+    def rank(code: int) -> int:
+        try:
+            return _SEVERITY.index(ExitCode(code))
+        except ValueError:  # an undocumented code (130: interrupted) ranks worst
+            return len(_SEVERITY)
+
+    return max(codes, key=rank, default=int(ExitCode.OK))
+
+
 class IrcliError(Exception):
     """A failure the user can act on: a message and, where useful, a remediation."""
 

@@ -18,17 +18,19 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.regions import EndpointResolver
 
 from ircli import __version__
-from ircli.core.errors import CredentialsMissing, RegionMissing
+from ircli.core.assume import assumed_credentials, role_arn
+from ircli.core.errors import CredentialsMissing, RegionMissing, UserError
 
 CallObserver = Callable[["ApiCall"], None]
 
 _READ_PREFIXES = ("Describe", "Get", "List", "Head", "Lookup", "Search", "Select", "Generate")
 _SECRET_KEY = re.compile(r"(?i)(password|secret|token|credential|privatekey|presigned|url)")
-_SESSION_NAME_CHARS = re.compile(r"[^\w+=,.@-]")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class AwsSettings:
     profile: str | None = None
     region: str | None = None
     role_arn: str | None = None
+    account: str | None = None  # the account the target lives in (None: the caller's own)
+    role_name: str | None = None  # assumed as arn:{partition}:iam::{account}:role/{role_name}
+    external_id: str | None = None
+    duration_seconds: int | None = None
     endpoint_url: str | None = None
     session_label: str = "ircli"
     max_attempts: int = 8
@@ -77,7 +83,8 @@ def scrub(value: Any) -> Any:
 class AwsSession:
     """A boto3 session plus ircli's client settings and call observers."""
 
-    def __init__(self, settings: AwsSettings, observers: list[CallObserver] | None = None) -> None:
+    def __init__(self, settings: AwsSettings, observers: list[CallObserver] | None = None,
+                 credentials: Credentials | None = None) -> None:
         self.settings = settings
         self.observers: list[CallObserver] = list(observers or [])
         self._clients: dict[str, Any] = {}
@@ -93,8 +100,13 @@ class AwsSession:
                 "Pass --region, or set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your "
                 "AWS profile).",
             )
-        self.boto = self._assume(base, settings.role_arn) if settings.role_arn else base
         self.region: str = base.region_name
+        arn = None if credentials else settings.role_arn or self._account_role(base)
+        self.role_arn: str | None = arn
+        if credentials is not None:
+            self.boto = _session_with(credentials, self.region)
+        else:
+            self.boto = self._assume(base, arn) if arn else base
         self._config = Config(
             region_name=self.region,
             retries={"mode": "standard", "max_attempts": settings.max_attempts},
@@ -106,6 +118,8 @@ class AwsSession:
         events.register("before-parameter-build.*.*", self._before_call)
         events.register("after-call.*.*", self._after_call)
         events.register("after-call-error.*.*", self._after_call_error)
+        if settings.account and not arn:
+            self._check_own_account(settings.account)
 
     @property
     def partition(self) -> str:
@@ -117,14 +131,17 @@ class AwsSession:
         endpoints = self.boto._session.get_component("data_loader").load_data("endpoints")
         return str(EndpointResolver(endpoints).get_partition_dns_suffix(self.partition))
 
-    def client(self, service: str) -> Any:
-        """A cached, thread-safe client for ``service`` with ircli's settings."""
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A cached, thread-safe client for ``service`` (in ``region``, default the session's)."""
+        key = service if region in (None, self.region) else f"{service}@{region}"
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self.boto.client(  # type: ignore[call-overload]
-                    service, config=self._config, endpoint_url=self.settings.endpoint_url
-                )
-            return self._clients[service]
+            if key not in self._clients:
+                config = self._config if key == service else self._config.merge(
+                    Config(region_name=region))
+                self._clients[key] = self.boto.client(  # type: ignore[call-overload]
+                    service, config=config, region_name=region or self.region,
+                    endpoint_url=self.settings.endpoint_url)
+            return self._clients[key]
 
     def s3_presigner(self, region: str) -> Any:
         """An S3 client for presigned URLs: SigV4 (botocore may still presign with the
@@ -139,6 +156,16 @@ class AwsSession:
                     endpoint_url=self.settings.endpoint_url)
             return self._clients[key]
 
+    @property
+    def account(self) -> str:
+        """The account this session acts in (the target's, once a role was assumed)."""
+        return self.settings.account or self.identity()["account"]
+
+    def location(self) -> dict[str, str | None]:
+        """Where this session acts, as a case records it so later commands act there too."""
+        return {"region": self.region, "account": self.settings.account,
+                "role_arn": self.role_arn}
+
     def identity(self) -> dict[str, str]:
         """Account and caller ARN (one STS call, cached)."""
         if self._identity is None:
@@ -146,26 +173,37 @@ class AwsSession:
             self._identity = {"account": resp["Account"], "arn": resp["Arn"]}
         return self._identity
 
-    def _assume(self, base: boto3.Session, role_arn: str) -> boto3.Session:
-        label = _SESSION_NAME_CHARS.sub("-", self.settings.session_label)[:64]
-        sts = base.client(
-            "sts", endpoint_url=self.settings.endpoint_url, region_name=base.region_name
-        )
-        try:
-            creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=label)[
-                "Credentials"
-            ]
-        except botocore.exceptions.NoCredentialsError as err:
+    def _account_role(self, base: boto3.Session) -> str | None:
+        """The fixed-name role in ``--account``, when a role name is configured."""
+        if not (self.settings.account and self.settings.role_name):
+            return None
+        partition = base.get_partition_for_region(self.region)
+        return role_arn(partition, self.settings.account, self.settings.role_name)
+
+    def _check_own_account(self, account: str) -> None:
+        mine = self.identity()["account"]
+        if mine != account:
+            raise UserError(
+                f"The target is in account {account}, but these credentials are for account "
+                f"{mine} and no role name is configured to assume there.",
+                "Pass --role-name NAME (or set IRCLI_ROLE_NAME, or [accounts] role_name in the "
+                "ircli config), or --role-arn for a one-off role.")
+
+    def _assume(self, base: boto3.Session, arn: str) -> boto3.Session:
+        """A session whose credentials are the role's, renewed before they expire."""
+        if base.get_credentials() is None:
             raise CredentialsMissing(
                 "No AWS credentials were found to assume the role with.",
                 "Configure credentials (aws configure, AWS_PROFILE or environment variables).",
-            ) from err
-        return boto3.Session(
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            region_name=base.region_name,
-        )
+            )
+        sts = base.client("sts", endpoint_url=self.settings.endpoint_url,
+                          region_name=self.region,
+                          config=Config(retries={"mode": "standard", "max_attempts": 8},
+                                        user_agent_extra=f"ircli/{__version__}"))
+        creds = assumed_credentials(sts, arn, self.settings.session_label,
+                                    external_id=self.settings.external_id,
+                                    duration_seconds=self.settings.duration_seconds)
+        return _session_with(creds, self.region)
 
     # botocore event hooks: they feed the observers and never change a request.
     def _before_call(self, params: dict[str, Any], model: Any, context: dict[str, Any],
@@ -198,3 +236,10 @@ class AwsSession:
     def _notify(self, call: ApiCall) -> None:
         for observer in list(self.observers):
             observer(call)
+
+
+def _session_with(credentials: Credentials, region: str) -> boto3.Session:
+    """A boto3 session that signs with ``credentials`` (refreshable or per-thread)."""
+    core = botocore.session.Session()
+    core._credentials = credentials  # type: ignore[attr-defined]  # where its providers put theirs
+    return boto3.Session(botocore_session=core, region_name=region)

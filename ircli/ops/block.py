@@ -150,7 +150,7 @@ def _bind_case_after_resolve(ctx: RunContext, run: IpRun, stack: ExitStack
         if not run.dry_run:
             stack.enter_context(case.locked())
         ctx.record.update(kind="ip-address", address=str(ctx.facts["address"]),
-                          region=ctx.aws.region, vpc_ids=ctx.facts["vpc_ids"],
+                          **ctx.aws.location(), vpc_ids=ctx.facts["vpc_ids"],
                           network_acls=[a["NetworkAclId"] for a in ctx.facts["network_acls"]])
         if run.reason:
             ctx.record["reason"] = run.reason

@@ -111,8 +111,9 @@ def _bind_case(ctx: RunContext, opts: CollectOptions, stack: ExitStack
         instance = ctx.facts["instance"]
         open_target_case(ctx, pick_case(opts.case_id, contained_case(instance), ctx,
                                         f"Instance {opts.instance_id}"), stack)
-        ctx.record.update(kind="instance", region=ctx.aws.region, name=display_name(instance),
-                          account=instance.get("OwnerId"))
+        ctx.record.update(kind="instance", **{**ctx.aws.location(),
+                                                   "account": instance.get("OwnerId")},
+                          name=display_name(instance))
         ctx.save()
         ctx.audit("run-start", command="collect", dry_run=opts.dry_run,
                   options={"case_id": opts.case_id, **vars(opts.settings)})

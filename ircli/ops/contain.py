@@ -164,8 +164,8 @@ def _bind_case_after_resolve(ctx: RunContext, run: InstanceRun, stack: ExitStack
         case_id = pick_case(run.case_id, contained_case(instance), ctx,
                             f"Instance {run.instance_id}")
         record = open_target_case(ctx, case_id, stack)
-        record.update(kind="instance", region=ctx.aws.region, name=display_name(instance),
-                      account=instance.get("OwnerId"))
+        record.update(kind="instance", **{**ctx.aws.location(), "account": instance.get("OwnerId")},
+                      name=display_name(instance))
         if run.reason:
             record["reason"] = run.reason
         record.setdefault("status", "containing")

@@ -190,6 +190,6 @@ def _run(ctx: RunContext, command: str, case_id: str, steps: list[Step], done: s
 def _bind_case(ctx: RunContext, case_id: str, stack: ExitStack, fields: dict[str, Any]) -> None:
     """Open and lock the case; a target released earlier starts a fresh record."""
     open_target_case(ctx, case_id, stack)
-    ctx.record.update(region=ctx.aws.region, account=ctx.aws.identity()["account"], **fields)
+    ctx.record.update(**{**ctx.aws.location(), "account": ctx.aws.account}, **fields)
     ctx.record.setdefault("status", "containing")
     ctx.save()

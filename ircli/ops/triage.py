@@ -41,15 +41,6 @@ def triage(aws: AwsSession, finding: Finding, runbooks: list[Runbook]) -> Triage
     return Triage(finding, report(finding, names), match, closest)
 
 
-def check_account(aws: AwsSession, finding: Finding) -> None:
-    """A finding of another account is answered with that account's credentials."""
-    mine = aws.identity()["account"]
-    if finding.account and finding.account != mine:
-        raise UserError(f"The finding is from account {finding.account}, but these credentials "
-                        f"are for account {mine}.",
-                        f"Pass --profile or --role-arn for a role in {finding.account}.")
-
-
 def finding_target(finding: Finding, runbook: Runbook) -> str:
     """The id the runbook acts on, taken from the finding."""
     if runbook.target == "instance":

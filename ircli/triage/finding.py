@@ -1,8 +1,9 @@
 """A GuardDuty finding, read from any of the shapes it travels in.
 
 The same finding arrives as the raw JSON (console export, ``GetFindings``' ``Findings[0]``),
-wrapped in an EventBridge event (``detail``), or as a whole ``GetFindings`` response; triage
-accepts each and keeps only the fields it uses, so a finding with fewer fields still reads.
+wrapped in an EventBridge event (``detail``), as a whole ``GetFindings`` response, in lists,
+or as Security Hub ASFF; triage accepts each and keeps only the fields it uses, so a finding
+with fewer fields still reads.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ircli.core.errors import InvalidInput
+from ircli.triage.asff import from_asff, is_asff, is_guardduty_asff
 
 _INSTANCE_IN_PRINCIPAL = re.compile(r":(i-[0-9a-f]{8,17})$")
 
@@ -175,25 +177,55 @@ class Finding:
                 "arn": self.raw.get("arn")}
 
 
+def parse_findings(document: Any) -> list[Finding]:
+    """Every GuardDuty finding in a document, in every shape GuardDuty's findings travel in.
+
+    The finding itself (console export, ``GetFindings``' PascalCase), its EventBridge event
+    (with or without the envelope), a ``GetFindings`` response, Security Hub ASFF findings
+    whose product is GuardDuty (alone, in a list, or in a ``GetFindings`` response of Security
+    Hub), and lists of any of these.
+    """
+    found = [Finding(raw) for raw in _unwrap(document)]
+    if not found:
+        raise InvalidInput("The input holds no GuardDuty finding.",
+                           "Pass the finding JSON, its EventBridge event, a list of findings, "
+                           "or Security Hub (ASFF) findings of GuardDuty.")
+    return found
+
+
 def parse_finding(document: Any) -> Finding:
-    """The one finding in an EventBridge event, a GetFindings response, a list, or raw JSON."""
-    if isinstance(document, dict) and "detail" in document and "detail-type" in document:
+    """The one finding in ``document`` (see :func:`parse_findings`)."""
+    findings = parse_findings(document)
+    if len(findings) != 1:
+        raise InvalidInput(f"The input holds {len(findings)} findings; this reads one.",
+                           "Pass one finding (or one EventBridge event) at a time.")
+    return findings[0]
+
+
+def _unwrap(document: Any) -> list[dict[str, Any]]:
+    if isinstance(document, list):
+        return [finding for item in document for finding in _unwrap(item)]
+    if not isinstance(document, dict):
+        raise InvalidInput("The input is not a GuardDuty finding (not a JSON object or list).",
+                           "Pass the finding JSON, its EventBridge event, or --finding-id.")
+    if "Findings" in document and isinstance(document["Findings"], list):
+        return _unwrap(document["Findings"])
+    if is_asff(document):
+        if not is_guardduty_asff(document):
+            raise InvalidInput(f"This Security Hub finding comes from "
+                               f"{document.get('ProductName') or document.get('ProductArn')}, "
+                               "not GuardDuty.", "Pass GuardDuty findings only.")
+        return [from_asff(document)]
+    if "detail" in document and isinstance(document["detail"], dict):
         if document.get("source") not in (None, "aws.guardduty"):
             raise InvalidInput(f"This EventBridge event comes from {document.get('source')}, "
                                "not GuardDuty.", "Pass a GuardDuty finding event.")
-        document = document["detail"]
-    if isinstance(document, dict) and "Findings" in document:
-        document = document["Findings"]
-    if isinstance(document, list):
-        if len(document) != 1:
-            raise InvalidInput(f"The input holds {len(document)} findings; triage reads one.",
-                               "Pass one finding (or one EventBridge event) at a time.")
-        document = document[0]
-    document = _lower_keys(document)
-    if not isinstance(document, dict) or "type" not in document or "resource" not in document:
+        return _unwrap(document["detail"])
+    finding = _lower_keys(document)
+    if "type" not in finding or "resource" not in finding:
         raise InvalidInput("The input is not a GuardDuty finding (no 'type' and 'resource').",
                            "Pass the finding JSON, its EventBridge event, or --finding-id.")
-    return Finding(document)
+    return [finding]
 
 
 def _lower_keys(value: Any) -> Any:

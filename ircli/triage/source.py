@@ -11,11 +11,20 @@ import botocore.exceptions
 from ircli.core.awserrors import error_code, translate
 from ircli.core.errors import InvalidInput, NotFound, UserError
 from ircli.core.session import AwsSession
-from ircli.triage.finding import Finding, parse_finding
+from ircli.triage.finding import Finding, parse_finding, parse_findings
 
 
 def read_finding(source: str, stdin: IO[str]) -> Finding:
-    """The finding in a JSON file, or on stdin for ``-``."""
+    """The one finding in a JSON file, or on stdin for ``-``."""
+    findings = read_findings(source, stdin)
+    if len(findings) != 1:
+        raise InvalidInput(f"The input holds {len(findings)} findings; this reads one.",
+                           "Pass one finding at a time.")
+    return findings[0]
+
+
+def read_findings(source: str, stdin: IO[str]) -> list[Finding]:
+    """Every finding in a JSON file, or on stdin for ``-``."""
     if source == "-":
         text, where = stdin.read(), "stdin"
     else:
@@ -29,7 +38,7 @@ def read_finding(source: str, stdin: IO[str]) -> Finding:
     except json.JSONDecodeError as err:
         raise InvalidInput(f"The finding in {where} is not valid JSON (line {err.lineno}: "
                            f"{err.msg}).", "Pass the finding as GuardDuty exports it.") from err
-    return parse_finding(document)
+    return parse_findings(document)
 
 
 def fetch_finding(aws: AwsSession, finding_id: str, detector_id: str | None) -> Finding:
@@ -59,3 +68,28 @@ def fetch_finding(aws: AwsSession, finding_id: str, detector_id: str | None) -> 
         raise NotFound(f"GuardDuty has no finding {finding_id} in detector {detector_id}.",
                        "Check the id, the detector and --region.")
     return parse_finding(findings[0])
+
+
+def security_hub_findings(aws: AwsSession, filters: dict[str, str],
+                          limit: int = 100) -> list[Finding]:
+    """GuardDuty's findings as Security Hub aggregates them (``GetFindings``), newest first.
+
+    ``filters`` are ASFF string fields (``SeverityLabel=HIGH``, ``AwsAccountId=…``); only
+    active GuardDuty findings are read, whatever else is asked.
+    """
+    criteria: dict[str, Any] = {
+        "ProductName": [{"Value": "GuardDuty", "Comparison": "EQUALS"}],
+        "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}]}
+    for key, value in filters.items():
+        criteria.setdefault(key, []).append({"Value": value, "Comparison": "EQUALS"})
+    hub = aws.client("securityhub")
+    found: list[dict[str, Any]] = []
+    for page in hub.get_paginator("get_findings").paginate(
+            Filters=criteria, SortCriteria=[{"Field": "UpdatedAt", "SortOrder": "desc"}]):
+        found.extend(page["Findings"])
+        if len(found) >= limit:
+            break
+    if not found:
+        raise NotFound("Security Hub holds no active GuardDuty finding that matches.",
+                       "Check --region (the aggregation region) and --filter.")
+    return parse_findings(found[:limit])

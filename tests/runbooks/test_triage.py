@@ -230,7 +230,8 @@ def test_stdin_event_region_and_account_checks(capsys, clients, monkeypatch, lab
     foreign = tmp_path / "foreign.json"
     foreign.write_text(text.replace("123456789012", "999999999999"))
     refused = ircli(capsys, "triage", str(foreign))
-    assert refused.code == 2 and "from account 999999999999" in refused.err
+    assert refused.code == 2 and "in account 999999999999" in refused.err
+    assert "--role-name" in refused.err
     garbage = tmp_path / "garbage.json"
     garbage.write_text('{"hello": "world"}')
     assert "not a GuardDuty finding" in ircli(capsys, "triage", str(garbage)).err
