@@ -160,7 +160,7 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=500)
     parser.add_argument("--regions", type=int, default=14)
     parser.add_argument("--latency-ms", type=float, default=100.0)
-    parser.add_argument("--max-concurrency", type=int, default=32)
+    parser.add_argument("--max-concurrency", type=int, default=64)
     parser.add_argument("--serve", nargs=4, metavar=("PORT_FILE", "LATENCY", "ACCOUNT", "REGION"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -68,7 +68,7 @@ def accounts_list(opts: GlobalOptions) -> int:
 @accounts_group.command("check")
 @click.option("--accounts", "accounts_csv", help="Comma-separated account ids (default: the "
                                                   "inventory).")
-@click.option("--max-concurrency", type=click.IntRange(1, 256), default=32, show_default=True)
+@click.option("--max-concurrency", type=click.IntRange(1, 256), default=64, show_default=True)
 @global_options
 @click.pass_obj
 def accounts_check(opts: GlobalOptions, accounts_csv: str | None, max_concurrency: int) -> int:

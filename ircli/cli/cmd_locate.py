@@ -21,7 +21,7 @@ from ircli.cli.plain import printable
 @click.option("--regions", "regions_csv",
               help="Comma-separated regions, or `all` for every region each account has "
                    "enabled (default: [accounts] regions in the config, else --region).")
-@click.option("--max-concurrency", type=click.IntRange(1, 256), default=32, show_default=True,
+@click.option("--max-concurrency", type=click.IntRange(1, 256), default=64, show_default=True,
               help="Pairs searched at once (bounded by the AWS API, not the CPU).")
 @click.option("--all", "all_pairs", is_flag=True,
               help="Keep searching after a unique hit (instance or ENI id).")

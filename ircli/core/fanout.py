@@ -31,7 +31,7 @@ from ircli.core.awserrors import describe, error_code
 from ircli.core.errors import IrcliError
 from ircli.core.session import AwsSession
 
-DEFAULT_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 64
 
 FOUND, NOT_FOUND, DENIED, DISABLED, ERROR = (
     "found", "not-found", "access-denied", "region-disabled", "error")
@@ -144,7 +144,8 @@ class AccountClients:
     run); the caller's own account is reached with the central credentials, no role needed.
     """
 
-    def __init__(self, central: AwsSession, access: Callable[[str], AccountAccess]) -> None:
+    def __init__(self, central: AwsSession, access: Callable[[str], AccountAccess],
+                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.central = central
         self._access = access
         self._credentials: dict[str, Credentials] = {}
@@ -158,7 +159,9 @@ class AccountClients:
             raise CredentialsMissing("No AWS credentials were found.",
                                      "Configure the central account's credentials.")
         self._base: Credentials = base
-        self.session = AwsSession(replace(central.settings, role_arn=None, account=None),
+        settings = replace(central.settings, role_arn=None, account=None,
+                           max_pool_connections=max(10, concurrency))
+        self.session = AwsSession(settings,
                                   central.observers, credentials=AccountCredentials(self._for))
 
     def _for(self, account: str | None) -> Credentials:

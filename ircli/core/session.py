@@ -47,6 +47,7 @@ class AwsSettings:
     endpoint_url: str | None = None
     session_label: str = "ircli"
     max_attempts: int = 8
+    max_pool_connections: int = 10  # per client; a fan-out raises it to its concurrency
     connect_timeout: float = 60.0
     read_timeout: float = 60.0
     static_credentials: tuple[str, str] | None = None  # (key id, secret): the lab's dummy pair
@@ -112,6 +113,7 @@ class AwsSession:
             retries={"mode": "standard", "max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
+            max_pool_connections=settings.max_pool_connections,
             user_agent_extra=f"ircli/{__version__}",
         )
         events = self.boto._session.get_component("event_emitter")

@@ -79,7 +79,8 @@ def check_accounts(aws: AwsSession, accounts: list[str], inventory: Inventory, *
                    max_concurrency: int = DEFAULT_CONCURRENCY,
                    progress: Callable[[PairResult, int], None] | None = None) -> CheckResult:
     """Assume the role in each account (in parallel) and ask STS who we are there."""
-    clients = AccountClients(aws, lambda account: access_for(account, role_name))
+    clients = AccountClients(aws, lambda account: access_for(account, role_name),
+                             max_concurrency)
 
     def work(pair: Pair) -> PairResult:
         access = access_for(pair.account, role_name)

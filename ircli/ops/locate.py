@@ -108,7 +108,7 @@ def locate(aws: AwsSession, options: LocateOptions, inventory: Inventory,
     def access(account: str) -> AccountAccess:
         return access_for(account, options.role_name)
 
-    clients = AccountClients(aws, access)
+    clients = AccountClients(aws, access, options.max_concurrency)
     accounts = options.accounts or inventory.ids() or [aws.identity()["account"]]
     if kind == "access-key":
         owner = str(aws.client("sts").get_access_key_info(
