@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import Credentials
@@ -92,7 +93,7 @@ class AwsSession:
         self._lock = threading.Lock()
         self._identity: dict[str, str] | None = None
         keys = settings.static_credentials
-        base = boto3.Session(profile_name=settings.profile, region_name=settings.region,
+        base = _boto3_session(profile_name=settings.profile, region_name=settings.region,
                              aws_access_key_id=keys[0] if keys else None,
                              aws_secret_access_key=keys[1] if keys else None)
         if not base.region_name:
@@ -242,6 +243,31 @@ class AwsSession:
 
 def _session_with(credentials: Credentials, region: str) -> boto3.Session:
     """A boto3 session that signs with ``credentials`` (refreshable or per-thread)."""
-    core = botocore.session.Session()
-    core._credentials = credentials  # type: ignore[attr-defined]  # where its providers put theirs
-    return boto3.Session(botocore_session=core, region_name=region)
+    session = _boto3_session(region_name=region)
+    # botocore's own credential providers put what they resolve here, too
+    session._session._credentials = credentials  # type: ignore[attr-defined]
+    return session
+
+
+_LOADER: Any = None
+_LOADER_LOCK = threading.Lock()
+
+
+def _boto3_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session sharing one model loader with every other session ircli makes.
+
+    Each botocore session otherwise reads and parses the JSON models of the services it uses
+    again (EC2's alone is several MB): about 0.2 s of CPU per session and client, which is
+    most of the CPU a fleet of containments spends. The loader only reads files and caches
+    what it read, so sharing it is safe across sessions and threads.
+    """
+    global _LOADER
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            _LOADER = botocore.loaders.create_loader()
+        core = botocore.session.Session()
+        core.register_component("data_loader", _LOADER)
+        session = boto3.Session(botocore_session=core, **kwargs)
+        paths = _LOADER.search_paths  # boto3 appends its data path once per session
+        paths[:] = list(dict.fromkeys(paths))
+    return session
