@@ -16,7 +16,7 @@ import click
 
 from ircli import __version__
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.core.errors import ExitCode, IrcliError
+from ircli.core.errors import ExitCode, Interrupted, IrcliError
 
 _COMMANDS = {
     "contain": ("ircli.cli.cmd_contain", "contain_cmd"),
@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as err:
         err.show()
         sys.exit(ExitCode.USER if err.exit_code == 2 else err.exit_code)
+    except Interrupted as err:  # Ctrl-C inside a run: it says what state it leaves
+        _fail(ctx_obj, err, err.exit_code)
     except KeyboardInterrupt:
         _fail(ctx_obj, IrcliError(
             "Interrupted.", "Run the same command again: the case keeps what was done and the "
@@ -90,7 +92,8 @@ def _fail(opts: GlobalOptions, err: IrcliError, code: int) -> None:
         import json
 
         click.echo(json.dumps({"error": err.to_dict() | {"exit_code": int(code)}}, indent=2))
-    click.echo(f"ircli: error: {err.message}", err=True)
+    label = "" if isinstance(err, Interrupted) else "error: "
+    click.echo(f"ircli: {label}{err.message}", err=True)
     if err.remediation:
         click.echo(f"  → {err.remediation}", err=True)
     sys.exit(code)
