@@ -124,6 +124,7 @@ def sync_cmd(opts: GlobalOptions, case_id: str) -> int:
     from ircli.evidence.shipper import sync_case
 
     name = _bucket(opts, None)
+    _adopt_first(opts, case_id)
     data = sync_case(aws_session(opts, case_id), name, case_id, SystemClock().now())
     if opts.json:
         emit_json(data)
@@ -148,6 +149,7 @@ def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
 
     check_case_id(case_id)
     name = _bucket(opts, None)
+    _adopt_first(opts, case_id)
     report = verify_case(aws_session(opts, case_id).client("s3"), name, case_id,
                          SystemClock().now())
     data = report.to_dict()
@@ -169,6 +171,16 @@ def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
             for line in report.mismatches:
                 console.print(f"  - {line}")
     return int(ExitCode.OK if report.ok else ExitCode.PARTIAL)
+
+
+def _adopt_first(opts: GlobalOptions, case_id: str) -> None:
+    """A collection sent and never judged (--no-wait, Ctrl-C) is adopted before the case is
+    shipped or verified, so its archive is recorded rather than reported as unlisted."""
+    from ircli.core.clock import SystemClock
+    from ircli.ops.collect import adopt_pending
+
+    for line in adopt_pending(aws_session(opts, case_id), SystemClock(), case_id):
+        click.echo(f"Note: {line}", err=True)
 
 
 def _checks_table(console: Console, checks: list[dict[str, str]]) -> None:

@@ -20,10 +20,17 @@ class Progress:
     """Prints each step as it starts and ends, on stderr, so stdout stays clean for results."""
 
     def __init__(self, opts: GlobalOptions) -> None:
+        from ircli.cli.waits import WaitView
+
         self.console = Console(stderr=True, highlight=False)
         self.opts = opts
+        self.waits = WaitView(self.console)  # live clock on a terminal, lines elsewhere
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        if kind in ("step-end", "interrupted"):
+            self.waits.stop()
+        if kind == "step-start":
+            self.waits.step(str(data["title"]))
         if kind == "step-start" and self.opts.verbose:
             self.console.print(f"  … {data['title']}")
         elif kind == "step-end":
@@ -32,7 +39,7 @@ class Progress:
             self.console.print(f"{_MARK.get(r.status, '?')} {r.title:<34} "
                                f"{r.seconds:6.2f}s {r.status}{detail}")
         elif kind == "progress":
-            self.console.print(f"  … {data.get('message', '')}")
+            self.waits.update(data)
 
 
 def emit_json(data: dict[str, Any]) -> None:

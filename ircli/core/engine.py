@@ -225,6 +225,7 @@ def interruption(ctx: RunContext, steps: Sequence[Step], results: list[StepResul
         "step": step.name, "steps_done": len(done), "steps_total": len(steps),
         "done": done, "isolated": isolated if milestone_steps else None,
         "changed": changed and not ctx.dry_run, "case_id": case_id, "target": ctx.target_id}
+    ctx.emit("interrupted", step=step.name)
     ctx.audit("run-interrupted", step=step.name, steps_done=len(done), steps_total=len(steps),
               isolated=isolated, changed=changed)
     ctx.save()
