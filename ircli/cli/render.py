@@ -70,7 +70,13 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     lines += [f"Lifted:     {b['address']} from {b['network_acl_id']} (rule {b['rule_number']}, "
               f"expiry {b['expires_at']})" for b in data.get("lifted", [])]
     if data.get("isolation_group_id"):
-        lines.append(f"Isolated behind: {data['isolation_group_id']}")
+        name = f" ({data['isolation_group_name']})" if data.get("isolation_group_name") else ""
+        isolated = any(s["name"] == "isolate" and s["status"] in ("done", "already-done")
+                       for s in data["steps"])
+        group = f"{data['isolation_group_id']}{name}"
+        lines.append(f"Would isolate behind: {group}" if data["status"] == "planned" else
+                     f"Isolated behind: {group}" if isolated else
+                     f"Isolation group: {group} — the instance is NOT isolated")
     iso = data.get("metrics", {}).get("isolated_after")
     if iso and data["command"] == "contain" and data["status"] != "planned":
         lines.append(f"Time to isolation: {iso['seconds']:.2f} s ({iso['api_calls']} API calls)")
@@ -91,7 +97,11 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     for todo in data.get("manual_follow_up", []):
         console.print(f"[bold]Left to you:[/] {todo}")
     if data.get("case_dir"):
-        console.print(f"Case record: {data['case_dir']}")
+        from pathlib import Path
+
+        written = (Path(data["case_dir"]) / "case.json").exists()
+        console.print(f"Case record: {data['case_dir']}" if written else
+                      f"Case record: none yet (the run writes {data['case_dir']})")
     evidence = data.get("evidence")
     if evidence and evidence.get("shipped"):
         console.print(f"Evidence:   s3://{evidence['bucket']}/{evidence['prefix']} "

@@ -33,7 +33,7 @@ from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
-from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress
+from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress, isolation_group_name
 from ircli.steps.protect import Protect
 from ircli.steps.service import RemoveFromService
 from ircli.steps.snapshots import Snapshot
@@ -146,6 +146,9 @@ def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: l
         data["snapshots"] = snapshot_step.after(ctx) if snapshot_step else []
         groups = ctx.facts.get("isolation_groups", {})
         data["isolation_group_id"] = next(iter(groups.values()), None)
+        isolate = next((s for s in steps if isinstance(s, Isolate)), None)
+        data["isolation_group_name"] = isolation_group_name(
+            isolate.ssm_egress, isolate.analyst_sg) if isolate else None
         data["warnings"] = collect_warnings(ctx, outcome)
         if any(isinstance(s, Collect) for s in steps):
             data["collection"] = ctx.facts.get("collection")
