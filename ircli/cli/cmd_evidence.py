@@ -49,13 +49,18 @@ def evidence_group() -> None:
 @click.option("--retention-mode", type=click.Choice(["GOVERNANCE", "COMPLIANCE"]),
               default="GOVERNANCE", show_default=True,
               help="COMPLIANCE cannot be shortened by anyone, root included.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options
 @click.pass_obj
 def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
              analyst_role_arns: tuple[str, ...], responder_role_arn: str | None,
-             retention_days: int, retention_mode: str) -> int:
-    """Create the evidence bucket, or check and repair it. A second run changes nothing."""
-    from ircli.evidence.bucket import BucketSpec, init_bucket
+             retention_days: int, retention_mode: str, yes: bool) -> int:
+    """Create the evidence bucket, or check and repair it. A second run changes nothing.
+
+    On a terminal it says what it would create or repair and asks; scripts pass --yes.
+    """
+    from ircli.cli.confirm import confirm_or_refuse
+    from ircli.evidence.bucket import BucketSpec, check_bucket, init_bucket
     from ircli.evidence.policy import principal_arn
 
     name = _bucket(opts, bucket)
@@ -63,6 +68,18 @@ def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
     responder = responder_role_arn or principal_arn(aws.identity()["arn"])
     spec = BucketSpec(name, retention_days, retention_mode, kms_key_id,
                       tuple(analyst_role_arns), responder)
+    if not yes:
+        before = check_bucket(aws, spec)  # reads only
+        if not before.ok:
+            if not opts.json:
+                for check in before.checks:
+                    if check.status == "fail":
+                        click.echo(f"would fix {check.name}: {check.detail}" if check.name !=
+                                   "exists" else f"would create s3://{name} with Object Lock "
+                                   f"({retention_mode}, {retention_days} days), versioning, "
+                                   "owner-enforced ownership, public access blocked, "
+                                   "encryption, the TLS-only policy and tags", err=True)
+            confirm_or_refuse(f"Set up s3://{name} as evidence storage now?", yes)
     report = init_bucket(aws, spec)
     data = report.to_dict()
     if opts.json:

@@ -2,3 +2,5 @@
 
 from tests.collect.conftest import lab  # noqa: F401 - shared fixture
 from tests.evidence.conftest import cli  # noqa: F401 - shared fixture
+from tests.identity.conftest import alice, iam  # noqa: F401 - shared fixture
+from tests.runbooks.conftest import network  # noqa: F401 - shared fixture
