@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ircli.cli.confirm import confirm_new_case, instance_from_input
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
@@ -15,6 +16,9 @@ from ircli.cli.options import GlobalOptions, global_options
               help="Instead: adopt the command an earlier collect of the case sent (--no-wait, "
                    "Ctrl-C), wait for it, verify its archive and record it.")
 @click.option("--case-id", help="Case to record under (default: the instance's open case, or new).")
+@click.option("--new-case", is_flag=True,
+              help="--case-id names a new case (otherwise a near miss of a local case is "
+                   "refused, and a terminal is asked).")
 @click.option("--os", "os_name", type=click.Choice(["auto", "linux", "windows"]), default="auto",
               show_default=True, help="Which collector; auto asks SSM, then EC2, for the platform.")
 @click.option("--timeout", type=click.IntRange(60, 172800), default=900, show_default=True,
@@ -36,7 +40,7 @@ from ircli.cli.options import GlobalOptions, global_options
 @global_options
 @click.pass_obj
 def collect_cmd(opts: GlobalOptions, instance_id: str | None, resume_case: str | None,
-                case_id: str | None, os_name: str, timeout: int, wait: bool,
+                case_id: str | None, new_case: bool, os_name: str, timeout: int, wait: bool,
                 include_memory: bool, sections: str, max_total_mb: int, max_file_mb: int,
                 dry_run: bool, yes: bool) -> int:
     """Run the live-response collector on an instance and keep its verified archive.
@@ -59,6 +63,8 @@ def collect_cmd(opts: GlobalOptions, instance_id: str | None, resume_case: str |
         return _resume(opts, resume_case, instance_id, wait, dry_run)
     if not instance_id:
         raise click.UsageError("Name the instance to collect from (or --resume CASE_ID).")
+    instance_id = instance_from_input(opts, instance_id)
+    confirm_new_case(case_id, new_case, dry_run)
     settings = CollectSettings(os=os_name, timeout=timeout, wait=wait,
                                include_memory=include_memory, sections=sections,
                                max_total_mb=max_total_mb, max_file_mb=max_file_mb,

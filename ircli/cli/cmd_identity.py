@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ircli.cli.confirm import confirm_new_case
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
@@ -15,6 +16,9 @@ from ircli.ops.common import RunSummary
 @click.option("--access-key-id", help="The leaked key (AKIA...), e.g. from a GuardDuty finding.")
 @click.option("--user", help="The IAM user: deactivates all of its keys.")
 @click.option("--case-id", help="Case to record under (default: the user's open case, or new).")
+@click.option("--new-case", is_flag=True,
+              help="--case-id names a new case (otherwise a near miss of a local case is "
+                   "refused, and a terminal is asked).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @click.option("--keep-login", is_flag=True,
@@ -23,12 +27,13 @@ from ircli.ops.common import RunSummary
 @global_options
 @click.pass_obj
 def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str | None,
-                     case_id: str | None, dry_run: bool, yes: bool, keep_login: bool,
-                     all_keys: bool) -> int:
+                     case_id: str | None, new_case: bool, dry_run: bool, yes: bool,
+                     keep_login: bool, all_keys: bool) -> int:
     """Shut out a leaked access key: deactivate, deny all, drop the login, keep the evidence."""
     from ircli.core.clock import SystemClock
     from ircli.ops.identity import DisableKeysOptions, disable_keys
 
+    confirm_new_case(case_id, new_case, dry_run)
     options = DisableKeysOptions(access_key_id=access_key_id, user=user, case_id=case_id,
                                  keep_login=keep_login, all_keys=all_keys)
     options.validate()
@@ -44,16 +49,20 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str |
 @click.command("revoke-sessions")
 @click.option("--role", required=True, help="The IAM role whose older sessions to deny.")
 @click.option("--case-id", help="Case to record under (default: the role's open case, or new).")
+@click.option("--new-case", is_flag=True,
+              help="--case-id names a new case (otherwise a near miss of a local case is "
+                   "refused, and a terminal is asked).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options
 @click.pass_obj
-def revoke_sessions_cmd(opts: GlobalOptions, role: str, case_id: str | None, dry_run: bool,
-                        yes: bool) -> int:
+def revoke_sessions_cmd(opts: GlobalOptions, role: str, case_id: str | None, new_case: bool,
+                        dry_run: bool, yes: bool) -> int:
     """Deny every session of a role issued before now (affects every holder of the role)."""
     from ircli.core.clock import SystemClock
     from ircli.ops.identity import RevokeSessionsOptions, revoke_sessions
 
+    confirm_new_case(case_id, new_case, dry_run)
     options = RevokeSessionsOptions(role=role, case_id=case_id)
     options.validate()
     clock = SystemClock()

@@ -117,6 +117,9 @@ def aws_session(opts: GlobalOptions, case_id: str | None = None) -> Any:
 
     settings = AwsSettings(profile=opts.profile, region=opts.region, role_arn=opts.role_arn,
                            session_label=f"ircli-{case_id}" if case_id else "ircli")
+    from ircli.cli.endpoint_probe import check_local_endpoint
+
+    check_local_endpoint(settings.endpoint_url)  # a lab that is down: say so in a moment
     aws = AwsSession(settings)
     if opts.verbose >= 2:
         aws.observers.append(_log_call)
