@@ -35,6 +35,7 @@ from ircli.ops.common import (
     pick_case,
     record_interruption,
     record_run,
+    still_running,
 )
 from ircli.ops.contain import result_data
 from ircli.steps.base import Step
@@ -95,7 +96,10 @@ def collect(aws: AwsSession, clock: Clock, opts: CollectOptions,
                                                       shipper.after_step))
         except Interrupted as stop:
             record_interruption(ctx, "collect", stop, started)
-            raise _still_running(ctx, stop) from stop
+            amended = still_running(ctx, stop)
+            if amended is stop:
+                raise
+            raise amended from stop
         collection = collection_result(ctx) or {"status": "failed"}
         status = str(collection["status"])
         data = result_data(ctx, "collect", status, outcome.steps)
@@ -127,19 +131,6 @@ def _bind_case(ctx: RunContext, opts: CollectOptions, stack: ExitStack
                   options={"case_id": opts.case_id, **vars(opts.settings)})
 
     return after
-
-
-def _still_running(ctx: RunContext, stop: Interrupted) -> Interrupted:
-    """Ctrl-C after the command was sent: it keeps running on the host; say how to adopt it."""
-    sent = ctx.facts.get("collection") or {}
-    if not sent.get("command_id") or ctx.case is None or ctx.dry_run:
-        return stop
-    return Interrupted(
-        f"{stop.message} SSM command {sent['command_id']} keeps running on {ctx.target_id} and "
-        f"will upload to s3://{sent.get('bucket')}/{sent.get('key')}.",
-        f"Run `ircli collect --resume {ctx.case.case_id}` to wait for it, verify its archive "
-        "and record it (the next collect or evidence verify of the case adopts it too).",
-        stop.exit_code, {**stop.summary, "command_id": sent["command_id"]})
 
 
 @dataclass

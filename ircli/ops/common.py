@@ -118,6 +118,19 @@ def record_interruption(ctx: RunContext, command: str, stop: Interrupted, starte
     record_run(ctx, command, "interrupted", started)
 
 
+def still_running(ctx: RunContext, stop: Interrupted) -> Interrupted:
+    """Ctrl-C after the command was sent: it keeps running on the host; say how to adopt it."""
+    sent = ctx.facts.get("collection") or {}
+    if not sent.get("command_id") or ctx.case is None or ctx.dry_run:
+        return stop
+    return Interrupted(
+        f"{stop.message} SSM command {sent['command_id']} keeps running on {ctx.target_id} and "
+        f"will upload to s3://{sent.get('bucket')}/{sent.get('key')}.",
+        f"Run `ircli collect --resume {ctx.case.case_id}` to wait for it, verify its archive "
+        "and record it (the next collect or evidence verify of the case adopts it too).",
+        stop.exit_code, {**stop.summary, "command_id": sent["command_id"]})
+
+
 def keep_result(ctx: RunContext) -> Callable[[Step, StepResult], None]:
     """An ``after_step`` hook keeping each result in ``ctx.facts`` (the notify step reads them)."""
     def keep(_step: Step, result: StepResult) -> None:

@@ -27,6 +27,7 @@ from ircli.ops.common import (
     record_run,
     run_result,
     steps_summary,
+    still_running,
 )
 from ircli.steps.base import Step
 from ircli.steps.collect import Collect
@@ -137,7 +138,10 @@ def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: l
                 shipper.after_step))
         except Interrupted as stop:
             record_interruption(ctx, run.command, stop, started)
-            raise
+            amended = still_running(ctx, stop)
+            if amended is stop:
+                raise
+            raise amended from stop
         status = ("planned" if run.dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else "contained")
         snapshot_step = next((s for s in steps if isinstance(s, Snapshot)), None)

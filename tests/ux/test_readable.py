@@ -99,3 +99,11 @@ def test_lab_status_prints_resources_by_role_not_a_dict(
     assert "    subnet ids         subnet-1, subnet-2" in out
     assert "    alert              /lab/findings/web-compromise-1.json" in out
 
+
+
+def test_release_names_the_groups_it_restores(lab: Any,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert ircli(capsys, "contain", lab.suspect, "--yes").code == 0
+    plan = ircli(capsys, "release", lab.suspect, "--dry-run").data
+    [undo] = [s for s in plan["steps"] if s["name"] == "isolate"]
+    assert any(f"restore groups {lab.web_sg} (web)" in change for change in undo["changes"])
