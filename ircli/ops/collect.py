@@ -197,6 +197,8 @@ def adopt_pending(aws: AwsSession, clock: Clock, case_id: str) -> list[str]:
         for entry in result.data.get("adopted") or []:
             said.append(f"adopted SSM command {entry['command_id']} on {iid}: {entry['status']}"
                         + (f" ({entry['reason']})" if entry.get("reason") else ""))
+        said += [f"could not adopt the collection sent to {iid}: {step['detail']}"
+                 for step in result.data["steps"] if step["status"] == "failed"]
         said += result.warnings
     return said
 
