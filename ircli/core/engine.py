@@ -211,15 +211,16 @@ def interruption(ctx: RunContext, steps: Sequence[Step], results: list[StepResul
     applying = False
     if result.status not in finished:
         entry = ctx.record["steps"].get(step.record_key, {}) if ctx.case is not None else {}
-        applying = entry.get("status") == "applying"
+        was_applying = entry.get("status") == "applying"
+        applying = was_applying and bool(result.changes)  # it had begun its AWS calls
         result.status, result.detail = "interrupted", "interrupted (Ctrl-C)"
-        if applying and not ctx.dry_run:
+        if was_applying and not ctx.dry_run:
             entry["status"] = "interrupted"
     done = [r.name for r in results if r.status in finished]
     milestone_steps = [s for s in steps if s.milestone == ISOLATED]
     isolated = any(r.name == s.name and r.status in ("done", "already-done")
                    for s in milestone_steps for r in results)
-    changed = applying or any(r.status == "done" for r in results)
+    changed = applying or any(r.status == "done" and r.changes for r in results)
     case_id = ctx.case.case_id if ctx.case is not None else None
     summary: dict[str, object] = {
         "step": step.name, "steps_done": len(done), "steps_total": len(steps),

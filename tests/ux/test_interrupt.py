@@ -112,3 +112,18 @@ def test_ctrl_c_before_isolation_says_so(clients: Any, aws_env: Path,
         record = json.loads((aws_env / "cases" / "ir-int-2" / "case.json").read_text())
         assert record["targets"][lab.suspect]["steps"]["isolate"]["status"] == "interrupted"
         assert record["targets"][lab.suspect]["status"] == "interrupted"
+
+
+def test_ctrl_c_while_recording_the_state_changed_nothing_in_aws(
+        clients: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ircli.core.errors import Interrupted
+    from tests.helpers import aws_state, run_contain
+
+    lab = seed_web_compromise(clients, "us-east-1")
+    state = aws_state(clients)
+    monkeypatch.setattr("ircli.steps.isolate.Isolate.plan", _interrupt)
+    with pytest.raises(Interrupted) as stop:
+        run_contain(lab.suspect, case_id="ir-int-3")
+    assert int(stop.value.exit_code) == 130  # the case was written, AWS was not touched
+    assert "NOT isolated; 2 of 9 steps done; case ir-int-3" in stop.value.message
+    assert aws_state(clients) == state
