@@ -135,6 +135,9 @@ def _collection_lines(data: dict[str, Any]) -> list[str]:
     if c.get("command_id") and not c.get("completed_at") and not c.get("reason"):
         lines.append(f"Follow it:  aws ssm get-command-invocation --command-id "
                      f"{c['command_id']} --instance-id {data.get('instance_id')}")
+        if data.get("case_id"):
+            lines.append(f"Adopt it:   ircli collect --resume {data['case_id']} (waits, "
+                         "verifies the archive, records it)")
     return lines
 
 

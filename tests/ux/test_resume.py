@@ -108,3 +108,11 @@ def test_ctrl_c_while_waiting_names_the_command_and_resume_finishes(cli: RunCli,
     agent.run_once()
     code, data = cli_json(cli, "collect", "--resume", "ir-kc")
     assert code == 0 and data["status"] == "collected", data
+
+
+def test_no_wait_text_names_the_resume_command(cli: RunCli, lab: Lab) -> None:
+    lab.agent(run=False)
+    code, out, err = cli("collect", lab.suspect, "--yes", "--case-id", "ir-nwt", "--no-wait",
+                         *FAST)
+    assert code == 0, err
+    assert "Adopt it:   ircli collect --resume ir-nwt" in out
