@@ -65,3 +65,22 @@ def test_percentages_give_a_fraction_and_an_estimate() -> None:
     view.update({"message": "1/2 snapshot(s) complete", "progress": ["100%", "0%"]})
     view.stop()
     assert "~20 s left" in out.getvalue()
+
+
+def test_the_snapshot_wait_reports_its_deadline(clients: object) -> None:
+    from typing import Any
+
+    from ircli.core.session import AwsSession, AwsSettings
+    from ircli.lab.web_compromise import seed_web_compromise
+    from ircli.ops.contain import ContainOptions, contain
+    from tests.fakes import FakeClock
+
+    lab = seed_web_compromise(clients, "us-east-1")
+    events: list[tuple[str, dict[str, Any]]] = []
+    result = contain(AwsSession(AwsSettings()), FakeClock(),
+                     ContainOptions(lab.suspect, wait_snapshots=True),
+                     emit=lambda kind, data: events.append((kind, data)))
+    assert result.data["status"] == "contained"
+    [wait, *_] = [d for kind, d in events if kind == "progress" and d.get("step") == "snapshot"]
+    assert wait["deadline"] >= 300 and wait["elapsed"] == 0
+    assert wait["message"] == "3/3 snapshot(s) complete"
