@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.collect.conftest import FAST, Lab
+from tests.collect.conftest import Lab
 from tests.evidence.conftest import RunCli, cli_json
+
+FAST = ("--sections", "system", "--max-total-mb", "5", "--max-file-mb", "1")  # one section
 
 
 def _record(lab: Lab, case_id: str) -> dict[str, Any]:
