@@ -118,3 +118,29 @@ def test_no_wait_text_names_the_resume_command(cli: RunCli, lab: Lab) -> None:
                          *FAST)
     assert code == 0, err
     assert "Adopt it:   ircli collect --resume ir-nwt" in out
+
+
+def test_an_archive_overwritten_before_the_resume_is_not_adopted(cli: RunCli, lab: Lab) -> None:
+    import base64
+    import hashlib
+    import urllib.request
+
+    agent = lab.agent(run=False)
+    code, sent = cli_json(cli, "collect", lab.suspect, "--yes", "--case-id", "ir-tamper",
+                          "--no-wait", *FAST)
+    assert code == 0, sent
+    agent.run_once()
+    # The attacker on the host still holds the presigned URL and replaces the archive with it.
+    url = lab.clients("ssm").list_commands(CommandId=sent["command_id"])["Commands"][0][
+        "Parameters"]["UploadUrl"][0]
+    body = b"nothing to see here"
+    request = urllib.request.Request(url, data=body, method="PUT", headers={
+        "Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()})
+    urllib.request.urlopen(request).read()
+
+    code, data = cli_json(cli, "collect", "--resume", "ir-tamper")
+    assert code == 5 and data["status"] == "failed" and data["reason"] == "hash-mismatch", data
+    [entry] = _record(lab, "ir-tamper")["collections"]
+    assert entry["status"] == "failed"
+    manifest = json.loads((lab.case("ir-tamper") / "manifest.json").read_text())
+    assert sent["key"] not in {o["key"] for o in manifest["objects"]}  # never listed as evidence
