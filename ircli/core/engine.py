@@ -203,9 +203,9 @@ def interruption(ctx: RunContext, steps: Sequence[Step], results: list[StepResul
                  step: Step, result: StepResult) -> Interrupted:
     """Record a Ctrl-C in the case and audit log, and say what state the run leaves.
 
-    Exit 3 when isolation was reached (done now or before), 4 when a containment run had
-    begun changing AWS without reaching it, 130 otherwise (nothing changed, or no isolation
-    in this kind of run).
+    Exit 3 when isolation was reached (done now or before) or, in a run without isolation,
+    when changes to AWS had begun; 4 when a containment run had begun changing AWS without
+    reaching isolation; 130 when nothing in AWS changed.
     """
     finished = ("done", "already-done", "skipped")
     applying = False
@@ -241,7 +241,7 @@ def interruption(ctx: RunContext, steps: Sequence[Step], results: list[StepResul
             f"{ctx.target_id} is NOT isolated; "
     in_case = f"; case {case_id}" if case_id else ""
     code = ExitCode.PARTIAL if isolated else ExitCode.NOT_CONTAINED \
-        if milestone_steps and changed else ExitCode.INTERRUPTED
+        if milestone_steps and changed else ExitCode.PARTIAL if changed else ExitCode.INTERRUPTED
     return Interrupted(
         f"Interrupted {where}: {state}{len(done)} of {len(steps)} steps done{in_case}.",
         "Run the same command to finish: the case keeps what was done and the run picks up "

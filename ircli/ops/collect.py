@@ -96,7 +96,7 @@ def collect(aws: AwsSession, clock: Clock, opts: CollectOptions,
                                                       shipper.after_step))
         except Interrupted as stop:
             record_interruption(ctx, "collect", stop, started)
-            amended = still_running(ctx, stop)
+            amended = still_running(ctx, stop, ExitCode.NOT_COLLECTED)
             if amended is stop:
                 raise
             raise amended from stop

@@ -118,8 +118,10 @@ def record_interruption(ctx: RunContext, command: str, stop: Interrupted, starte
     record_run(ctx, command, "interrupted", started)
 
 
-def still_running(ctx: RunContext, stop: Interrupted) -> Interrupted:
-    """Ctrl-C after the command was sent: it keeps running on the host; say how to adopt it."""
+def still_running(ctx: RunContext, stop: Interrupted,
+                  code: ExitCode | None = None) -> Interrupted:
+    """Ctrl-C after the command was sent: it keeps running on the host; say how to adopt it
+    (``code``: the exit code to give instead, e.g. collect's "not collected")."""
     sent = ctx.facts.get("collection") or {}
     if not sent.get("command_id") or ctx.case is None or ctx.dry_run:
         return stop
@@ -128,7 +130,7 @@ def still_running(ctx: RunContext, stop: Interrupted) -> Interrupted:
         f"will upload to s3://{sent.get('bucket')}/{sent.get('key')}.",
         f"Run `ircli collect --resume {ctx.case.case_id}` to wait for it, verify its archive "
         "and record it (the next collect or evidence verify of the case adopts it too).",
-        stop.exit_code, {**stop.summary, "command_id": sent["command_id"]})
+        code or stop.exit_code, {**stop.summary, "command_id": sent["command_id"]})
 
 
 def keep_result(ctx: RunContext) -> Callable[[Step, StepResult], None]:

@@ -127,3 +127,34 @@ def test_ctrl_c_while_recording_the_state_changed_nothing_in_aws(
     assert int(stop.value.exit_code) == 130  # the case was written, AWS was not touched
     assert "NOT isolated; 2 of 9 steps done; case ir-int-3" in stop.value.message
     assert aws_state(clients) == state
+
+
+def test_ctrl_c_in_a_run_without_isolation_is_partial_once_aws_changed(moto_aws: None) -> None:
+    from ircli.core.engine import RunContext, run_steps
+    from ircli.core.errors import Interrupted
+    from ircli.core.session import AwsSession, AwsSettings
+    from ircli.steps.base import Call, Step, StepPlan
+    from tests.fakes import FakeClock
+
+    class Changes(Step):
+        name, title, permissions = "changes", "Change something", ()
+
+        def plan(self, ctx: RunContext) -> StepPlan:
+            return StepPlan(calls=[Call("ec2", "create_key_pair", {"KeyName": "k"}, "a change")])
+
+    class Stopped(Step):
+        name, title, permissions = "stopped", "Stopped here", ()
+
+        def plan(self, ctx: RunContext) -> StepPlan:
+            raise KeyboardInterrupt
+
+    ctx = RunContext(AwsSession(AwsSettings()), FakeClock(), "user/alice")
+    with pytest.raises(Interrupted) as stop:
+        run_steps(ctx, [Changes(), Stopped()])
+    assert int(stop.value.exit_code) == 3
+    assert stop.value.message == "Interrupted during 'Stopped here': 1 of 2 steps done."
+    assert stop.value.summary["isolated"] is None and stop.value.summary["changed"] is True
+    with pytest.raises(Interrupted) as nothing:
+        run_steps(RunContext(AwsSession(AwsSettings()), FakeClock(), "user/bob"), [Stopped()])
+    assert int(nothing.value.exit_code) == 130
+    assert nothing.value.remediation == "Nothing was changed; run the command again when ready."
