@@ -36,7 +36,8 @@ def case_list(opts: GlobalOptions) -> int:
         click.echo(f"No cases under {cases_root()}.")
         return 0
     rows = [_row(c) for c in map(_summary, cases)]
-    # A case id is never cut: the table is as wide as its widest id needs, whatever the terminal.
+    # A case id is never cut: a pipe gets the width the table needs; on a terminal the id and
+    # date columns keep their width and the others wrap.
     need = sum(max(len(r[i].plain) for r in [*rows, _HEADER]) + 2 for i in range(4))
     console = Console(highlight=False)
     if need > console.width and not console.is_terminal:
@@ -56,7 +57,8 @@ _HEADER = (Text("Case"), Text("Created"), Text("Targets"), Text("Status"))
 
 def _row(case: dict[str, Any]) -> tuple[Text, Text, Text, Text]:
     """Plain-text cells: target names come from tags, which anyone with ec2:CreateTags writes."""
-    created = case["created_at"][:19].replace("T", " ") + "Z" if case["created_at"] else ""
+    stamp = case["created_at"] if case["created_at"] not in ("", "None") else ""
+    created = stamp[:19].replace("T", " ") + "Z" if stamp else ""
     targets = ", ".join(case["names"])  # "i-0abc… (web-1)": the Name tag beside the id
     return (Text(case["case_id"]), Text(created), Text(targets),
             Text(", ".join(sorted(set(case["statuses"])))))
