@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ircli.cli.complete import complete_case_id
+from ircli.cli.confirm import confirm_new_case
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
@@ -25,6 +26,9 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
               help="How long the block lasts; `--expire` lifts it afterwards.")
 @click.option("--case-id", shell_complete=complete_case_id,
               help="Case to record under (default: the address's open case, or new).")
+@click.option("--new-case", is_flag=True,
+              help="--case-id names a new case (otherwise a near miss of a local case is "
+                   "refused, and a terminal is asked).")
 @click.option("--reason", help="Why, in words: kept in the case and the audit log.")
 @click.option("--force", is_flag=True,
               help="Also block a private address or one of the VPC's own ranges.")
@@ -35,8 +39,9 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @global_options
 @click.pass_obj
 def block_ip_cmd(opts: GlobalOptions, address: str | None, vpc: str | None,
-                 subnets: tuple[str, ...], hours: int, case_id: str | None, reason: str | None,
-                 force: bool, expire: bool, dry_run: bool, yes: bool) -> int:
+                 subnets: tuple[str, ...], hours: int, case_id: str | None, new_case: bool,
+                 reason: str | None, force: bool, expire: bool, dry_run: bool,
+                 yes: bool) -> int:
     """Deny an address in and out in network ACLs for a while (24 h by default).
 
     Entries go in ircli's rule range 50-99, below the usual allow rule 100, never over an
@@ -58,6 +63,7 @@ def block_ip_cmd(opts: GlobalOptions, address: str | None, vpc: str | None,
         return plan_confirm_run(opts, expire_run, "", dry_run=dry_run, yes=True)
     if address is None:
         raise click.UsageError("Name the address to block (or pass --expire).")
+    confirm_new_case(case_id, new_case, dry_run)
     options = BlockOptions(address=address, vpc=vpc, subnets=list(subnets), hours=hours,
                            force=force, case_id=case_id, reason=reason)
     options.validate()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,15 +35,34 @@ def case_list(opts: GlobalOptions) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
+    rows = [_row(c) for c in map(_summary, cases)]
+    # A case id is never cut: a pipe gets the width the table needs; on a terminal the id and
+    # date columns keep their width and the others wrap.
+    need = sum(max(len(r[i]) for r in [*rows, _HEADER]) + 2 for i in range(4))
+    console = Console(highlight=False)
+    if need > console.width and not console.is_terminal:
+        console = Console(highlight=False, width=need)
     table = Table(box=None, header_style="bold")
-    for column in ("Case", "Created", "Targets", "Status"):
-        table.add_column(column)
-    for case in map(_summary, cases):
-        table.add_row(case["case_id"], case["created_at"], ", ".join(case["targets"]),
-                      ", ".join(sorted(set(case["statuses"]))))
-    Console(highlight=False).print(table)
+    for i, column in enumerate(_HEADER):
+        table.add_column(column, no_wrap=i < 2,
+                         min_width=max(len(r[i]) for r in rows) if i < 2 else None)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    console.print(table)
     return 0
+
+
+_HEADER = ("Case", "Created", "Targets", "Status")
+
+
+def _row(case: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Plain-text cells: target names come from tags, which anyone with ec2:CreateTags writes."""
+    stamp = case["created_at"] if case["created_at"] not in ("", "None") else ""
+    created = stamp[:19].replace("T", " ") + "Z" if stamp else ""
+    targets = ", ".join(case["names"])  # "i-0abc… (web-1)": the Name tag beside the id
+    return (case["case_id"], created, targets, ", ".join(sorted(set(case["statuses"]))))
 
 
 @case_group.command("show")
@@ -58,28 +79,70 @@ def case_show(opts: GlobalOptions, case_id: str) -> int:
         emit_json(case.data)
         return 0
     from rich.console import Console
+    from rich.text import Text
 
-    console = Console(highlight=False)
-    console.print(f"[bold]Case {case.case_id}[/] created {case.data.get('created_at')}")
-    console.print(f"Directory: {case.path}")
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(Text.assemble((f"Case {case.case_id}", "bold"),
+                                f" created {case.data.get('created_at')}"))
+    console.print(Text(f"Directory: {case.path}"))
+    history = _step_history(case.path / "audit.jsonl")
     for target_id, target in case.data.get("targets", {}).items():
-        console.print(f"\n[bold]{target.get('name') or target_id}[/] — {target.get('status')}"
-                      f" ({target.get('region')})")
+        console.print()
+        console.print(Text.assemble((str(target.get("name") or target_id), "bold"),
+                                    f" — {target.get('status')} ({target.get('region')})"))
         if target.get("reason"):
-            console.print(f"  Reason: {target['reason']}")
-        for name, step in target.get("steps", {}).items():
-            console.print(f"  {name:<22} {step.get('status')}  {step.get('at', '')}")
+            console.print(Text(f"  Reason: {target['reason']}"))
+        for name, step, effect in _in_run_order(target.get("steps", {}),
+                                                history.get(target_id, {})):
+            console.print(Text(f"  {name:<22} {step.get('status')!s:<13} {effect}"))
         for snap in target.get("snapshots", []):
-            console.print(f"  snapshot {snap['snapshot_id']} of {snap['volume_id']} "
-                          f"({snap.get('device')})")
+            console.print(Text(f"  snapshot {snap['snapshot_id']} of {snap['volume_id']} "
+                               f"({snap.get('device')})"))
     for run in case.data.get("runs", []):
-        console.print(f"run: {run['command']} {run['target']} → {run['status']} "
-                      f"({run['started_at']} – {run['ended_at']})")
+        console.print(Text(f"run: {run['command']} {run['target']} → {run['status']} "
+                           f"({run['started_at']} – {run['ended_at']})"))
     return 0
+
+
+def _step_history(audit: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per target and step, from the audit log: when it first started (run order) and when it
+    first took effect (its first ``done``)."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    lines = audit.read_text().splitlines() if audit.exists() else []
+    for raw in lines:
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if entry.get("event") not in ("step-start", "step-end") or not entry.get("step"):
+            continue
+        seen = found.setdefault(str(entry.get("target")), {}).setdefault(
+            str(entry["step"]), {"order": int(entry.get("seq") or 0)})
+        if entry["event"] == "step-end" and entry.get("status") == "done":
+            seen.setdefault("took_effect", entry.get("time"))
+    return found
+
+
+def _in_run_order(steps: dict[str, Any], history: dict[str, dict[str, Any]]
+                  ) -> list[tuple[str, dict[str, Any], str]]:
+    """Steps as they ran (the record keeps them by name), each with when it first took effect."""
+    def order(item: tuple[str, Any]) -> tuple[int, str]:
+        name, step = item
+        return (history.get(name, {}).get("order", 1 << 30), str(step.get("at", "")))
+
+    out = []
+    for name, step in sorted(steps.items(), key=order):
+        seen = history.get(name, {})
+        effect = seen.get("took_effect")
+        out.append((name, step, f"took effect {effect}" if effect else
+                    "nothing to change (already so)" if step.get("status") == "already-done"
+                    else str(step.get("at", ""))))
+    return out
 
 
 def _summary(case: dict[str, Any]) -> dict[str, Any]:
     targets: dict[str, Any] = case.get("targets", {})
     return {"case_id": str(case.get("case_id")), "created_at": str(case.get("created_at")),
             "targets": list(targets),
+            "names": [str(r.get("name") or t) for t, r in targets.items()],
             "statuses": [str(t.get("status")) for t in targets.values()]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ircli.cli.complete import complete_case_id
+from ircli.cli.confirm import confirm_new_case, instance_from_input
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
@@ -14,6 +15,9 @@ from ircli.cli.options import GlobalOptions, global_options
 @click.argument("instance_id")
 @click.option("--case-id", shell_complete=complete_case_id,
               help="Case to record under (default: the instance's open case, or new).")
+@click.option("--new-case", is_flag=True,
+              help="--case-id names a new case (otherwise a near miss of a local case is "
+                   "refused, and a terminal is asked).")
 @click.option("--reason", help="Why, in words: kept in the case and the audit log.")
 @click.option("--dry-run", is_flag=True,
               help="Show the plan and prove permissions; change nothing.")
@@ -31,8 +35,9 @@ from ircli.cli.options import GlobalOptions, global_options
                    "its archive in the evidence bucket.")
 @global_options
 @click.pass_obj
-def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reason: str | None,
-                dry_run: bool, yes: bool, no_snapshot: bool, wait_snapshots: bool,
+def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, new_case: bool,
+                reason: str | None, dry_run: bool, yes: bool, no_snapshot: bool,
+                wait_snapshots: bool,
                 ssm_egress: str, analyst_sg: str | None, detach_profile: bool,
                 revoke_role_sessions: bool, collect: bool) -> int:
     """Isolate a compromised EC2 instance and keep it as evidence."""
@@ -41,6 +46,8 @@ def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, reas
     from ircli.liveresponse.collection import CollectSettings
     from ircli.ops.contain import ContainOptions, contain
 
+    instance_id = instance_from_input(opts, instance_id)
+    confirm_new_case(case_id, new_case, dry_run)
     bucket = evidence_bucket(opts.evidence_bucket, strict=False)
     options = ContainOptions(
         instance_id=instance_id, case_id=case_id, reason=reason, dry_run=True,

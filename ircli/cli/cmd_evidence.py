@@ -51,13 +51,18 @@ def evidence_group() -> None:
 @click.option("--retention-mode", type=click.Choice(["GOVERNANCE", "COMPLIANCE"]),
               default="GOVERNANCE", show_default=True,
               help="COMPLIANCE cannot be shortened by anyone, root included.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options
 @click.pass_obj
 def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
              analyst_role_arns: tuple[str, ...], responder_role_arn: str | None,
-             retention_days: int, retention_mode: str) -> int:
-    """Create the evidence bucket, or check and repair it. A second run changes nothing."""
-    from ircli.evidence.bucket import BucketSpec, init_bucket
+             retention_days: int, retention_mode: str, yes: bool) -> int:
+    """Create the evidence bucket, or check and repair it. A second run changes nothing.
+
+    On a terminal it says what it would create or repair and asks; scripts pass --yes.
+    """
+    from ircli.cli.confirm import confirm_or_refuse
+    from ircli.evidence.bucket import BucketSpec, check_bucket, init_bucket
     from ircli.evidence.policy import principal_arn
 
     name = _bucket(opts, bucket)
@@ -65,6 +70,18 @@ def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
     responder = responder_role_arn or principal_arn(aws.identity()["arn"])
     spec = BucketSpec(name, retention_days, retention_mode, kms_key_id,
                       tuple(analyst_role_arns), responder)
+    if not yes:
+        before = check_bucket(aws, spec)  # reads only
+        if not before.ok:
+            if not opts.json:
+                for check in before.checks:
+                    if check.status == "fail":
+                        click.echo(f"would fix {check.name}: {check.detail}" if check.name !=
+                                   "exists" else f"would create s3://{name} with Object Lock "
+                                   f"({retention_mode}, {retention_days} days), versioning, "
+                                   "owner-enforced ownership, public access blocked, "
+                                   "encryption, the TLS-only policy and tags", err=True)
+            confirm_or_refuse(f"Set up s3://{name} as evidence storage now?", yes)
     report = init_bucket(aws, spec)
     data = report.to_dict()
     if opts.json:
@@ -130,6 +147,7 @@ def sync_cmd(opts: GlobalOptions, case_id: str) -> int:
     from ircli.evidence.shipper import sync_case
 
     name = _bucket(opts, None)
+    _adopt_first(opts, case_id)
     data = sync_case(aws_session(opts, case_id), name, case_id, SystemClock().now())
     if opts.json:
         emit_json(data)
@@ -154,6 +172,7 @@ def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
 
     check_case_id(case_id)
     name = _bucket(opts, None)
+    _adopt_first(opts, case_id)
     report = verify_case(aws_session(opts, case_id).client("s3"), name, case_id,
                          SystemClock().now())
     data = report.to_dict()
@@ -178,6 +197,16 @@ def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
             for line in report.mismatches:
                 console.print(f"  - {line}")
     return int(ExitCode.OK if report.ok else ExitCode.PARTIAL)
+
+
+def _adopt_first(opts: GlobalOptions, case_id: str) -> None:
+    """A collection sent and never judged (--no-wait, Ctrl-C) is adopted before the case is
+    shipped or verified, so its archive is recorded rather than reported as unlisted."""
+    from ircli.core.clock import SystemClock
+    from ircli.ops.collect import adopt_pending
+
+    for line in adopt_pending(aws_session(opts, case_id), SystemClock(), case_id):
+        click.echo(f"Note: {line}", err=True)
 
 
 def _checks_table(console: Console, checks: list[dict[str, str]]) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ircli.cli.complete import complete_case_id
+from ircli.cli.confirm import confirm_new_case
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
@@ -21,6 +22,9 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @click.option("--user", help="The IAM user: deactivates all of its keys.")
 @click.option("--case-id", shell_complete=complete_case_id,
               help="Case to record under (default: the user's open case, or new).")
+@click.option("--new-case", is_flag=True,
+              help="--case-id names a new case (otherwise a near miss of a local case is "
+                   "refused, and a terminal is asked).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @click.option("--keep-login", is_flag=True,
@@ -29,12 +33,13 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @global_options
 @click.pass_obj
 def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str | None,
-                     case_id: str | None, dry_run: bool, yes: bool, keep_login: bool,
-                     all_keys: bool) -> int:
+                     case_id: str | None, new_case: bool, dry_run: bool, yes: bool,
+                     keep_login: bool, all_keys: bool) -> int:
     """Shut out a leaked access key: deactivate, deny all, drop the login, keep the evidence."""
     from ircli.core.clock import SystemClock
     from ircli.ops.identity import DisableKeysOptions, disable_keys
 
+    confirm_new_case(case_id, new_case, dry_run)
     options = DisableKeysOptions(access_key_id=access_key_id, user=user, case_id=case_id,
                                  keep_login=keep_login, all_keys=all_keys)
     options.validate()
@@ -51,16 +56,20 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str |
 @click.option("--role", required=True, help="The IAM role whose older sessions to deny.")
 @click.option("--case-id", shell_complete=complete_case_id,
               help="Case to record under (default: the role's open case, or new).")
+@click.option("--new-case", is_flag=True,
+              help="--case-id names a new case (otherwise a near miss of a local case is "
+                   "refused, and a terminal is asked).")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options
 @click.pass_obj
-def revoke_sessions_cmd(opts: GlobalOptions, role: str, case_id: str | None, dry_run: bool,
-                        yes: bool) -> int:
+def revoke_sessions_cmd(opts: GlobalOptions, role: str, case_id: str | None, new_case: bool,
+                        dry_run: bool, yes: bool) -> int:
     """Deny every session of a role issued before now (affects every holder of the role)."""
     from ircli.core.clock import SystemClock
     from ircli.ops.identity import RevokeSessionsOptions, revoke_sessions
 
+    confirm_new_case(case_id, new_case, dry_run)
     options = RevokeSessionsOptions(role=role, case_id=case_id)
     options.validate()
     clock = SystemClock()

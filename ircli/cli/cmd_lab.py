@@ -73,7 +73,12 @@ def status_cmd(opts: GlobalOptions) -> int:
     click.echo(f"ircli lab running at {state.endpoint} (pid {state.pid}) since "
                f"{state.started_at}")
     for seeded in state.scenarios:
-        click.echo(f"  {seeded['scenario']}: {seeded['resources']}")
+        click.echo(f"  scenario {seeded['scenario']}:")
+        for key, value in seeded["resources"].items():
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            click.echo(f"    {key.replace('_', ' '):<18} {shown}")
+        for path in seeded.get("finding_files") or []:
+            click.echo(f"    {'alert':<18} {path}")
     return 0
 
 

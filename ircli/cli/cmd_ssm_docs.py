@@ -43,14 +43,27 @@ def validate_cmd(opts: GlobalOptions) -> int:
 @click.option("--os", "platform", type=click.Choice(["all", "linux", "windows"]), default="all",
               show_default=True, help="Which document to deploy.")
 @click.option("--dry-run", is_flag=True, help="Say what would change; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options
 @click.pass_obj
-def deploy_cmd(opts: GlobalOptions, platform: str, dry_run: bool) -> int:
-    """Create the documents, or make the shipped content their default version. Idempotent."""
+def deploy_cmd(opts: GlobalOptions, platform: str, dry_run: bool, yes: bool) -> int:
+    """Create the documents, or make the shipped content their default version. Idempotent.
+
+    On a terminal it shows what would change and asks; scripts pass --yes. Nothing to change:
+    nothing to ask.
+    """
+    from ircli.cli.confirm import confirm_or_refuse
     from ircli.liveresponse.deploy import PLATFORMS, deploy
 
     aws = aws_session(opts)
     platforms = PLATFORMS if platform == "all" else (platform,)
+    if not dry_run and not yes:
+        planned = deploy(aws.client, platforms, dry_run=True)
+        if any(r["action"] != "unchanged" for r in planned):
+            if not opts.json:
+                for report in planned:
+                    click.echo(f"{report['name']}: {_said(report)}", err=True)
+            confirm_or_refuse(f"Change the SSM documents in {aws.region} now?", yes)
     reports = deploy(aws.client, platforms, dry_run=dry_run)
     if opts.json:
         emit_json({"dry_run": dry_run, "documents": reports})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -33,11 +35,53 @@ def start_cmd(opts: GlobalOptions, scenario: str, port: int | None) -> int:
         emit_json({"scenario": scenario, "started_at": exercise.started_at,
                    "alert": exercise.alert})
         return 0
+    path = _alert_file(f"tabletop-{scenario}", exercise.alert)
     click.echo(f"Exercise {scenario} started at {exercise.started_at}. Your alert:\n")
-    click.echo(json.dumps(exercise.alert, indent=2))
+    for line in alert_summary(exercise.alert, path):
+        click.echo(line)
     click.echo('\nRespond with ircli commands (first: eval "$(ircli lab env)"); '
                "finish with: ircli tabletop score", err=True)
     return 0
+
+
+def _alert_file(name: str, alert: dict[str, Any]) -> Path:
+    """The whole finding, as GuardDuty exports it, in a file for `ircli triage`."""
+    from ircli.lab.control import lab_dir
+
+    path = lab_dir() / "findings" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(alert, indent=2) + "\n")
+    return path
+
+
+def alert_summary(alert: dict[str, Any], path: Path | str) -> list[str]:
+    """A GuardDuty finding in a few lines a responder reads at a glance (plain text: the
+    finding's fields are attacker-influenced)."""
+    resource = alert.get("resource") or {}
+    lines = [f"  {alert.get('type')} — severity {alert.get('severity')}, "
+             f"{alert.get('region')}, {alert.get('createdAt')}",
+             f"  {alert.get('title')}", f"  {alert.get('description')}"]
+    instance = resource.get("instanceDetails")
+    key = resource.get("accessKeyDetails")
+    if instance:
+        tags = {t.get("key"): t.get("value") for t in instance.get("tags") or []}
+        name = f" ({tags['Name']})" if tags.get("Name") else ""
+        lines.append(f"  Resource: instance {instance.get('instanceId')}{name}, "
+                     f"{instance.get('instanceType')}, {instance.get('instanceState')}")
+    elif key:
+        lines.append(f"  Resource: access key {key.get('accessKeyId')} of "
+                     f"{key.get('userType')} {key.get('userName')}")
+    action = (alert.get("service") or {}).get("action") or {}
+    detail = action.get("networkConnectionAction") or action.get("awsApiCallAction") or {}
+    remote = detail.get("remoteIpDetails") or {}
+    if remote:
+        where = ", ".join(str(v) for v in ((remote.get("country") or {}).get("countryName"),
+                                           (remote.get("organization") or {}).get("org")) if v)
+        port = (detail.get("remotePortDetails") or {}).get("port")
+        lines.append(f"  Remote: {remote.get('ipAddressV4')}{':' + str(port) if port else ''}"
+                     f"{' (' + where + ')' if where else ''}")
+    lines += [f"  Full finding: {path}", f"  Triage it:    ircli triage {path}"]
+    return lines
 
 
 @tabletop_group.command("inject")
@@ -53,8 +97,9 @@ def inject_cmd(opts: GlobalOptions, event: str) -> int:
     if opts.json:
         emit_json(record)
         return 0
-    click.echo(f"New alert ({event}) at {record['at']}: {record['finding_file']}\n")
-    click.echo(json.dumps(record["alert"], indent=2))
+    click.echo(f"New alert ({event}) at {record['at']}:\n")
+    for line in alert_summary(record["alert"], record["finding_file"]):
+        click.echo(line)
     return 0
 
 

@@ -17,7 +17,7 @@ import click
 
 from ircli import __version__
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.core.errors import ExitCode, IrcliError
+from ircli.core.errors import ExitCode, Interrupted, IrcliError
 
 # name: (module, attribute, short help). The short help lives here so that `ircli --help` and
 # shell completion list the commands without importing them (a test keeps it equal to each
@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as err:
         err.show()
         sys.exit(ExitCode.USER if err.exit_code == 2 else err.exit_code)
+    except Interrupted as err:  # Ctrl-C inside a run: it says what state it leaves
+        _fail(ctx_obj, err, err.exit_code)
     except KeyboardInterrupt:
         _fail(ctx_obj, IrcliError(
             "Interrupted.", "Run the same command again: the case keeps what was done and the "
@@ -148,7 +150,8 @@ def _fail(opts: GlobalOptions, err: IrcliError, code: int) -> None:
         import json
 
         click.echo(json.dumps({"error": err.to_dict() | {"exit_code": int(code)}}, indent=2))
-    click.echo(f"ircli: error: {err.message}", err=True)
+    label = "" if isinstance(err, Interrupted) else "error: "
+    click.echo(f"ircli: {label}{err.message}", err=True)
     if err.remediation:
         click.echo(f"  → {err.remediation}", err=True)
     sys.exit(code)
@@ -194,6 +197,9 @@ def aws_session(opts: GlobalOptions, case_id: str | None = None,
                            external_id=access.external_id if access else None,
                            duration_seconds=access.duration_seconds if access else None,
                            session_label=f"ircli-{case_id}" if case_id else "ircli")
+    from ircli.cli.endpoint_probe import check_local_endpoint
+
+    check_local_endpoint(settings.endpoint_url)  # a lab that is down: say so in a moment
     aws = AwsSession(settings)
     if opts.verbose >= 2:
         aws.observers.append(_log_call)

@@ -18,10 +18,17 @@ class Progress:
     """Prints each step as it starts and ends, on stderr, so stdout stays clean for results."""
 
     def __init__(self, opts: GlobalOptions) -> None:
+        from ircli.cli.waits import WaitView
+
         self.console = Console(stderr=True, highlight=False)
         self.opts = opts
+        self.waits = WaitView(self.console)  # live clock on a terminal, lines elsewhere
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        if kind in ("step-end", "interrupted"):
+            self.waits.stop()
+        if kind == "step-start":
+            self.waits.step(str(data["title"]))
         if kind == "step-start" and self.opts.verbose:
             self.console.print(f"  … {data['title']}")
         elif kind == "step-end":
@@ -30,7 +37,7 @@ class Progress:
             self.console.print(f"{_MARK.get(r.status, '?')} {r.title:<34} "
                                f"{r.seconds:6.2f}s {r.status}{detail}")
         elif kind == "progress":
-            self.console.print(f"  … {data.get('message', '')}")
+            self.waits.update(data)
 
 
 def emit_json(data: dict[str, Any]) -> None:
@@ -64,7 +71,13 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     lines += [f"Lifted:     {b['address']} from {b['network_acl_id']} (rule {b['rule_number']}, "
               f"expiry {b['expires_at']})" for b in data.get("lifted", [])]
     if data.get("isolation_group_id"):
-        lines.append(f"Isolated behind: {data['isolation_group_id']}")
+        name = f" ({data['isolation_group_name']})" if data.get("isolation_group_name") else ""
+        isolated = any(s["name"] == "isolate" and s["status"] in ("done", "already-done")
+                       for s in data["steps"])
+        group = f"{data['isolation_group_id']}{name}"
+        lines.append(f"Would isolate behind: {group}" if data["status"] == "planned" else
+                     f"Isolated behind: {group}" if isolated else
+                     f"Isolation group: {group} — the instance is NOT isolated")
     iso = data.get("metrics", {}).get("isolated_after")
     if iso and data["command"] == "contain" and data["status"] != "planned":
         lines.append(f"Time to isolation: {iso['seconds']:.2f} s ({iso['api_calls']} API calls)")
@@ -85,7 +98,11 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     for todo in data.get("manual_follow_up", []):
         console.print(f"[bold]Left to you:[/] {todo}")
     if data.get("case_dir"):
-        console.print(f"Case record: {data['case_dir']}")
+        from pathlib import Path
+
+        written = (Path(data["case_dir"]) / "case.json").exists()
+        console.print(f"Case record: {data['case_dir']}" if written else
+                      f"Case record: none yet (the run writes {data['case_dir']})")
     evidence = data.get("evidence")
     if evidence and evidence.get("shipped"):
         console.print(f"Evidence:   s3://{evidence['bucket']}/{evidence['prefix']} "
@@ -119,6 +136,9 @@ def _collection_lines(data: dict[str, Any]) -> list[str]:
     if c.get("command_id") and not c.get("completed_at") and not c.get("reason"):
         lines.append(f"Follow it:  aws ssm get-command-invocation --command-id "
                      f"{c['command_id']} --instance-id {data.get('instance_id')}")
+        if data.get("case_id"):
+            lines.append(f"Adopt it:   ircli collect --resume {data['case_id']} (waits, "
+                         "verifies the archive, records it)")
     return lines
 
 

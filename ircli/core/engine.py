@@ -16,7 +16,7 @@ import botocore.exceptions
 from ircli.core.awserrors import describe, error_code, translate
 from ircli.core.case import Case
 from ircli.core.clock import Clock, iso
-from ircli.core.errors import UserError
+from ircli.core.errors import ExitCode, Interrupted, UserError
 from ircli.core.session import ApiCall, AwsSession
 from ircli.steps.base import Call, Step, StepPlan, has_refs, resolve_refs
 
@@ -181,16 +181,72 @@ def run_steps(ctx: RunContext, steps: Sequence[Step],
             result.status = "not-run"
             result.detail = "not run: an earlier critical step failed"
             continue
-        _run_one(ctx, step, result)
-        if result.status == "failed":
-            failed = True
-            failed_critical = step.critical
-        if step.milestone and result.status in ("done", "already-done"):
-            ctx.metrics.milestones[step.milestone] = {
-                "api_calls": ctx.metrics.api_calls, "seconds": round(ctx.elapsed(), 3)}
-        if after_step is not None:
-            after_step(step, result)
+        try:
+            _run_one(ctx, step, result)
+            if result.status == "failed":
+                failed = True
+                failed_critical = step.critical
+            if step.milestone and result.status == "done":  # reached in this run, not before
+                ctx.metrics.milestones[step.milestone] = {
+                    "api_calls": ctx.metrics.api_calls, "seconds": round(ctx.elapsed(), 3)}
+            if after_step is not None:
+                after_step(step, result)
+        except KeyboardInterrupt as err:
+            raise interruption(ctx, steps, results, step, result) from err
     return RunOutcome(results, failed_critical, failed)
+
+
+ISOLATED = "isolated"
+
+
+def interruption(ctx: RunContext, steps: Sequence[Step], results: list[StepResult],
+                 step: Step, result: StepResult) -> Interrupted:
+    """Record a Ctrl-C in the case and audit log, and say what state the run leaves.
+
+    Exit 3 when isolation was reached (done now or before) or, in a run without isolation,
+    when changes to AWS had begun; 4 when a containment run had begun changing AWS without
+    reaching isolation; 130 when nothing in AWS changed.
+    """
+    finished = ("done", "already-done", "skipped")
+    applying = False
+    if result.status not in finished:
+        entry = ctx.record["steps"].get(step.record_key, {}) if ctx.case is not None else {}
+        was_applying = entry.get("status") == "applying"
+        applying = was_applying and bool(result.changes)  # it had begun its AWS calls
+        result.status, result.detail = "interrupted", "interrupted (Ctrl-C)"
+        if was_applying and not ctx.dry_run:
+            entry["status"] = "interrupted"
+    done = [r.name for r in results if r.status in finished]
+    milestone_steps = [s for s in steps if s.milestone == ISOLATED]
+    isolated = any(r.name == s.name and r.status in ("done", "already-done")
+                   for s in milestone_steps for r in results)
+    changed = applying or any(r.status == "done" and r.changes for r in results)
+    case_id = ctx.case.case_id if ctx.case is not None else None
+    summary: dict[str, object] = {
+        "step": step.name, "steps_done": len(done), "steps_total": len(steps),
+        "done": done, "isolated": isolated if milestone_steps else None,
+        "changed": changed and not ctx.dry_run, "case_id": case_id, "target": ctx.target_id}
+    ctx.emit("interrupted", step=step.name)
+    ctx.audit("run-interrupted", step=step.name, steps_done=len(done), steps_total=len(steps),
+              isolated=isolated, changed=changed)
+    ctx.save()
+    where = f"during '{step.title}'" if result.status == "interrupted" else \
+        f"after '{step.title}'"
+    if ctx.dry_run:
+        return Interrupted(f"Interrupted {where} while planning; nothing was changed.", None,
+                           ExitCode.INTERRUPTED, summary)
+    state = ""
+    if milestone_steps:
+        state = f"{ctx.target_id} is isolated; " if isolated else \
+            f"{ctx.target_id} is NOT isolated; "
+    in_case = f"; case {case_id}" if case_id else ""
+    code = ExitCode.PARTIAL if isolated else ExitCode.NOT_CONTAINED \
+        if milestone_steps and changed else ExitCode.PARTIAL if changed else ExitCode.INTERRUPTED
+    return Interrupted(
+        f"Interrupted {where}: {state}{len(done)} of {len(steps)} steps done{in_case}.",
+        "Run the same command to finish: the case keeps what was done and the run picks up "
+        "where it stopped." if changed or case_id else "Nothing was changed; run the command "
+        "again when ready.", code, summary)
 
 
 def _run_one(ctx: RunContext, step: Step, result: StepResult) -> None:

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     PARTIAL = 3
     NOT_CONTAINED = 4
     NOT_COLLECTED = 5  # live response ran (or was sent) but no verified evidence came back
+    INTERRUPTED = 130  # Ctrl-C before anything changed (or in a command that isolates nothing)
 
 
 # From best to worst, for a run over many targets: one "not contained" outweighs any number of
@@ -92,3 +93,17 @@ class StepFailed(IrcliError):
     """A step failed after it started changing AWS; the run result says how far it got."""
 
     exit_code = ExitCode.PARTIAL
+
+
+class Interrupted(IrcliError):
+    """Ctrl-C stopped a run: the message says what state it leaves, the exit code how far it got
+    (3 isolated, 4 changes began but isolation was not reached, 130 otherwise)."""
+
+    def __init__(self, message: str, remediation: str | None, exit_code: ExitCode,
+                 summary: dict[str, object]) -> None:
+        super().__init__(message, remediation)
+        self.exit_code = exit_code
+        self.summary = summary
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "interrupted": self.summary}

@@ -240,7 +240,9 @@ class Scorer:
                    if any(n.startswith("ircli-") for n in names)]
         tags = {t["Key"] for t in instance.get("Tags", [])}
         ok = not touched and "ircli:case-id" not in tags
-        return self.objective("bystanders-untouched", f"bystander {iid} untouched", ok,
+        name = next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == "Name"), None)
+        who = f"{iid} ({name})" if name else iid
+        return self.objective("bystanders-untouched", f"bystander {who} untouched", ok,
                               "no ircli change" if ok else "contained or regrouped by mistake")
 
     # IAM ------------------------------------------------------------------------------

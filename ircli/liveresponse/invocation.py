@@ -7,6 +7,7 @@ stable ``reason``; a result line is returned for the caller to verify against th
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import botocore.exceptions
@@ -39,6 +40,16 @@ def wait_for_invocation(ctx: RunContext, command_id: str, instance_id: str,
     """Poll GetCommandInvocation until a terminal status; the last answer when time runs out."""
     ssm = ctx.aws.client("ssm")
     seen: list[str] = []
+    started = ctx.clock.monotonic()
+
+    def say(status: str) -> None:
+        """One progress event per status change, with the clock against the deadline."""
+        if seen and seen[-1] == status:
+            return
+        seen.append(status)
+        ctx.emit("progress", step="collect", key=command_id, elapsed=round(
+            ctx.clock.monotonic() - started, 1), deadline=budget or None,
+            message=f"command {command_id} on {instance_id}: {status}")
 
     def poll() -> dict[str, Any] | None:
         try:
@@ -46,13 +57,10 @@ def wait_for_invocation(ctx: RunContext, command_id: str, instance_id: str,
                                                              InstanceId=instance_id)
         except botocore.exceptions.ClientError as err:
             if error_code(err) == "InvocationDoesNotExist":  # not yet visible after the send
+                say("sent, not yet listed by SSM")
                 return None
             raise
-        status = str(inv.get("StatusDetails") or inv.get("Status"))
-        if not seen or seen[-1] != status:
-            seen.append(status)
-            ctx.emit("progress", message=f"command {command_id} on {instance_id}: {status} "
-                                         f"({ctx.elapsed():.0f} s)")
+        say(str(inv.get("StatusDetails") or inv.get("Status")))
         return inv
 
     def unfinished(inv: dict[str, Any] | None) -> bool:
@@ -132,3 +140,22 @@ def not_finished(command_id: str, instance_id: str, budget: float,
         "Check the instance's SSM agent (`aws ssm describe-instance-information`); run collect "
         "again, with a longer --timeout if the collector was running.",
         invocation_status=status)
+
+
+# -- adopting a command an earlier run sent (--no-wait, Ctrl-C, a lost laptop) --------------
+def unadopted(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The target's collections that were sent but never judged: their archive may sit in the
+    bucket unrecorded until a run adopts the command's result."""
+    return [dict(c) for c in record.get("collections", [])
+            if c.get("status") == "sent" and c.get("command_id")]
+
+
+def remaining_budget(entry: dict[str, Any], now: datetime) -> float:
+    """How much of the command's own wait budget is left (0 when it should be over)."""
+    budget = wait_budget(int(entry.get("timeout_seconds") or 900))
+    sent = entry.get("requested_at")
+    if not sent:
+        return float(budget)
+    started = datetime.strptime(str(sent), "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=timezone.utc)
+    return max(0.0, budget - (now - started).total_seconds())

@@ -133,7 +133,12 @@ def run_ip_steps(aws: AwsSession, clock: Clock, run: IpRun, steps: list[Step],
             ctx.record.update(status=status, blocks=data["blocks"])
             record_run(ctx, run.command, status, started)
     if not run.dry_run and data["lifted"]:
-        data["warnings"] += note_lifts(ctx, run.command, data["lifted"])
+        data["warnings"] += note_lifts(ctx, run.command, data["lifted"], started)
+        cases = sorted({str(b["case_id"]) for b in data["lifted"]})
+        data["case_ids"] = cases
+        if data["case_id"] is None and len(cases) == 1 and \
+                (cases_root() / cases[0] / "case.json").exists():
+            data["case_id"], data["case_dir"] = cases[0], str(cases_root() / cases[0])
     code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
     if outcome.steps[0].status == "failed":
         code = ExitCode.USER
@@ -162,8 +167,11 @@ def _bind_case_after_resolve(ctx: RunContext, run: IpRun, stack: ExitStack
     return after
 
 
-def note_lifts(ctx: RunContext, command: str, lifted: list[dict[str, Any]]) -> list[str]:
-    """Write each lift into the audit log of the case that made the block, where it is local."""
+def note_lifts(ctx: RunContext, command: str, lifted: list[dict[str, Any]],
+               started: str | None = None) -> list[str]:
+    """Write each lift into the case that made the block, where it is local: its audit log,
+    the target's record (``unblocked``/``expired`` once none of its blocks is left) and the
+    case's run history."""
     missing: list[str] = []
     for case_id in sorted({str(b["case_id"]) for b in lifted}):
         if not (cases_root() / case_id / "case.json").exists():
@@ -179,6 +187,19 @@ def note_lifts(ctx: RunContext, command: str, lifted: list[dict[str, Any]]) -> l
                 record = case.target(f"ip/{block['address']}")
                 record.setdefault("lifted", []).append({**block, "at": iso(ctx.clock.now()),
                                                         "by": command})
+            for target in sorted({f"ip/{b['address']}" for b in mine}):
+                record = case.target(target)
+                gone = {(b["network_acl_id"], b["rule_number"]) for b in record["lifted"]}
+                left = [b for b in record.get("blocks", [])
+                        if (b["network_acl_id"], b["rule_number"]) not in gone]
+                status = "partial" if left else \
+                    "expired" if command.endswith("--expire") else "unblocked"
+                if record.get("status") in ("blocked", "blocking", "partial"):
+                    record["status"] = status
+                case.data.setdefault("runs", []).append({
+                    "command": command, "target": target, "status": status,
+                    "started_at": started or iso(ctx.clock.now()),
+                    "ended_at": iso(ctx.clock.now()), "caller": ctx.facts.get("caller_arn")})
             case.save()
     return [f"case(s) {', '.join(missing)} are not on this machine: the lift is recorded only "
             "in this result and in CloudTrail"] if missing else []

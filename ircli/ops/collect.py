@@ -17,25 +17,30 @@ import botocore.exceptions
 
 from ircli.aws.ec2 import check_instance_id, display_name
 from ircli.core.awserrors import translate
-from ircli.core.case import check_case_id
+from ircli.core.case import check_case_id, open_case
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
-from ircli.core.errors import ExitCode, IrcliError
+from ircli.core.errors import ExitCode, Interrupted, IrcliError, UserError
 from ircli.core.session import AwsSession
 from ircli.evidence.shipper import CaseShipper
 from ircli.liveresponse.collection import CollectSettings
+from ircli.liveresponse.invocation import unadopted
 from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
     contained_case,
+    open_run_case,
     open_target_case,
     pick_case,
+    record_interruption,
     record_run,
+    still_running,
 )
 from ircli.ops.contain import result_data
 from ircli.steps.base import Step
 from ircli.steps.collect import Collect
+from ircli.steps.collect_adopt import AdoptCollection
 from ircli.steps.instance_state import ResolveInstance
 
 
@@ -84,9 +89,17 @@ def collect(aws: AwsSession, clock: Clock, opts: CollectOptions,
     started = iso(clock.now())
     shipper = CaseShipper(ctx, opts.settings.bucket, "collect")
     with ExitStack() as stack:
-        outcome = run_steps(ctx, [ResolveInstance(), Collect(opts.settings)],
-                            after_step=after_each(_bind_case(ctx, opts, stack),
-                                                  shipper.after_step))
+        try:
+            outcome = run_steps(ctx, [ResolveInstance(), AdoptCollection(),
+                                      Collect(opts.settings)],
+                                after_step=after_each(_bind_case(ctx, opts, stack),
+                                                      shipper.after_step))
+        except Interrupted as stop:
+            record_interruption(ctx, "collect", stop, started)
+            amended = still_running(ctx, stop, ExitCode.NOT_COLLECTED)
+            if amended is stop:
+                raise
+            raise amended from stop
         collection = collection_result(ctx) or {"status": "failed"}
         status = str(collection["status"])
         data = result_data(ctx, "collect", status, outcome.steps)
@@ -119,3 +132,98 @@ def _bind_case(ctx: RunContext, opts: CollectOptions, stack: ExitStack
                   options={"case_id": opts.case_id, **vars(opts.settings)})
 
     return after
+
+
+@dataclass
+class ResumeOptions:
+    case_id: str
+    instance_id: str | None = None
+    wait: bool = True  # wait for what is left of the command's budget
+
+    def validate(self) -> None:
+        check_case_id(self.case_id)
+        if self.instance_id:
+            check_instance_id(self.instance_id)
+
+
+def resume_collection(aws: AwsSession, clock: Clock, opts: ResumeOptions,
+                      emit: Emit | None = None) -> RunSummary:
+    """``collect --resume CASE``: adopt the case's sent command, verify its archive, record it."""
+    opts.validate()
+    case = open_case(opts.case_id, clock.now(), create=False)
+    iid = _resume_target(case.data, opts)
+    ctx = RunContext(aws, clock, iid, emit=emit)
+    started = iso(clock.now())
+    with ExitStack() as stack:
+        stack.enter_context(open_run_case(ctx, opts.case_id).locked())
+        entries = unadopted(ctx.record)
+        bucket = next((e.get("bucket") for e in entries), None) or _last(ctx).get("bucket")
+        shipper = CaseShipper(ctx, bucket, "collect --resume")
+        try:
+            outcome = run_steps(ctx, [AdoptCollection(wait=opts.wait)],
+                                after_step=shipper.after_step)
+        except Interrupted as stop:
+            record_interruption(ctx, "collect --resume", stop, started)
+            raise
+        collection = (ctx.facts.get("adopted") or [_last(ctx)])[-1]
+        status = str(collection.get("status") or "failed")
+        data = result_data(ctx, "collect", status, outcome.steps)
+        data.update({k: v for k, v in collection.items() if k != "status"})
+        data["resumed"] = True
+        data["adopted"] = ctx.facts.get("adopted", [])
+        data["warnings"] = collect_warnings(ctx, outcome)
+        record_run(ctx, "collect --resume", status, started)
+        data["evidence"] = shipper.finish()
+        data["warnings"] += shipper.warnings()
+    errors = ctx.facts.get("adopt_errors") or []
+    if errors:
+        ctx.facts["collect_error"] = errors[-1]
+    code = ExitCode.NOT_COLLECTED if outcome.failed and not errors else \
+        collect_exit_code(ctx, status)
+    return RunSummary(data, code, data["warnings"])
+
+
+def adopt_pending(aws: AwsSession, clock: Clock, case_id: str) -> list[str]:
+    """Adopt, without waiting, every finished command the local case sent and never judged
+    (``evidence verify`` and ``sync`` call this first); one line per command for the user."""
+    try:
+        case = open_case(case_id, clock.now(), create=False)
+    except UserError:
+        return []  # the case is not on this machine: nothing to adopt here
+    said: list[str] = []
+    for iid, record in case.data.get("targets", {}).items():
+        if not unadopted(record):
+            continue
+        result = resume_collection(aws, clock, ResumeOptions(case_id, iid, wait=False))
+        for entry in result.data.get("adopted") or []:
+            said.append(f"adopted SSM command {entry['command_id']} on {iid}: {entry['status']}"
+                        + (f" ({entry['reason']})" if entry.get("reason") else ""))
+        said += [f"could not adopt the collection sent to {iid}: {step['detail']}"
+                 for step in result.data["steps"] if step["status"] == "failed"]
+        said += result.warnings
+    return said
+
+
+def _resume_target(case: dict[str, Any], opts: ResumeOptions) -> str:
+    targets: dict[str, Any] = case.get("targets", {})
+    if opts.instance_id:
+        if opts.instance_id not in targets:
+            raise UserError(f"Case {opts.case_id} holds no record of {opts.instance_id}.",
+                            f"See `ircli case show {opts.case_id}` for its targets.")
+        return opts.instance_id
+    waiting = [t for t, record in targets.items() if unadopted(record)]
+    collected = [t for t, record in targets.items() if record.get("collections")]
+    choice = waiting or collected
+    if len(choice) == 1:
+        return choice[0]
+    if not choice:
+        raise UserError(f"Case {opts.case_id} holds no collection to resume.",
+                        "Start one with `ircli collect INSTANCE_ID --case-id "
+                        f"{opts.case_id}`.")
+    raise UserError(f"Case {opts.case_id} has collections on {', '.join(choice)}.",
+                    "Name the instance: `ircli collect INSTANCE_ID --resume CASE_ID`.")
+
+
+def _last(ctx: RunContext) -> dict[str, Any]:
+    found: list[dict[str, Any]] = ctx.record.get("collections") or [{}]
+    return found[-1]

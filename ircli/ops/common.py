@@ -10,7 +10,7 @@ from typing import Any
 from ircli.core.case import Case, cases_root, find_open_case, new_case_id, open_case
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext, RunOutcome, StepResult
-from ircli.core.errors import ExitCode, UserError
+from ircli.core.errors import ExitCode, Interrupted, UserError
 from ircli.steps.base import Step
 from ircli.steps.names import TAG_CASE, TAG_STATUS
 
@@ -105,6 +105,32 @@ def record_run(ctx: RunContext, command: str, status: str, started: str) -> None
         "caller": ctx.facts.get("caller_arn"),
     })
     ctx.save()
+
+
+def record_interruption(ctx: RunContext, command: str, stop: Interrupted, started: str) -> None:
+    """A run stopped by Ctrl-C: the target's status and the case's run history say so."""
+    if ctx.case is None or ctx.dry_run:
+        return
+    if stop.summary.get("isolated"):
+        ctx.record["status"] = "partial"
+    elif ctx.record.get("status") in (None, "containing", "collecting", "blocking"):
+        ctx.record["status"] = "interrupted"
+    record_run(ctx, command, "interrupted", started)
+
+
+def still_running(ctx: RunContext, stop: Interrupted,
+                  code: ExitCode | None = None) -> Interrupted:
+    """Ctrl-C after the command was sent: it keeps running on the host; say how to adopt it
+    (``code``: the exit code to give instead, e.g. collect's "not collected")."""
+    sent = ctx.facts.get("collection") or {}
+    if not sent.get("command_id") or ctx.case is None or ctx.dry_run:
+        return stop
+    return Interrupted(
+        f"{stop.message} SSM command {sent['command_id']} keeps running on {ctx.target_id} and "
+        f"will upload to s3://{sent.get('bucket')}/{sent.get('key')}.",
+        f"Run `ircli collect --resume {ctx.case.case_id}` to wait for it, verify its archive "
+        "and record it (the next collect or evidence verify of the case adopts it too).",
+        code or stop.exit_code, {**stop.summary, "command_id": sent["command_id"]})
 
 
 def keep_result(ctx: RunContext) -> Callable[[Step, StepResult], None]:

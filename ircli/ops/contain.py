@@ -11,7 +11,7 @@ from ircli.aws.ec2 import check_instance_id, check_sg_id, display_name, tag_valu
 from ircli.core.case import check_case_id
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
-from ircli.core.errors import ExitCode, InvalidInput
+from ircli.core.errors import ExitCode, Interrupted, InvalidInput
 from ircli.core.session import AwsSession
 from ircli.evidence.shipper import CaseShipper
 from ircli.liveresponse.collection import CollectSettings
@@ -23,16 +23,18 @@ from ircli.ops.common import (
     keep_result,
     open_target_case,
     pick_case,
+    record_interruption,
     record_run,
     run_result,
     steps_summary,
+    still_running,
 )
 from ircli.steps.base import Step
 from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
-from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress
+from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress, isolation_group_name
 from ircli.steps.protect import Protect
 from ircli.steps.service import RemoveFromService
 from ircli.steps.snapshots import Snapshot
@@ -130,8 +132,16 @@ def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: l
     shipper = CaseShipper(ctx, run.evidence_bucket, run.command, start_after="isolate"
                           if any(s.name == "isolate" for s in steps) else "record")
     with ExitStack() as stack:
-        outcome = run_steps(ctx, steps, after_step=after_each(
-            _bind_case_after_resolve(ctx, run, stack), keep_result(ctx), shipper.after_step))
+        try:
+            outcome = run_steps(ctx, steps, after_step=after_each(
+                _bind_case_after_resolve(ctx, run, stack), keep_result(ctx),
+                shipper.after_step))
+        except Interrupted as stop:
+            record_interruption(ctx, run.command, stop, started)
+            amended = still_running(ctx, stop)
+            if amended is stop:
+                raise
+            raise amended from stop
         status = ("planned" if run.dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else "contained")
         snapshot_step = next((s for s in steps if isinstance(s, Snapshot)), None)
@@ -140,6 +150,9 @@ def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: l
         data["snapshots"] = snapshot_step.after(ctx) if snapshot_step else []
         groups = ctx.facts.get("isolation_groups", {})
         data["isolation_group_id"] = next(iter(groups.values()), None)
+        isolate = next((s for s in steps if isinstance(s, Isolate)), None)
+        data["isolation_group_name"] = isolation_group_name(
+            isolate.ssm_egress, isolate.analyst_sg) if isolate else None
         data["warnings"] = collect_warnings(ctx, outcome)
         if any(isinstance(s, Collect) for s in steps):
             data["collection"] = ctx.facts.get("collection")

@@ -12,6 +12,7 @@ from ircli.analyst import (  # noqa: F401 - imported for their @register side ef
 )
 from ircli.steps import (  # noqa: F401 - imported for their @register side effect
     collect,
+    collect_adopt,
     credentials,
     identity,
     instance_state,

@@ -106,8 +106,10 @@ class DisableKeys(Step):
             plan.notes.append(f"{', '.join(wanted)}: already inactive")
         others = [k for k, status in keys.items() if status == "Active" and k not in wanted]
         if others:
-            plan.warnings.append(f"{user} has other active keys ({', '.join(others)}): "
-                                 "they still work. Use --all-keys to deactivate them too.")
+            plan.warnings.append(f"{user} has other active keys ({', '.join(others)}): they "
+                                 "stay active — ircli's deny-all on the user blocks them while "
+                                 "it is in place, and they work again once it is released. Use "
+                                 "--all-keys to deactivate them too.")
         return plan
 
     def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:

@@ -58,7 +58,8 @@ class Isolate(Step):
         vpcs = sorted({eni["VpcId"] for eni in interfaces})
         iso_name = isolation_group_name(self.ssm_egress, self.analyst_sg)
         plan = StepPlan(before={"network_interfaces": [
-            {"id": eni["NetworkInterfaceId"], "groups": [g["GroupId"] for g in eni["Groups"]]}
+            {"id": eni["NetworkInterfaceId"], "groups": [g["GroupId"] for g in eni["Groups"]],
+             "group_names": [g.get("GroupName") for g in eni["Groups"]]}
             for eni in interfaces]})
         existing = self._find_groups(ctx, vpcs, [TRANSITION_GROUP, iso_name])
         for vpc in vpcs:
@@ -181,9 +182,17 @@ class Isolate(Step):
         for eni in before.get("network_interfaces", []):
             plan.calls.append(Call("ec2", "modify_network_interface_attribute",
                                    {"NetworkInterfaceId": eni["id"], "Groups": eni["groups"]},
-                                   f"{eni['id']}: restore groups {', '.join(eni['groups'])}",
+                                   f"{eni['id']}: restore groups {_named(eni)}",
                                    dry_run=True))
         return plan
+
+
+def _named(eni: dict[str, Any]) -> str:
+    """``sg-0abc (web), sg-0def (ssh)``: the name beside each id, where the record has it."""
+    names = list(eni.get("group_names") or [])
+    names += [None] * (len(eni["groups"]) - len(names))
+    return ", ".join(f"{g} ({n})" if n else g
+                     for g, n in zip(eni["groups"], names[:len(eni["groups"])], strict=True))
 
 
 def _endpoint_targets(ctx: RunContext, vpc: str) -> tuple[set[str], set[str], set[str]]:

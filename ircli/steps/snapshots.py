@@ -145,12 +145,14 @@ def wait_for_snapshots(ctx: RunContext, snapshots: list[dict[str, Any]]) -> None
     total_gib = sum(int(s.get("VolumeSize") or 1) for s in snapshots)
     timeout = max(MIN_WAIT_SECONDS, SECONDS_PER_GIB * total_gib)
     ec2 = ctx.aws.client("ec2")
+    started = ctx.clock.monotonic()
 
     def poll() -> list[dict[str, Any]]:
         found = ec2.describe_snapshots(SnapshotIds=ids)["Snapshots"]
         done = sum(1 for s in found if s["State"] == "completed")
         ctx.emit("progress", step="snapshot", message=f"{done}/{len(ids)} snapshot(s) complete",
-                 progress=[s.get("Progress") for s in found])
+                 progress=[s.get("Progress") for s in found], deadline=timeout,
+                 elapsed=round(ctx.clock.monotonic() - started, 1))
         if any(s["State"] == "error" for s in found):
             failed = [s["SnapshotId"] for s in found if s["State"] == "error"]
             raise StepFailed(f"Snapshot(s) {', '.join(failed)} failed in AWS.")

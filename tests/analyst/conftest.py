@@ -125,7 +125,7 @@ def scene(clients: Any, cli: RunCli) -> Scene:
     result = run_contain(lab.suspect, case_id=CASE)
     assert result.exit_code == 0, result.data["steps"]
     assert len(result.data["snapshots"]) == 3
-    code, _ = cli("evidence", "init", "--bucket", BUCKET)
+    code, _ = cli("evidence", "init", "--yes", "--bucket", BUCKET)
     assert code == 0
     return Scene(lab, result.data["snapshots"], result.data["isolation_group_id"])
 

@@ -80,7 +80,7 @@ def test_launch_puts_the_analyst_in_a_forensic_vpc_out_of_the_suspects_reach(
 def test_the_analyst_role_reads_the_case_prefix_and_nothing_else(clients: Any, cli: RunCli,
                                                                  scene: Scene) -> None:
     key = clients("kms").create_key(Description="evidence")["KeyMetadata"]
-    code, _ = cli("evidence", "init", "--bucket", BUCKET, "--kms-key-id", key["KeyId"])
+    code, _ = cli("evidence", "init", "--yes", "--bucket", BUCKET, "--kms-key-id", key["KeyId"])
     assert code == 0
     code, data = cli(*launch_args("--create-network"))
     assert code == 0, problems(data)

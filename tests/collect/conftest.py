@@ -78,7 +78,8 @@ def _lab(clients: Any, home: Path, tmp_path: Path, cli: RunCli,  # noqa: F811
     suspect = scenario.suspect if scenario else str(ec2.run_instances(
         ImageId=lab_image(ec2), MinCount=1, MaxCount=1, InstanceType="t3.micro")[
         "Instances"][0]["InstanceId"])
-    code, _out, err = cli("evidence", "init", "--bucket", BUCKET, "--analyst-role-arn", ANALYST)
+    code, _out, err = cli("evidence", "init", "-y", "--bucket", BUCKET,
+                          "--analyst-role-arn", ANALYST)
     assert code == 0, err
     clients("s3").delete_bucket_policy(Bucket=BUCKET)
     monkeypatch.setenv("IRCLI_EVIDENCE_BUCKET", BUCKET)

@@ -42,10 +42,10 @@ def test_deploy_creates_then_changes_nothing(cli: RunCli, server_clients: Any) -
     assert code == 0 and {d["action"] for d in planned["documents"]} == {"create"}
     assert server_clients("ssm").list_documents(
         Filters=[{"Key": "Owner", "Values": ["Self"]}])["DocumentIdentifiers"] == []
-    code, first = cli_json(cli, "ssm-docs", "deploy")
+    code, first = cli_json(cli, "ssm-docs", "deploy", "--yes")
     assert code == 0 and {(d["action"], d["version"]) for d in first["documents"]} == {
         ("create", "1")}
-    code, out, _err = cli("ssm-docs", "deploy")
+    code, out, _err = cli("ssm-docs", "deploy", "--yes")
     assert code == 0 and out.count("unchanged: default version 1 is the shipped content") == 2
     ssm = server_clients("ssm")
     for platform, name in DOCUMENT_NAMES.items():
@@ -61,7 +61,7 @@ def test_deploy_replaces_other_content_and_restores_a_moved_default(
     foreign["description"] = "edited by someone else"
     ssm.create_document(Name=LINUX_DOCUMENT, Content=yaml.safe_dump(foreign),
                         DocumentType="Command", DocumentFormat="YAML")
-    code, data = cli_json(cli, "ssm-docs", "deploy", "--os", "linux")
+    code, data = cli_json(cli, "ssm-docs", "deploy", "--yes", "--os", "linux")
     assert code == 0
     [doc] = data["documents"]
     assert (doc["action"], doc["version"], doc["default_version"]) == ("update", "2", "1")
@@ -75,7 +75,7 @@ def test_deploy_replaces_other_content_and_restores_a_moved_default(
     row = by_name(listed)[LINUX_DOCUMENT]
     assert (row["matches_shipped"], row["action"], row["matching_version"]) == (
         False, "set-default", "2")
-    _code, data = cli_json(cli, "ssm-docs", "deploy", "--os", "linux")
+    _code, data = cli_json(cli, "ssm-docs", "deploy", "--yes", "--os", "linux")
     assert (data["documents"][0]["action"], data["documents"][0]["version"]) == (
         "set-default", "2")
     described = ssm.describe_document(Name=LINUX_DOCUMENT)["Document"]

@@ -7,7 +7,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from ircli.core.errors import ExitCode, UserError
+from ircli.core.errors import ExitCode, Interrupted, UserError
 from ircli.lab.web_compromise import WebCompromise, seed_web_compromise
 from ircli.steps.isolate import Isolate
 from ircli.steps.protect import Protect
@@ -92,7 +92,7 @@ def test_interrupted_contain_finishes_and_release_still_restores_the_original(
     def killed(self: Protect, ctx: Any, plan: Any) -> None:
         raise KeyboardInterrupt  # the responder's laptop dies right after isolation
 
-    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+    with monkeypatch.context() as patched, pytest.raises(Interrupted):  # Ctrl-C, recorded
         patched.setattr(Protect, "apply", killed)
         run_contain(lab.suspect)
     resumed = run_contain(lab.suspect)

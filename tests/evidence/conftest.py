@@ -45,7 +45,8 @@ def cli_json(cli: RunCli, *args: str) -> tuple[int, dict[str, Any]]:
 @pytest.fixture
 def evidence_bucket(clients: Any, cli: RunCli) -> str:
     """A bucket made by `evidence init`, minus the policy moto cannot evaluate (see above)."""
-    code, _out, err = cli("evidence", "init", "--bucket", BUCKET, "--analyst-role-arn", ANALYST)
+    code, _out, err = cli("evidence", "init", "-y", "--bucket", BUCKET,
+                          "--analyst-role-arn", ANALYST)
     assert code == 0, err
     clients("s3").delete_bucket_policy(Bucket=BUCKET)
     return BUCKET

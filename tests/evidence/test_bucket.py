@@ -14,8 +14,8 @@ KMS = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890
 
 
 def _init(cli: RunCli, *extra: str) -> tuple[int, dict[str, Any]]:
-    return cli_json(cli, "evidence", "init", "--bucket", BUCKET, "--analyst-role-arn", ANALYST,
-                    "--responder-role-arn", RESPONDER, *extra)
+    return cli_json(cli, "evidence", "init", "--yes", "--bucket", BUCKET, "--analyst-role-arn",
+                    ANALYST, "--responder-role-arn", RESPONDER, *extra)
 
 
 def test_init_creates_bucket_with_every_setting(clients: Any, cli: RunCli) -> None:
@@ -64,7 +64,7 @@ def test_second_init_changes_nothing_and_says_so(clients: Any, cli: RunCli) -> N
     assert _init(cli, "--kms-key-id", KMS)[0] == 0
     policy_before = clients("s3").get_bucket_policy(Bucket=BUCKET)["Policy"]
     code, out, _err = cli("evidence", "init", "--bucket", BUCKET, "--analyst-role-arn", ANALYST,
-                          "--responder-role-arn", RESPONDER, "--kms-key-id", KMS)
+                          "--responder-role-arn", RESPONDER, "--kms-key-id", KMS, "--yes")
     assert code == 0
     assert "No changes" in out
     code, data = _init(cli, "--kms-key-id", KMS)
@@ -74,7 +74,7 @@ def test_second_init_changes_nothing_and_says_so(clients: Any, cli: RunCli) -> N
 
 def test_init_defaults_responder_to_caller_and_warns_without_kms(clients: Any,
                                                                  cli: RunCli) -> None:
-    code, _out, err = cli("evidence", "init", "--bucket", BUCKET)
+    code, _out, err = cli("evidence", "init", "--yes", "--bucket", BUCKET)
     assert code == 0
     assert "SSE-S3" in err
     enc = clients("s3").get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]
@@ -141,7 +141,7 @@ def test_check_fails_on_bucket_without_object_lock_and_names_what_is_missing(
 
 def test_init_refuses_bucket_without_object_lock(clients: Any, cli: RunCli) -> None:
     clients("s3").create_bucket(Bucket="plain-bucket")
-    code, _out, err = cli("evidence", "init", "--bucket", "plain-bucket")
+    code, _out, err = cli("evidence", "init", "--yes", "--bucket", "plain-bucket")
     assert code == 2
     assert "without Object Lock" in err and "new --bucket name" in err
     with pytest.raises(clients("s3").exceptions.ClientError):  # nothing was half-repaired
