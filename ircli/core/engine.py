@@ -6,8 +6,11 @@ that runs. Every step start/end and every changing AWS call lands in the case's 
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -192,8 +195,23 @@ def run_steps(ctx: RunContext, steps: Sequence[Step],
             if after_step is not None:
                 after_step(step, result)
         except KeyboardInterrupt as err:
-            raise interruption(ctx, steps, results, step, result) from err
+            with sigint_deferred():  # a second Ctrl-C must not cut the record short
+                stop = interruption(ctx, steps, results, step, result)
+            raise stop from err
     return RunOutcome(results, failed_critical, failed)
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Ignore Ctrl-C for the moment it takes to record an interruption (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
 
 
 ISOLATED = "isolated"

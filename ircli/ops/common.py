@@ -9,7 +9,7 @@ from typing import Any
 
 from ircli.core.case import Case, cases_root, find_open_case, new_case_id, open_case
 from ircli.core.clock import iso
-from ircli.core.engine import RunContext, RunOutcome, StepResult
+from ircli.core.engine import RunContext, RunOutcome, StepResult, sigint_deferred
 from ircli.core.errors import ExitCode, Interrupted, UserError
 from ircli.steps.base import Step
 from ircli.steps.names import TAG_CASE, TAG_STATUS
@@ -111,6 +111,11 @@ def record_interruption(ctx: RunContext, command: str, stop: Interrupted, starte
     """A run stopped by Ctrl-C: the target's status and the case's run history say so."""
     if ctx.case is None or ctx.dry_run:
         return
+    with sigint_deferred():
+        _record_interruption(ctx, command, stop, started)
+
+
+def _record_interruption(ctx: RunContext, command: str, stop: Interrupted, started: str) -> None:
     if stop.summary.get("isolated"):
         ctx.record["status"] = "partial"
     elif ctx.record.get("status") in (None, "containing", "collecting", "blocking"):

@@ -158,3 +158,32 @@ def test_ctrl_c_in_a_run_without_isolation_is_partial_once_aws_changed(moto_aws:
         run_steps(RunContext(AwsSession(AwsSettings()), FakeClock(), "user/bob"), [Stopped()])
     assert int(nothing.value.exit_code) == 130
     assert nothing.value.remediation == "Nothing was changed; run the command again when ready."
+
+
+def test_a_second_ctrl_c_does_not_cut_the_record_short(
+        clients: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ircli.core.audit import AuditLog
+    from ircli.core.errors import Interrupted
+    from tests.helpers import run_contain
+
+    lab = seed_web_compromise(clients, "us-east-1")
+    append = AuditLog.append
+
+    def impatient(self: AuditLog, entry: dict[str, Any]) -> None:
+        if entry["event"] == "run-interrupted":
+            os.kill(os.getpid(), signal.SIGINT)  # the responder presses Ctrl-C again
+        append(self, entry)
+
+    monkeypatch.setattr(AuditLog, "append", impatient)
+    monkeypatch.setattr("ircli.steps.protect.Protect.apply", _interrupt)
+    try:
+        with pytest.raises(Interrupted) as stop:
+            run_contain(lab.suspect, case_id="ir-int-4")
+    except KeyboardInterrupt:
+        pytest.fail("the second Ctrl-C escaped while the interruption was being recorded")
+    assert int(stop.value.exit_code) == 3
+    audit = (aws_env / "cases" / "ir-int-4" / "audit.jsonl").read_text()
+    assert '"event": "run-interrupted"' in audit
+    record = json.loads((aws_env / "cases" / "ir-int-4" / "case.json").read_text())
+    assert record["runs"][-1]["status"] == "interrupted"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again
