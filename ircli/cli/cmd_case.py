@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.plaintext import console, escape_controls, plain, styled
 from ircli.cli.render import emit_json
 
 
@@ -30,15 +30,16 @@ def case_list(opts: GlobalOptions) -> int:
         emit_json({"cases": [_summary(c) for c in cases], "root": str(cases_root())})
         return 0
     if not cases:
-        click.echo(f"No cases under {cases_root()}.")
+        click.echo(escape_controls(f"No cases under {cases_root()}."))
         return 0
     table = Table(box=None, header_style="bold")
     for column in ("Case", "Created", "Targets", "Status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # an id cut short is no id
     for case in map(_summary, cases):
-        table.add_row(case["case_id"], case["created_at"], ", ".join(case["targets"]),
-                      ", ".join(sorted(set(case["statuses"]))))
-    Console(highlight=False).print(table)
+        table.add_row(plain(case["case_id"]), plain(case["created_at"]),
+                      plain(", ".join(case["targets"])),
+                      plain(", ".join(sorted(set(case["statuses"])))))
+    console().print(table)
     return 0
 
 
@@ -55,22 +56,24 @@ def case_show(opts: GlobalOptions, case_id: str) -> int:
     if opts.json:
         emit_json(case.data)
         return 0
-    console = Console(highlight=False)
-    console.print(f"[bold]Case {case.case_id}[/] created {case.data.get('created_at')}")
-    console.print(f"Directory: {case.path}")
+    out = console()
+    out.print(plain(styled(f"Case {case.case_id}", "bold"),
+                    f" created {case.data.get('created_at')}"))
+    out.print(f"Directory: {case.path}")
     for target_id, target in case.data.get("targets", {}).items():
-        console.print(f"\n[bold]{target.get('name') or target_id}[/] — {target.get('status')}"
-                      f" ({target.get('region')})")
+        out.print()
+        out.print(plain(styled(target.get("name") or target_id, "bold"),
+                        f" — {target.get('status')} ({target.get('region')})"))
         if target.get("reason"):
-            console.print(f"  Reason: {target['reason']}")
+            out.print(f"  Reason: {target['reason']}")
         for name, step in target.get("steps", {}).items():
-            console.print(f"  {name:<22} {step.get('status')}  {step.get('at', '')}")
+            out.print(f"  {name:<22} {step.get('status')}  {step.get('at', '')}")
         for snap in target.get("snapshots", []):
-            console.print(f"  snapshot {snap['snapshot_id']} of {snap['volume_id']} "
-                          f"({snap.get('device')})")
+            out.print(f"  snapshot {snap['snapshot_id']} of {snap['volume_id']} "
+                      f"({snap.get('device')})")
     for run in case.data.get("runs", []):
-        console.print(f"run: {run['command']} {run['target']} → {run['status']} "
-                      f"({run['started_at']} – {run['ended_at']})")
+        out.print(f"run: {run['command']} {run['target']} → {run['status']} "
+                  f"({run['started_at']} – {run['ended_at']})")
     return 0
 
 

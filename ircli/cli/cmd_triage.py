@@ -31,6 +31,7 @@ def triage_cmd(opts: GlobalOptions, source: str | None, finding_id: str | None,
                vpc: str | None, subnets: tuple[str, ...], notify_topic: str | None,
                runbooks_dir: str | None) -> int:
     """Read a GuardDuty finding: what happened, on what, from where, and the runbook's plan."""
+    from ircli.cli.flow import show
     from ircli.cli.render_triage import render_triage
     from ircli.core.config import evidence_bucket
     from ircli.core.errors import UserError
@@ -50,7 +51,7 @@ def triage_cmd(opts: GlobalOptions, source: str | None, finding_id: str | None,
     aws = aws_session(opts)
     result = triage(aws, finding, all_runbooks(runbooks_dir))
     report = result.to_dict()
-    render_triage(opts, report, planned=result.match is not None)
+    show(lambda o, r: render_triage(o, r, planned=result.match is not None), opts, report)
     if result.match is None:
         return 2 if execute else 0
     check_account(aws, finding)

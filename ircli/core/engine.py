@@ -108,8 +108,13 @@ class RunContext:
 
     # -- progress ------------------------------------------------------------------------
     def emit(self, kind: str, **data: Any) -> None:
-        if self._emit is not None:
+        """Tell the caller's display; a display that fails is a warning, never the run's end."""
+        if self._emit is None:
+            return
+        try:
             self._emit(kind, data)
+        except Exception as err:  # progress is display only: containment goes on
+            self.warnings.append(f"progress display failed ({kind}): {err!r}")
 
     def elapsed(self) -> float:
         return self.clock.monotonic() - self._started
