@@ -71,11 +71,10 @@ class RunContext:
 
     # -- case and audit ------------------------------------------------------------------
     def bind_case(self, case: Case) -> None:
-        """Attach the case; audit lines written before it existed are flushed into it."""
+        """Attach the case; audit lines wait until this run holds its lock (a run refused
+        the lock writes nothing), then go in first."""
         self.case = case
-        for entry in self._pending_audit:
-            case.audit.append(entry)
-        self._pending_audit.clear()
+        self._flush_audit()
 
     @property
     def record(self) -> dict[str, Any]:
@@ -88,10 +87,14 @@ class RunContext:
                  **fields}
         if self.dry_run:
             return
-        if self.case is None:
-            self._pending_audit.append(entry)
-        else:
-            self.case.audit.append(entry)
+        self._pending_audit.append(entry)
+        self._flush_audit()
+
+    def _flush_audit(self) -> None:
+        if self.case is None or not self.case.held:
+            return
+        while self._pending_audit:
+            self.case.audit.append(self._pending_audit.pop(0))
 
     def _audit_call(self, call: ApiCall) -> None:
         if not call.mutating or (self.dry_run and call.error_code == "DryRunOperation"):
