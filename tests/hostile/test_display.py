@@ -30,6 +30,7 @@ from ircli.cli.render import render_run
 from ircli.core.errors import ExitCode
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.lab.web_compromise import WebCompromise, seed_web_compromise
+from ircli.liveresponse.agent import DEFAULT_ACCOUNT, report_to_moto
 from ircli.ops.contain import ContainOptions, contain
 from tests.collect.conftest import FAST, Lab
 from tests.evidence.conftest import RunCli
@@ -168,6 +169,31 @@ def test_collect_from_a_hostile_instance(cli: RunCli, lab: Lab) -> None:
     assert code == 0, err
     assert (lab.case("ir-h1") / "case.json").exists()
     assert_plain(out, err)
+
+
+def test_a_hostile_host_reply_is_shown_as_text(cli: RunCli, lab: Lab) -> None:
+    """Root on the host answers the collection itself, its result line full of escapes (SSM
+    carries JSON, so ESC arrives intact): the run ends as documented, the text stays text."""
+    plant(lab.clients("ec2"), lab.suspect)
+    lab.agent(run=False)  # registered with SSM; what answers is the attacker
+    ssm = lab.clients("ssm")
+
+    def answer() -> None:
+        for command in ssm.list_commands()["Commands"]:
+            line = json.dumps({"status": "partial", "files": CLEAR, "host": f"[/] {TITLE}",
+                               "steps_ok": "[bold red]x", "upload_http": "200",
+                               "upload_error": TITLE})
+            report_to_moto(DEFAULT_ACCOUNT, REGION, command["CommandId"], lab.suspect, {
+                "Status": "Success", "StatusDetails": "Success", "ResponseCode": 2,
+                "StandardOutputContent": line, "StandardErrorContent": f"{TITLE}{CLEAR}"})
+
+    lab.clock.after_agent.append(answer)
+    code, out, err = cli("collect", lab.suspect, "--yes", "--case-id", "ir-h3", *FAST)
+    assert code == 5, err  # not collected: nothing verified came back (not a crash, not 1)
+    assert (lab.case("ir-h3") / "case.json").exists()
+    both = out + err
+    assert "\x1b" not in both and "\x07" not in both
+    assert "Collector:  partial, \\x1b[2J files; sections ok [bold red]x" in out
 
 
 def test_contain_collect_from_a_hostile_instance(cli: RunCli,
