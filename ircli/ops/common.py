@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ircli.core.awserrors import describe
@@ -20,6 +20,7 @@ from ircli.core.case import (
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext, RunOutcome, StepResult
 from ircli.core.errors import ExitCode
+from ircli.core.session import AwsSession
 from ircli.evidence.fetch import fetch_case, remote_case
 from ircli.evidence.ship import CaseUploader
 from ircli.evidence.shipper import evidence_session
@@ -88,10 +89,10 @@ def pick_case(requested: str | None, tagged: str | None, ctx: RunContext, what: 
         else:
             ctx.warnings.append(f"{what} was contained under case {trusted} (released); "
                                 f"recording under case {requested} as asked")
-    case_id = requested or trusted or find_open_case(ctx.target_id) or new_case_id(
-        ctx.clock.now())
-    if bucket and not ctx.dry_run and not (cases_root() / case_id / "case.json").exists():
-        _continue_from_bucket(ctx, case_id, bucket)
+    named = requested or trusted
+    case_id = named or find_open_case(ctx.target_id) or new_case_id(ctx.clock.now())
+    if named and bucket and not ctx.dry_run and not (cases_root() / named / "case.json").exists():
+        _continue_from_bucket(ctx, named, bucket)
     return case_id
 
 
@@ -159,8 +160,17 @@ def _continue_from_bucket(ctx: RunContext, case_id: str, bucket: str) -> None:
                         f"s3://{bucket} ({', '.join(fetched)})")
 
 
+# A look-up in the bucket runs before isolation: one try, short timeouts (a slow or absent
+# bucket costs at most a few seconds, and a miss only means "not known").
+LOOKUP_CONNECT_TIMEOUT = 1.0
+LOOKUP_READ_TIMEOUT = 2.0
+
+
 def _evidence_s3(ctx: RunContext) -> Any:
-    return evidence_session(ctx.aws).client("s3")
+    """Its own session (no call observers: a look-up is not an audit event)."""
+    return AwsSession(replace(ctx.aws.settings, max_attempts=1,
+                              connect_timeout=LOOKUP_CONNECT_TIMEOUT,
+                              read_timeout=LOOKUP_READ_TIMEOUT)).client("s3")
 
 
 def contained_case(instance: dict[str, Any]) -> str | None:
