@@ -14,14 +14,11 @@ through the finding (JSON) instead.
 
 from __future__ import annotations
 
-import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console
 
 from ircli.cli.flow import never_fatal, show
 from ircli.cli.options import GlobalOptions
@@ -256,14 +253,3 @@ def test_never_fatal_and_show_swallow_only_display_errors(capsys: Any) -> None:
                                        "instance_name": NAME})
     out = capsys.readouterr().out
     assert "\x9b" not in out and SHOWN[0] in out
-
-
-@pytest.fixture
-def terminal() -> Iterator[io.StringIO]:
-    yield io.StringIO()
-
-
-def test_a_rich_console_would_have_passed_the_escape(terminal: io.StringIO) -> None:
-    """Why the module exists: rich leaves ESC in place (only the test's own check)."""
-    Console(file=terminal, markup=False).print(TITLE)
-    assert "\x1b" in terminal.getvalue()
