@@ -56,11 +56,12 @@ def untrusted(home: Path, case_id: str) -> list[Any]:
     return [line["value"] for line in audit(home, case_id) if line["event"] == "untrusted-tag"]
 
 
-def nothing_outside(home: Path) -> None:
-    """The traversal target exists nowhere: not next to IRCLI_HOME, not above it."""
+def nothing_outside(home: Path, case_id: str) -> None:
+    """The traversal target exists nowhere (not in, next to or above IRCLI_HOME), and the
+    only case directory is the run's own."""
     for base in (home, home.parent, home.parent.parent):
         assert not (base / "x").exists()
-    assert sorted(p.name for p in (home / "cases").iterdir())  # only real case directories
+    assert [p.name for p in (home / "cases").iterdir()] == [case_id]
 
 
 @pytest.mark.parametrize("requested", [None, "INC-7"])
@@ -77,8 +78,7 @@ def test_a_planted_traversal_case_id_does_not_stop_containment(
     assert case_id == (requested or case_id) and case_id.startswith(requested or "ir-")
     assert any("'../../x'" in w and "not a case id" in w for w in result.data["warnings"])
     assert untrusted(aws_env, case_id) == [TRAVERSAL]
-    nothing_outside(aws_env)
-    assert [p.name for p in (aws_env / "cases").iterdir()] == [case_id]
+    nothing_outside(aws_env, case_id)
 
 
 def test_a_planted_unknown_case_is_ignored(capsys: Any, clients: Any, web: WebCompromise,
@@ -151,7 +151,7 @@ def test_planted_user_tags_do_not_keep_the_key_active(capsys: Any, clients: Any,
     assert case_id == (requested or case_id)
     assert any("'../../x'" in w for w in result.data["warnings"])
     assert untrusted(aws_env, case_id) == [TRAVERSAL]
-    nothing_outside(aws_env)
+    nothing_outside(aws_env, case_id)
     tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user)["Tags"]}
     assert tags["ircli:case-id"] == case_id  # ircli's own tag replaces the planted one
 
