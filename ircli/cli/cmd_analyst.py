@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -139,14 +138,14 @@ def render_analyst(opts: GlobalOptions, data: dict[str, Any]) -> None:
     if opts.json:
         emit_json(data)
         return
-    from rich.console import Console
-
+    from ircli.cli.plaintext import console as plain_console
+    from ircli.cli.plaintext import plain, styled
     from ircli.cli.render import _render_plan
 
-    console = Console(highlight=False, soft_wrap=True, file=sys.stdout)
+    console = plain_console()  # every value here may come from AWS: plain text only
     title = "PLAN (dry-run: nothing was changed)" if data["status"] == "planned" \
         else data["status"].upper()
-    console.rule(f"ircli {data['command']} — {title}")
+    console.rule(plain(f"ircli {data['command']} — {title}"))
     if data["status"] == "planned":
         _render_plan(console, data)
     console.print(f"Case:       {data.get('case_id')} ({data['region']})")
@@ -157,9 +156,10 @@ def render_analyst(opts: GlobalOptions, data: dict[str, Any]) -> None:
         if data.get(key):
             console.print(f"{label:<11} {data[key]}")
     for volume in data.get("volumes", []):
-        console.print(f"\n[bold]{volume['device']}[/] {volume['volume_id']}: copy of "
-                      f"{volume['snapshot_id']} ({volume['original_device']} of "
-                      f"{volume['suspect_instance']})")
+        console.print()
+        console.print(plain(styled(volume["device"], "bold"), f" {volume['volume_id']}: copy "
+                            f"of {volume['snapshot_id']} ({volume['original_device']} of "
+                            f"{volume['suspect_instance']})"))
         for command in volume["commands"]:
             console.print(f"  {command}", markup=False)
     for key, label in (("deleted_volumes", "Deleted:"), ("terminated", "Terminated:"),
@@ -167,10 +167,10 @@ def render_analyst(opts: GlobalOptions, data: dict[str, Any]) -> None:
         if data.get(key):
             console.print(f"{label:<11} {', '.join(data[key])}")
     for snapshot in data.get("not_attached", []):
-        console.print(f"[yellow]Not attached:[/] {snapshot}")
+        console.print(plain(styled("Not attached:", "yellow"), f" {snapshot}"))
     for step in (s for s in data["steps"] if s["status"] == "failed"):
-        console.print(f"[red]Failed:[/] {step['title']}: {step['detail']}")
+        console.print(plain(styled("Failed:", "red"), f" {step['title']}: {step['detail']}"))
     for warning in data.get("warnings", []):
-        console.print(f"[yellow]Warning:[/] {warning}")
+        console.print(plain(styled("Warning:", "yellow"), f" {warning}"))
     if data.get("case_dir"):
         console.print(f"Case record: {data['case_dir']}")

@@ -49,15 +49,18 @@ def block_ip_cmd(opts: GlobalOptions, address: str | None, vpc: str | None,
     scheduler to lift expired blocks.
     """
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.ops.block import BlockOptions, block_ip, expire_blocks
 
     clock = SystemClock()
+    bucket = evidence_bucket(opts.evidence_bucket, strict=False)
     if expire:
         if address or subnets:
             raise click.UsageError("--expire takes no IP and no --subnet (only --vpc).")
 
         def expire_run(dry: bool, emit: Emit | None) -> RunSummary:
-            return expire_blocks(aws_session(opts), clock, vpc=vpc, dry_run=dry, emit=emit)
+            return expire_blocks(aws_session(opts), clock, vpc=vpc, dry_run=dry, emit=emit,
+                                 evidence_bucket=bucket)
 
         # Lifting what expired carries out a decision already approved, so it never asks.
         return plan_confirm_run(opts, expire_run, "", dry_run=dry_run, yes=True)
@@ -65,7 +68,8 @@ def block_ip_cmd(opts: GlobalOptions, address: str | None, vpc: str | None,
         raise click.UsageError("Name the address to block (or pass --expire).")
     confirm_new_case(case_id, new_case, dry_run)
     options = BlockOptions(address=address, vpc=vpc, subnets=list(subnets), hours=hours,
-                           force=force, case_id=case_id, reason=reason)
+                           force=force, case_id=case_id, reason=reason,
+                           evidence_bucket=bucket)
     options.validate()
 
     run = under_planned_case(options, lambda o, emit: block_ip(
@@ -86,13 +90,15 @@ def unblock_ip_cmd(opts: GlobalOptions, address: str, vpc: str | None, subnets: 
                    dry_run: bool, yes: bool) -> int:
     """Lift ircli's blocks of an address now (entries that are not ircli's stay)."""
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.ops.block import unblock_ip
 
     clock = SystemClock()
+    bucket = evidence_bucket(opts.evidence_bucket, strict=False)
 
     def run(dry: bool, emit: Emit | None) -> RunSummary:
         return unblock_ip(aws_session(opts), clock, address, vpc=vpc, subnets=list(subnets),
-                          dry_run=dry, emit=emit)
+                          dry_run=dry, emit=emit, evidence_bucket=bucket)
 
     return plan_confirm_run(opts, run, f"Lift the blocks of {address} now?", dry_run=dry_run,
                             yes=yes)

@@ -11,6 +11,7 @@ import click
 from ircli.cli.complete import complete_case_id
 from ircli.cli.options import GlobalOptions, global_options
 from ircli.cli.output import emit_json
+from ircli.cli.plain import escape_controls
 
 
 @click.group("case")
@@ -31,26 +32,26 @@ def case_list(opts: GlobalOptions) -> int:
         emit_json({"cases": [_summary(c) for c in cases], "root": str(cases_root())})
         return 0
     if not cases:
-        click.echo(f"No cases under {cases_root()}.")
+        click.echo(escape_controls(f"No cases under {cases_root()}."))
         return 0
-    from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
+
+    from ircli.cli.plaintext import console, plain
 
     rows = [_row(c) for c in map(_summary, cases)]
     # A case id is never cut: a pipe gets the width the table needs; on a terminal the id and
     # date columns keep their width and the others wrap.
     need = sum(max(len(r[i]) for r in [*rows, _HEADER]) + 2 for i in range(4))
-    console = Console(highlight=False)
-    if need > console.width and not console.is_terminal:
-        console = Console(highlight=False, width=need)
+    out = console()
+    if need > out.width and not out.is_terminal:
+        out.width = need
     table = Table(box=None, header_style="bold")
     for i, column in enumerate(_HEADER):
         table.add_column(column, no_wrap=i < 2,
                          min_width=max(len(r[i]) for r in rows) if i < 2 else None)
     for row in rows:
-        table.add_row(*(Text(cell) for cell in row))
-    console.print(table)
+        table.add_row(*(plain(cell) for cell in row))
+    out.print(table)
     return 0
 
 
@@ -78,29 +79,28 @@ def case_show(opts: GlobalOptions, case_id: str) -> int:
     if opts.json:
         emit_json(case.data)
         return 0
-    from rich.console import Console
-    from rich.text import Text
+    from ircli.cli.plaintext import console, plain, styled
 
-    console = Console(highlight=False, soft_wrap=True)
-    console.print(Text.assemble((f"Case {case.case_id}", "bold"),
-                                f" created {case.data.get('created_at')}"))
-    console.print(Text(f"Directory: {case.path}"))
+    out = console()  # every value here may come from AWS or a host: plain text only
+    out.print(plain(styled(f"Case {case.case_id}", "bold"),
+                    f" created {case.data.get('created_at')}"))
+    out.print(plain(f"Directory: {case.path}"))
     history = _step_history(case.path / "audit.jsonl")
     for target_id, target in case.data.get("targets", {}).items():
-        console.print()
-        console.print(Text.assemble((str(target.get("name") or target_id), "bold"),
-                                    f" — {target.get('status')} ({target.get('region')})"))
+        out.print()
+        out.print(plain(styled(target.get("name") or target_id, "bold"),
+                        f" — {target.get('status')} ({target.get('region')})"))
         if target.get("reason"):
-            console.print(Text(f"  Reason: {target['reason']}"))
+            out.print(plain(f"  Reason: {target['reason']}"))
         for name, step, effect in _in_run_order(target.get("steps", {}),
                                                 history.get(target_id, {})):
-            console.print(Text(f"  {name:<22} {step.get('status')!s:<13} {effect}"))
+            out.print(plain(f"  {name:<22} {step.get('status')!s:<13} {effect}"))
         for snap in target.get("snapshots", []):
-            console.print(Text(f"  snapshot {snap['snapshot_id']} of {snap['volume_id']} "
-                               f"({snap.get('device')})"))
+            out.print(plain(f"  snapshot {snap['snapshot_id']} of {snap['volume_id']} "
+                            f"({snap.get('device')})"))
     for run in case.data.get("runs", []):
-        console.print(Text(f"run: {run['command']} {run['target']} → {run['status']} "
-                           f"({run['started_at']} – {run['ended_at']})"))
+        out.print(plain(f"run: {run['command']} {run['target']} → {run['status']} "
+                        f"({run['started_at']} – {run['ended_at']})"))
     return 0
 
 

@@ -37,11 +37,14 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str |
                      keep_login: bool, all_keys: bool) -> int:
     """Shut out a leaked access key: deactivate, deny all, drop the login, keep the evidence."""
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.ops.identity import DisableKeysOptions, disable_keys
 
     confirm_new_case(case_id, new_case, dry_run)
     options = DisableKeysOptions(access_key_id=access_key_id, user=user, case_id=case_id,
-                                 keep_login=keep_login, all_keys=all_keys)
+                                 keep_login=keep_login, all_keys=all_keys,
+                                 evidence_bucket=evidence_bucket(opts.evidence_bucket,
+                                                                 strict=False))
     options.validate()
     clock = SystemClock()
 
@@ -67,10 +70,12 @@ def revoke_sessions_cmd(opts: GlobalOptions, role: str, case_id: str | None, new
                         dry_run: bool, yes: bool) -> int:
     """Deny every session of a role issued before now (affects every holder of the role)."""
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.ops.identity import RevokeSessionsOptions, revoke_sessions
 
     confirm_new_case(case_id, new_case, dry_run)
-    options = RevokeSessionsOptions(role=role, case_id=case_id)
+    options = RevokeSessionsOptions(role=role, case_id=case_id, evidence_bucket=evidence_bucket(
+        opts.evidence_bucket, strict=False))
     options.validate()
     clock = SystemClock()
 
@@ -86,10 +91,12 @@ def release_identity_cmd(opts: GlobalOptions, access_key_id: str | None, user: s
                          yes: bool) -> int:
     """`ircli release AKIA...`, `--user NAME` or `--role NAME` (called by cmd_release)."""
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.ops.release_identity import IdentityReleaseOptions, release_identity
 
     options = IdentityReleaseOptions(access_key_id=access_key_id, user=user, role=role,
-                                     case_id=case_id)
+                                     case_id=case_id, evidence_bucket=evidence_bucket(
+                                         opts.evidence_bucket, strict=False))
     options.validate()
     clock = SystemClock()
 

@@ -99,6 +99,7 @@ def down_cmd() -> int:
 @click.pass_obj
 def demo_cmd(opts: GlobalOptions, sections: str) -> int:
     """The main job end to end: triage → contain → collect → verify, on a throw-away lab."""
+    from ircli.cli.plaintext import plain, styled
     from ircli.cli.render import Progress
     from ircli.core.clock import SystemClock
     from ircli.lab.demo import run_demo
@@ -107,7 +108,8 @@ def demo_cmd(opts: GlobalOptions, sections: str) -> int:
 
     def emit(kind: str, data: dict[str, object]) -> None:
         if kind == "stage":
-            progress.console.print(f"[bold]▶ {data['stage']}[/]: {data['detail']}")
+            progress.console.print(plain(styled(f"▶ {data['stage']}", "bold"),
+                                         f": {data['detail']}"))
         else:
             progress(kind, data)
 

@@ -103,13 +103,14 @@ def _options(opts: GlobalOptions, finding: Any, book: Any, settings: dict[str, A
 
 def _one(opts: GlobalOptions, finding: Any, runbooks: list[Any], settings: dict[str, Any], *,
          execute: bool, yes: bool) -> int:
+    from ircli.cli.flow import show
     from ircli.cli.render_triage import render_triage
     from ircli.ops.triage import triage
 
     scoped = where(opts, finding)
     result = triage(aws_session(scoped), finding, runbooks)
     report = result.to_dict()
-    render_triage(scoped, report, planned=result.match is not None)
+    show(lambda o, r: render_triage(o, r, planned=result.match is not None), scoped, report)
     if result.match is None:
         return 2 if execute else 0
     book = result.match.runbook

@@ -150,10 +150,12 @@ def _fail(opts: GlobalOptions, err: IrcliError, code: int) -> None:
         import json
 
         click.echo(json.dumps({"error": err.to_dict() | {"exit_code": int(code)}}, indent=2))
+    from ircli.cli.plain import escape_controls  # messages may quote AWS data
+
     label = "" if isinstance(err, Interrupted) else "error: "
-    click.echo(f"ircli: {label}{err.message}", err=True)
+    click.echo(f"ircli: {label}{escape_controls(err.message)}", err=True)
     if err.remediation:
-        click.echo(f"  → {err.remediation}", err=True)
+        click.echo(f"  → {escape_controls(err.remediation)}", err=True)
     sys.exit(code)
 
 
@@ -165,7 +167,10 @@ def _bug(opts: GlobalOptions, err: BaseException) -> None:
                                          "exit_code": int(ExitCode.BUG)}}))
     click.echo("ircli: unexpected error — this is a bug in ircli, please report it with the "
                "traceback below.", err=True)
-    click.echo("".join(traceback.format_exception(err)), err=True)
+    from ircli.cli.plaintext import escape_controls
+
+    for line in "".join(traceback.format_exception(err)).splitlines():
+        click.echo(escape_controls(line), err=True)
     sys.exit(ExitCode.BUG)
 
 

@@ -1,17 +1,27 @@
-"""How results look: a live step list on stderr, a summary on stdout, or one JSON document."""
+"""How results look: a live step list on stderr, a summary on stdout, or one JSON document.
+
+Every value in a result may come from AWS, a finding or a host, so lines are built with
+:mod:`ircli.cli.plaintext`: data is never markup and its control characters are escaped.
+"""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ircli.cli.options import GlobalOptions
+from ircli.cli.plaintext import console, lines, plain, styled
 
-_MARK = {"done": "[green]✓[/]", "already-done": "[green]=[/]", "planned": "[cyan]•[/]",
-         "skipped": "[dim]-[/]", "failed": "[red]✗[/]", "not-run": "[dim]·[/]"}
+_MARK = {"done": ("✓", "green"), "already-done": ("=", "green"), "planned": ("•", "cyan"),
+         "skipped": ("-", "dim"), "failed": ("✗", "red"), "not-run": ("·", "dim")}
+
+
+def mark(status: str) -> Text:
+    symbol, style = _MARK.get(status, ("?", ""))
+    return styled(symbol, style)
 
 
 class Progress:
@@ -20,7 +30,7 @@ class Progress:
     def __init__(self, opts: GlobalOptions) -> None:
         from ircli.cli.waits import WaitView
 
-        self.console = Console(stderr=True, highlight=False)
+        self.console = console(stderr=True)
         self.opts = opts
         self.waits = WaitView(self.console)  # live clock on a terminal, lines elsewhere
 
@@ -30,12 +40,12 @@ class Progress:
         if kind == "step-start":
             self.waits.step(str(data["title"]))
         if kind == "step-start" and self.opts.verbose:
-            self.console.print(f"  … {data['title']}")
+            self.console.print(plain("  … ", data["title"]))
         elif kind == "step-end":
             r = data["result"]
-            detail = f" [dim]{r.detail}[/]" if r.detail else ""
-            self.console.print(f"{_MARK.get(r.status, '?')} {r.title:<34} "
-                               f"{r.seconds:6.2f}s {r.status}{detail}")
+            detail = plain(" ", styled(r.detail, "dim")) if r.detail else ""
+            self.console.print(plain(mark(r.status), f" {r.title:<34} {r.seconds:6.2f}s ",
+                                     r.status, detail))
         elif kind == "progress":
             self.waits.update(data)
 
@@ -52,94 +62,95 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
     if opts.json:
         emit_json(data)
         return
-    console = Console(highlight=False, soft_wrap=True, file=sys.stdout)
+    out = console()
     title = {"planned": "PLAN (dry-run: nothing was changed)"}.get(data["status"],
-                                                                     data["status"].upper())
-    console.rule(f"ircli {data['command']} — {title}")
+                                                                     str(data["status"]).upper())
+    out.rule(plain(f"ircli {data['command']} — {title}"))
     if data["status"] == "planned":
-        _render_plan(console, data)
-    lines = [
+        _render_plan(out, data)
+    summary: list[str | Text] = [
         f"Case:       {data.get('case_id')}",
         _target_line(data),
         f"Status:     {data['status']}",
     ]
     if data.get("runbook"):
-        lines.insert(0, f"Runbook:    {data['runbook']} ({data.get('runbook_file')})")
+        summary.insert(0, f"Runbook:    {data['runbook']} ({data.get('runbook_file')})")
     blocked = "Would block:" if data["status"] == "planned" else "Blocked:   "
-    lines += [f"{blocked} {b['address']} in {b['network_acl_id']} (rule {b['rule_number']}, "
-              f"in and out) until {b['expires_at']}" for b in data.get("blocks", [])]
-    lines += [f"Lifted:     {b['address']} from {b['network_acl_id']} (rule {b['rule_number']}, "
-              f"expiry {b['expires_at']})" for b in data.get("lifted", [])]
+    summary += [f"{blocked} {b['address']} in {b['network_acl_id']} (rule {b['rule_number']}, "
+                f"in and out) until {b['expires_at']}" for b in data.get("blocks", [])]
+    summary += [f"Lifted:     {b['address']} from {b['network_acl_id']} (rule "
+                f"{b['rule_number']}, expiry {b['expires_at']})" for b in data.get("lifted", [])]
     if data.get("isolation_group_id"):
         name = f" ({data['isolation_group_name']})" if data.get("isolation_group_name") else ""
         isolated = any(s["name"] == "isolate" and s["status"] in ("done", "already-done")
                        for s in data["steps"])
         group = f"{data['isolation_group_id']}{name}"
-        lines.append(f"Would isolate behind: {group}" if data["status"] == "planned" else
-                     f"Isolated behind: {group}" if isolated else
-                     f"Isolation group: {group} — the instance is NOT isolated")
+        summary.append(f"Would isolate behind: {group}" if data["status"] == "planned" else
+                       f"Isolated behind: {group}" if isolated else
+                       f"Isolation group: {group} — the instance is NOT isolated")
     iso = data.get("metrics", {}).get("isolated_after")
     if iso and data["command"] == "contain" and data["status"] != "planned":
-        lines.append(f"Time to isolation: {iso['seconds']:.2f} s ({iso['api_calls']} API calls)")
+        summary.append(f"Time to isolation: {iso['seconds']:.2f} s ({iso['api_calls']} API "
+                       "calls)")
     for snap in data.get("snapshots", []):
-        lines.append(f"Snapshot:   {snap['snapshot_id']} of {snap['volume_id']} "
-                     f"({snap.get('device')})")
-    lines += _collection_lines(data)
-    for line in lines:
-        console.print(line)
-    failed = [s for s in data["steps"] if s["status"] == "failed"]
-    for step in failed:
-        console.print(f"[red]Failed:[/] {step['title']}: {step['detail']}")
+        summary.append(f"Snapshot:   {snap['snapshot_id']} of {snap['volume_id']} "
+                       f"({snap.get('device')})")
+    summary += _collection_lines(data)
+    for line in summary:
+        out.print(plain(line))
+    for step in (s for s in data["steps"] if s["status"] == "failed"):
+        out.print(plain(styled("Failed:", "red"), f" {step['title']}: {step['detail']}"))
     collection = data if data["command"] == "collect" else data.get("collection") or {}
     if collection.get("remediation"):
-        console.print(f"  → {collection['remediation']}")
+        out.print(plain(f"  → {collection['remediation']}"))
     for warning in data.get("warnings", []):
-        console.print(f"[yellow]Warning:[/] {warning}")
+        out.print(plain(styled("Warning:", "yellow"), " ", warning))
     for todo in data.get("manual_follow_up", []):
-        console.print(f"[bold]Left to you:[/] {todo}")
+        out.print(plain(styled("Left to you:", "bold"), " ", todo))
     if data.get("case_dir"):
         from pathlib import Path
 
         written = (Path(data["case_dir"]) / "case.json").exists()
-        console.print(f"Case record: {data['case_dir']}" if written else
-                      f"Case record: none yet (the run writes {data['case_dir']})")
+        out.print(plain(f"Case record: {data['case_dir']}" if written else
+                        f"Case record: none yet (the run writes {data['case_dir']})"))
     evidence = data.get("evidence")
     if evidence and evidence.get("shipped"):
-        console.print(f"Evidence:   s3://{evidence['bucket']}/{evidence['prefix']} "
-                      f"({evidence['objects']} objects)")
+        out.print(plain(f"Evidence:   s3://{evidence['bucket']}/{evidence['prefix']} "
+                        f"({evidence['objects']} objects)"))
     elif evidence:
-        console.print(f"Evidence:   [yellow]pending[/] — {evidence['reason']}. "
-                      f"{evidence.get('remediation', '')}")
+        out.print(plain("Evidence:   ", styled("pending", "yellow"),
+                        f" — {evidence['reason']}. {evidence.get('remediation', '')}"))
 
 
-def _collection_lines(data: dict[str, Any]) -> list[str]:
+def _collection_lines(data: dict[str, Any]) -> list[str | Text]:
     """Where the live-response archive is (or why it is not), for collect and contain."""
     c = data if data["command"] == "collect" else data.get("collection")
     if not c or not c.get("key"):
         return []
     where = f"s3://{c['bucket']}/{c['key']}"
+    found: list[str | Text]
     if c.get("version_id"):
-        lines = [f"Archive:    {where}", f"            version {c['version_id']}, "
+        found = [f"Archive:    {where}", f"            version {c['version_id']}, "
                  f"{c['size']} bytes, sha256 {c['sha256']} (verified)"]
     elif c.get("reason"):
-        lines = [f"Archive:    [red]not collected[/] ({c['reason']})"]
+        found = [plain("Archive:    ", styled("not collected", "red"), f" ({c['reason']})")]
     else:
-        lines = [f"Archive:    {where} ({'to be sent' if not c.get('command_id') else 'sent'})"]
+        found = [f"Archive:    {where} ({'to be sent' if not c.get('command_id') else 'sent'})"]
     if c.get("command_id"):
-        lines.append(f"SSM command: {c['command_id']} ({c.get('document')} "
+        found.append(f"SSM command: {c['command_id']} ({c.get('document')} "
                      f"v{c.get('document_version')})")
     col = c.get("collector") or {}
     if col.get("status") in ("complete", "partial"):
-        lines.append(f"Collector:  {col['status']}, {col.get('files')} files; sections ok "
+        found.append(f"Collector:  {col['status']}, {col.get('files')} files; sections ok "
                      f"{col.get('steps_ok')}, failed {col.get('steps_failed')}, timed out "
                      f"{col.get('steps_timed_out')}, skipped {col.get('steps_skipped')}")
     if c.get("command_id") and not c.get("completed_at") and not c.get("reason"):
-        lines.append(f"Follow it:  aws ssm get-command-invocation --command-id "
+        found.append(f"Follow it:  aws ssm get-command-invocation --command-id "
                      f"{c['command_id']} --instance-id {data.get('instance_id')}")
         if data.get("case_id"):
-            lines.append(f"Adopt it:   ircli collect --resume {data['case_id']} (waits, "
+            found.append(f"Adopt it:   ircli collect --resume {data['case_id']} (waits, "
                          "verifies the archive, records it)")
-    return lines
+    return found
 
 
 def _target_line(data: dict[str, Any]) -> str:
@@ -152,14 +163,15 @@ def _target_line(data: dict[str, Any]) -> str:
     return f"Identity:   {data.get('user_arn') or data.get('role_arn') or data.get('target')}"
 
 
-def _render_plan(console: Console, data: dict[str, Any]) -> None:
+def _render_plan(out: Console, data: dict[str, Any]) -> None:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     table.add_column("#", justify="right")
     table.add_column("Step")
     table.add_column("Would do")
     for number, step in enumerate(data["steps"], start=1):
-        changes = "\n".join(step["changes"]) or step["detail"] or "nothing to change"
+        changes: Text = lines(step["changes"]) if step["changes"] \
+            else plain(step["detail"] or "nothing to change")
         if step["status"] == "skipped":
-            changes = f"skip: {step['detail']}"
-        table.add_row(str(number), step["title"], changes)
-    console.print(table)
+            changes = plain(f"skip: {step['detail']}")
+        table.add_row(str(number), plain(step["title"]), changes)
+    out.print(table)

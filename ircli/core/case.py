@@ -7,12 +7,14 @@ run (Ctrl-C, kill, a lost network), the pre-change state that ``release`` needs 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,32 @@ def check_case_id(case_id: str) -> str:
     return case_id
 
 
+def _holding(acquire: Callable[[Case], AbstractContextManager[None]]
+             ) -> Callable[[Case], AbstractContextManager[None]]:
+    """What holding the case lock means for the case's files (``acquire`` takes the lock).
+
+    The holder re-reads ``case.json`` first (another process may have changed it since this
+    one read it), may append audit lines while it holds the lock (:attr:`Case.held`), and may
+    re-enter it (an audit line taken inside a run's hold); a process refused the lock has
+    written nothing.
+    """
+    @functools.wraps(acquire)
+    @contextlib.contextmanager
+    def hold(case: Case) -> Iterator[None]:
+        if case.held:
+            yield
+            return
+        with acquire(case):
+            case.held = True
+            try:
+                case.reload()
+                yield
+            finally:
+                case.held = False
+
+    return hold
+
+
 class Case:
     """The files of one case. Open with :func:`open_case`; hold :meth:`locked` while changing."""
 
@@ -54,7 +82,8 @@ class Case:
         self.case_id = case_id
         self.path = path
         self.data = data
-        self.audit = AuditLog(path / "audit.jsonl")
+        self.held = False  # this process holds the case lock (see _holding)
+        self.audit = AuditLog(path / "audit.jsonl", guard=self.locked)
 
     @property
     def json_path(self) -> Path:
@@ -68,6 +97,11 @@ class Case:
     def has_target(self, target_id: str) -> bool:
         return target_id in self.data.get("targets", {})
 
+    def reload(self) -> None:
+        """Read ``case.json`` again (when there is one: a dry-run's case lives in memory)."""
+        if self.json_path.exists():
+            self.data = json.loads(self.json_path.read_text())
+
     def save(self) -> None:
         """Write ``case.json`` atomically: a crash leaves the old or the new file, never half."""
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".case.", suffix=".tmp")
@@ -78,6 +112,7 @@ class Case:
             os.fsync(fh.fileno())
         os.replace(tmp, self.json_path)
 
+    @_holding
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Refuse a second ircli process working on the same case at the same time."""

@@ -74,11 +74,10 @@ class RunContext:
 
     # -- case and audit ------------------------------------------------------------------
     def bind_case(self, case: Case) -> None:
-        """Attach the case; audit lines written before it existed are flushed into it."""
+        """Attach the case; audit lines wait until this run holds its lock (a run refused
+        the lock writes nothing), then go in first."""
         self.case = case
-        for entry in self._pending_audit:
-            case.audit.append(entry)
-        self._pending_audit.clear()
+        self._flush_audit()
 
     @property
     def record(self) -> dict[str, Any]:
@@ -91,10 +90,14 @@ class RunContext:
                  **fields}
         if self.dry_run:
             return
-        if self.case is None:
-            self._pending_audit.append(entry)
-        else:
-            self.case.audit.append(entry)
+        self._pending_audit.append(entry)
+        self._flush_audit()
+
+    def _flush_audit(self) -> None:
+        if self.case is None or not self.case.held:
+            return
+        while self._pending_audit:
+            self.case.audit.append(self._pending_audit.pop(0))
 
     def _audit_call(self, call: ApiCall) -> None:
         if not call.mutating or (self.dry_run and call.error_code == "DryRunOperation"):
@@ -111,8 +114,13 @@ class RunContext:
 
     # -- progress ------------------------------------------------------------------------
     def emit(self, kind: str, **data: Any) -> None:
-        if self._emit is not None:
+        """Tell the caller's display; a display that fails is a warning, never the run's end."""
+        if self._emit is None:
+            return
+        try:
             self._emit(kind, data)
+        except Exception as err:  # progress is display only: containment goes on
+            self.warnings.append(f"progress display failed ({kind}): {err!r}")
 
     def elapsed(self) -> float:
         return self.clock.monotonic() - self._started

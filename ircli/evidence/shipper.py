@@ -42,8 +42,9 @@ class CaseShipper:
     """Ships ``ctx.case`` after each step from ``start_after`` on, and at :meth:`finish`."""
 
     # Every command that changes or collects something ships its case: `ircli policy` adds
-    # these to the steps' own permissions.
-    permissions: ClassVar[tuple[str, ...]] = ("s3:PutObject",)
+    # these to the steps' own permissions (GetObject: a case only in the bucket is continued,
+    # and a tagged case is confirmed there, see ircli.evidence.fetch).
+    permissions: ClassVar[tuple[str, ...]] = ("s3:PutObject", "s3:GetObject")
 
     def __init__(self, ctx: RunContext, bucket: str | None, command: str, *,
                  start_after: str | None = None) -> None:

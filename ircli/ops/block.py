@@ -18,6 +18,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
 from ircli.core.errors import ExitCode, InvalidInput
 from ircli.core.session import AwsSession
+from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import (
     RunSummary,
     after_each,
@@ -26,6 +27,8 @@ from ircli.ops.common import (
     open_run_case,
     record_run,
     run_result,
+    ship_after,
+    ship_case,
 )
 from ircli.steps.base import Step
 from ircli.steps.nacl import BlockIp, ExpireBlocks, ResolveNetwork, UnblockIp
@@ -52,6 +55,7 @@ class IpRun:
     options: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    evidence_bucket: str | None = None  # where this run's case (and lifted ones) are shipped
 
 
 @dataclass
@@ -64,6 +68,7 @@ class BlockOptions:
     case_id: str | None = None
     reason: str | None = None
     dry_run: bool = False
+    evidence_bucket: str | None = None
 
     def validate(self) -> None:
         parse_address(self.address)
@@ -85,24 +90,27 @@ def block_ip(aws: AwsSession, clock: Clock, opts: BlockOptions,
     """Deny the address in and out in the scope's network ACLs until the expiry."""
     opts.validate()
     run = IpRun("block-ip", "blocked", opts.address, opts.vpc, opts.subnets, opts.case_id,
-                reason=opts.reason, dry_run=opts.dry_run, options=vars(opts))
+                reason=opts.reason, dry_run=opts.dry_run, options=vars(opts),
+                evidence_bucket=opts.evidence_bucket)
     return run_ip_steps(aws, clock, run, [BlockIp(hours=opts.hours, force=opts.force)], emit)
 
 
 def unblock_ip(aws: AwsSession, clock: Clock, address: str, *, vpc: str | None = None,
                subnets: list[str] | None = None, dry_run: bool = False,
-               emit: Emit | None = None) -> RunSummary:
+               emit: Emit | None = None, evidence_bucket: str | None = None) -> RunSummary:
     """Lift ircli's blocks of the address now (in the scope, or in every ACL of the region)."""
     parse_address(address)
     run = IpRun("unblock-ip", "unblocked", address, vpc, list(subnets or []),
-                records_case=False, dry_run=dry_run)
+                records_case=False, dry_run=dry_run, evidence_bucket=evidence_bucket)
     return run_ip_steps(aws, clock, run, [UnblockIp()], emit)
 
 
 def expire_blocks(aws: AwsSession, clock: Clock, *, vpc: str | None = None,
-                  dry_run: bool = False, emit: Emit | None = None) -> RunSummary:
+                  dry_run: bool = False, emit: Emit | None = None,
+                  evidence_bucket: str | None = None) -> RunSummary:
     """Lift every ircli block past its expiry (in the VPC, or in the whole region)."""
-    run = IpRun("block-ip --expire", "expired", vpc=vpc, records_case=False, dry_run=dry_run)
+    run = IpRun("block-ip --expire", "expired", vpc=vpc, records_case=False, dry_run=dry_run,
+                evidence_bucket=evidence_bucket)
     return run_ip_steps(aws, clock, run, [ExpireBlocks()], emit)
 
 
@@ -114,8 +122,10 @@ def run_ip_steps(aws: AwsSession, clock: Clock, run: IpRun, steps: list[Step],
     ctx.facts.update(run.facts)
     started = iso(clock.now())
     first = ResolveNetwork(address=run.address, vpc=run.vpc, subnets=run.subnets or None)
+    shipper = CaseShipper(ctx, run.evidence_bucket, run.command,
+                          start_after=ship_after([first, *steps], "block-ip"))
     with ExitStack() as stack:
-        hooks: list[Callable[[Step, StepResult], None]] = [keep_result(ctx)]
+        hooks: list[Callable[[Step, StepResult], None]] = [keep_result(ctx), shipper.after_step]
         if run.records_case:
             hooks.insert(0, _bind_case_after_resolve(ctx, run, stack))
         outcome = run_steps(ctx, [first, *steps], after_step=after_each(*hooks))
@@ -132,8 +142,12 @@ def run_ip_steps(aws: AwsSession, clock: Clock, run: IpRun, steps: list[Step],
         if ctx.case is not None and not run.dry_run:
             ctx.record.update(status=status, blocks=data["blocks"])
             record_run(ctx, run.command, status, started)
+        if run.records_case:
+            data["evidence"] = shipper.finish()
+            data["warnings"] += shipper.warnings()
     if not run.dry_run and data["lifted"]:
-        data["warnings"] += note_lifts(ctx, run.command, data["lifted"], started)
+        data["warnings"] += note_lifts(ctx, run.command, data["lifted"], started,
+                                       run.evidence_bucket)
         cases = sorted({str(b["case_id"]) for b in data["lifted"]})
         data["case_ids"] = cases
         if data["case_id"] is None and len(cases) == 1 and \
@@ -168,11 +182,12 @@ def _bind_case_after_resolve(ctx: RunContext, run: IpRun, stack: ExitStack
 
 
 def note_lifts(ctx: RunContext, command: str, lifted: list[dict[str, Any]],
-               started: str | None = None) -> list[str]:
+               started: str | None = None, bucket: str | None = None) -> list[str]:
     """Write each lift into the case that made the block, where it is local: its audit log,
     the target's record (``unblocked``/``expired`` once none of its blocks is left) and the
-    case's run history."""
+    case's run history; then ship that case to the evidence bucket."""
     missing: list[str] = []
+    warnings: list[str] = []
     for case_id in sorted({str(b["case_id"]) for b in lifted}):
         if not (cases_root() / case_id / "case.json").exists():
             missing.append(case_id)
@@ -201,5 +216,8 @@ def note_lifts(ctx: RunContext, command: str, lifted: list[dict[str, Any]],
                     "started_at": started or iso(ctx.clock.now()),
                     "ended_at": iso(ctx.clock.now()), "caller": ctx.facts.get("caller_arn")})
             case.save()
-    return [f"case(s) {', '.join(missing)} are not on this machine: the lift is recorded only "
-            "in this result and in CloudTrail"] if missing else []
+            warnings += ship_case(ctx, case, bucket, command)
+    if missing:
+        warnings.append(f"case(s) {', '.join(missing)} are not on this machine: the lift is "
+                        "recorded only in this result and in CloudTrail")
+    return warnings

@@ -123,7 +123,8 @@ def _bind_case(ctx: RunContext, opts: CollectOptions, stack: ExitStack
             return
         instance = ctx.facts["instance"]
         open_target_case(ctx, pick_case(opts.case_id, contained_case(instance), ctx,
-                                        f"Instance {opts.instance_id}"), stack)
+                                        f"Instance {opts.instance_id}",
+                                        bucket=opts.settings.bucket), stack)
         ctx.record.update(kind="instance", **{**ctx.aws.location(),
                                                    "account": instance.get("OwnerId")},
                           name=display_name(instance))

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ircli.core.case import Case, cases_root, find_open_case, new_case_id, open_case
+from ircli.core.awserrors import describe
+from ircli.core.case import (
+    CASE_ID_PATTERN,
+    Case,
+    cases_root,
+    find_open_case,
+    new_case_id,
+    open_case,
+)
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext, RunOutcome, StepResult, sigint_deferred
-from ircli.core.errors import ExitCode, Interrupted, UserError
+from ircli.core.errors import ExitCode, Interrupted
+from ircli.core.session import AwsSession
+from ircli.evidence.fetch import fetch_case, remote_case
+from ircli.evidence.ship import CaseUploader
+from ircli.evidence.shipper import evidence_session
 from ircli.steps.base import Step
 from ircli.steps.names import TAG_CASE, TAG_STATUS
 
@@ -52,16 +65,117 @@ def open_target_case(ctx: RunContext, case_id: str, stack: ExitStack) -> dict[st
     return ctx.record
 
 
-def pick_case(requested: str | None, tagged: str | None, ctx: RunContext, what: str) -> str:
-    """The case to record under: as asked, as tagged on the target, the open one, or new."""
-    if requested and tagged and requested != tagged:
-        raise UserError(f"{what} is already contained under case {tagged}.",
-                        f"Re-run with --case-id {tagged}, or without --case-id.")
-    return requested or tagged or find_open_case(ctx.target_id) or new_case_id(ctx.clock.now())
+def pick_case(requested: str | None, tagged: str | None, ctx: RunContext, what: str, *,
+              bucket: str | None = None) -> str:
+    """The case to record under: as asked, else the tagged one when it is a case ircli knows
+    for this target, else the target's open case, else a new one.
+
+    The target's tags are written by whoever controls it, so a tag is a hint, never an order:
+    one that names no known case (malformed, ``../../x``, unknown, or a case that does not
+    record this target) is warned about, kept in the audit log as data, and ignored; nothing
+    in a tag makes the run refuse. When the tag is confirmed (a case here or in the bucket
+    records this target, not released) that case keeps the target, even over ``--case-id``:
+    it holds the pre-change state release needs. A case that is in the evidence bucket but
+    not on this machine is fetched first, so the run extends its record.
+    """
+    record = tag_hint(ctx, tagged, what, bucket) if tagged is not None else None
+    trusted = tagged if record is not None else None
+    if requested and trusted and requested != trusted:
+        if record is not None and record.get("status") != "released":
+            ctx.warnings.append(f"{what} is contained under case {trusted}, which holds its "
+                                f"pre-change state: recording there, not under {requested}")
+            ctx.audit("case-kept", case_id=trusted, requested=requested)
+            requested = trusted
+        else:
+            ctx.warnings.append(f"{what} was contained under case {trusted} (released); "
+                                f"recording under case {requested} as asked")
+    named = requested or trusted
+    case_id = named or find_open_case(ctx.target_id) or new_case_id(ctx.clock.now())
+    if named and bucket and not ctx.dry_run and not (cases_root() / named / "case.json").exists():
+        _continue_from_bucket(ctx, named, bucket)
+    return case_id
+
+
+def tag_hint(ctx: RunContext, tagged: str, what: str, bucket: str | None
+             ) -> dict[str, Any] | None:
+    """The target's record in the case ``tagged`` names, when that case is known (on this
+    machine or in the evidence bucket) and records this target; otherwise None, with a
+    warning and an audit line holding the planted value (as data)."""
+    record, why = _known_record(ctx, tagged, bucket)
+    if record is not None:
+        return record
+    shown = tagged if len(tagged) <= 80 else tagged[:80] + "…"
+    ctx.warnings.append(f"{what} carries {TAG_CASE}={shown!r}, which {why}: the tag is ignored "
+                        "(anyone who controls the target can write its tags)")
+    ctx.audit("untrusted-tag", tag=TAG_CASE, value=tagged, why=why)
+    return None
+
+
+def _known_record(ctx: RunContext, case_id: str, bucket: str | None
+                  ) -> tuple[dict[str, Any] | None, str]:
+    """(the target's record in ``case_id``, "") or (None, why the case is not known)."""
+    if not CASE_ID_PATTERN.match(case_id):
+        return None, "is not a case id"
+    local = cases_root() / case_id / "case.json"
+    data: dict[str, Any] | None
+    if local.exists():
+        try:
+            data = json.loads(local.read_text())
+        except ValueError:
+            return None, f"names case {case_id}, whose case.json here is unreadable"
+    elif not bucket:
+        return None, (f"names case {case_id}, which is not on this machine (and no evidence "
+                      "bucket is configured to look in)")
+    else:
+        data = remote_case(_evidence_s3(ctx), bucket, case_id)
+        if data is None:
+            return None, (f"names case {case_id}, which is neither on this machine nor in "
+                          f"s3://{bucket}")
+    targets = data.get("targets") if isinstance(data, dict) else None
+    record = targets.get(ctx.target_id) if isinstance(targets, dict) else None
+    if not isinstance(record, dict):
+        return None, f"names case {case_id}, which does not record {ctx.target_id}"
+    return record, ""
+
+
+def local_case_for(case_id: str | None, target_id: str) -> str | None:
+    """``case_id`` (from a tag) when it is a well-formed id of a case on this machine that
+    records ``target_id``; None otherwise (``release`` looks further, it never trusts a tag)."""
+    if not case_id or not CASE_ID_PATTERN.match(case_id):
+        return None
+    try:
+        data = json.loads((cases_root() / case_id / "case.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return case_id if target_id in data.get("targets", {}) else None
+
+
+def _continue_from_bucket(ctx: RunContext, case_id: str, bucket: str) -> None:
+    """Bring the case's record down from the bucket when it is there and not here."""
+    s3 = _evidence_s3(ctx)
+    if remote_case(s3, bucket, case_id) is None:
+        return
+    fetched = fetch_case(s3, bucket, case_id, cases_root() / case_id)
+    ctx.warnings.append(f"case {case_id} was not on this machine: continued from "
+                        f"s3://{bucket} ({', '.join(fetched)})")
+
+
+# A look-up in the bucket runs before isolation: one try, short timeouts (a slow or absent
+# bucket costs at most a few seconds, and a miss only means "not known").
+LOOKUP_CONNECT_TIMEOUT = 1.0
+LOOKUP_READ_TIMEOUT = 2.0
+
+
+def _evidence_s3(ctx: RunContext) -> Any:
+    """Its own session (no call observers: a look-up is not an audit event)."""
+    return AwsSession(replace(ctx.aws.settings, max_attempts=1,
+                              connect_timeout=LOOKUP_CONNECT_TIMEOUT,
+                              read_timeout=LOOKUP_READ_TIMEOUT)).client("s3")
 
 
 def contained_case(instance: dict[str, Any]) -> str | None:
-    """The case an instance's tags say it is contained under, if any."""
+    """The case an instance's tags say it is contained under, if any (a hint: see
+    :func:`pick_case`)."""
     tags = {t["Key"]: t["Value"] for t in instance.get("Tags", []) or []}
     return tags.get(TAG_CASE) if tags.get(TAG_STATUS) == "contained" else None
 
@@ -154,3 +268,22 @@ def after_each(*hooks: Callable[[Step, StepResult], None]
             hook(step, result)
 
     return run
+
+
+def ship_after(steps: list[Step], door: str) -> str:
+    """The step after which a run starts shipping its case: the one that shuts the door when
+    the run has it, else the last (the bucket never delays what contains)."""
+    return door if any(s.name == door for s in steps) else steps[-1].name
+
+
+def ship_case(ctx: RunContext, case: Case, bucket: str | None, command: str) -> list[str]:
+    """Ship one case (held locked by the caller) now; warnings instead of errors."""
+    if not bucket or ctx.dry_run:
+        return []
+    try:
+        CaseUploader(evidence_session(ctx.aws).client("s3"), bucket, case).ship(
+            command, ctx.clock.now())
+    except Exception as err:  # evidence storage must never break the operation
+        return [f"case {case.case_id} not shipped to s3://{bucket}: {describe(err)}; it is "
+                f"complete on local disk — run `ircli evidence sync {case.case_id}` later"]
+    return []

@@ -175,7 +175,7 @@ def _bind_case_after_resolve(ctx: RunContext, run: InstanceRun, stack: ExitStack
             return
         instance = ctx.facts["instance"]
         case_id = pick_case(run.case_id, contained_case(instance), ctx,
-                            f"Instance {run.instance_id}")
+                            f"Instance {run.instance_id}", bucket=run.evidence_bucket)
         record = open_target_case(ctx, case_id, stack)
         record.update(kind="instance", **{**ctx.aws.location(), "account": instance.get("OwnerId")},
                       name=display_name(instance))

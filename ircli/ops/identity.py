@@ -25,14 +25,17 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, UserError
 from ircli.core.session import AwsSession
+from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import (
     RunSummary,
+    after_each,
     collect_warnings,
     keep_result,
     open_target_case,
     pick_case,
     record_run,
     run_result,
+    ship_after,
 )
 from ircli.steps.base import Step
 from ircli.steps.identity import (
@@ -63,6 +66,7 @@ class DisableKeysOptions:
     dry_run: bool = False
     keep_login: bool = False
     all_keys: bool = False
+    evidence_bucket: str | None = None
 
     def validate(self) -> None:
         if not self.access_key_id and not self.user:
@@ -81,6 +85,7 @@ class RevokeSessionsOptions:
     role: str
     case_id: str | None = None
     dry_run: bool = False
+    evidence_bucket: str | None = None
 
     def validate(self) -> None:
         check_iam_name(self.role, "role")
@@ -127,13 +132,13 @@ def run_user_steps(aws: AwsSession, clock: Clock, opts: DisableKeysOptions, step
     ctx.facts["user"] = user
     tags = user_tags(aws, name)
     tagged = tags.get(TAG_CASE) if tags.get(TAG_STATUS) == "contained" else None
-    case_id = pick_case(opts.case_id, tagged, ctx, f"User {name}")
+    case_id = pick_case(opts.case_id, tagged, ctx, f"User {name}", bucket=opts.evidence_bucket)
     fields = {"target": ctx.target_id, "user_name": name, "user_arn": user["Arn"],
               "access_key_id": opts.access_key_id}
     return _run(ctx, command, case_id, steps, "contained",
                 {"kind": "iam-user", "name": name, "arn": user["Arn"]}, fields,
                 options=vars(opts) if options is None else options,
-                follow_up=lambda: user_follow_up(aws, user))
+                follow_up=lambda: user_follow_up(aws, user), bucket=opts.evidence_bucket)
 
 
 def revoke_sessions(aws: AwsSession, clock: Clock, opts: RevokeSessionsOptions,
@@ -147,13 +152,15 @@ def revoke_sessions(aws: AwsSession, clock: Clock, opts: RevokeSessionsOptions,
                         "Contain what uses it instead (the instance, the user, the service).")
     ctx = RunContext(aws, clock, role_target(role["RoleName"]), dry_run=opts.dry_run, emit=emit)
     ctx.facts["role"] = role
-    case_id = pick_case(opts.case_id, None, ctx, f"Role {role['RoleName']}")
+    case_id = pick_case(opts.case_id, None, ctx, f"Role {role['RoleName']}",
+                        bucket=opts.evidence_bucket)
     fields = {"target": ctx.target_id, "role_name": role["RoleName"], "role_arn": role["Arn"]}
     return _run(ctx, "revoke-sessions", case_id, [RevokeRoleSessions()], "revoked",
                 {"kind": "iam-role", "name": role["RoleName"], "arn": role["Arn"]}, fields,
                 options=vars(opts), follow_up=lambda: [
                     "New sessions of the role still work: if the attacker can assume it again "
-                    "(a leaked user key, a too-wide trust policy), contain that first."])
+                    "(a leaked user key, a too-wide trust policy), contain that first."],
+                bucket=opts.evidence_bucket)
 
 
 def user_follow_up(aws: AwsSession, user: dict[str, Any]) -> list[str]:
@@ -169,12 +176,15 @@ def user_follow_up(aws: AwsSession, user: dict[str, Any]) -> list[str]:
 
 def _run(ctx: RunContext, command: str, case_id: str, steps: list[Step], done: str,
          record: dict[str, Any], fields: dict[str, Any], *, options: dict[str, Any],
-         follow_up: Callable[[], list[str]]) -> RunSummary:
+         follow_up: Callable[[], list[str]], bucket: str | None = None) -> RunSummary:
     started = iso(ctx.clock.now())
+    # The bucket waits until the door is shut (keys off, deny in place), as for contain.
+    shipper = CaseShipper(ctx, bucket, command, start_after=ship_after(steps, "deny-user"))
     with ExitStack() as stack:
         _bind_case(ctx, case_id, stack, record)
         ctx.audit("run-start", command=command, dry_run=ctx.dry_run, options=options)
-        outcome = run_steps(ctx, steps, after_step=keep_result(ctx))
+        outcome = run_steps(ctx, steps, after_step=after_each(keep_result(ctx),
+                                                              shipper.after_step))
         status = ("planned" if ctx.dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else done)
         data = run_result(ctx, command, status, outcome.steps, **fields)
@@ -183,6 +193,8 @@ def _run(ctx: RunContext, command: str, case_id: str, steps: list[Step], done: s
         if not ctx.dry_run:
             ctx.record["status"] = status
             record_run(ctx, command, status, started)
+        data["evidence"] = shipper.finish()
+        data["warnings"] += shipper.warnings()
     code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
     return RunSummary(data, code, data["warnings"])
 

@@ -13,7 +13,13 @@ from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.evidence.shipper import CaseShipper
-from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run
+from ircli.ops.common import (
+    RunSummary,
+    collect_warnings,
+    local_case_for,
+    open_run_case,
+    record_run,
+)
 from ircli.ops.contain import result_data
 from ircli.steps.base import Step, StepPlan
 from ircli.steps.credentials import CutCredentials
@@ -110,7 +116,8 @@ def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,
 
 def _find_case(ctx: RunContext, opts: ReleaseOptions) -> str:
     instance: dict[str, Any] = ctx.facts["instance"]
-    case_id = opts.case_id or tag_value(instance, TAG_CASE) or find_any_case(opts.instance_id)
+    case_id = (opts.case_id or local_case_for(tag_value(instance, TAG_CASE), opts.instance_id)
+               or find_any_case(opts.instance_id))
     if not case_id:
         raise UserError(
             f"Instance {opts.instance_id} was never contained by ircli: no case records it and "

@@ -15,7 +15,15 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, NotFound, UserError
 from ircli.core.session import AwsSession
-from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run, run_result
+from ircli.evidence.shipper import CaseShipper
+from ircli.ops.common import (
+    RunSummary,
+    collect_warnings,
+    local_case_for,
+    open_run_case,
+    record_run,
+    run_result,
+)
 from ircli.ops.identity import resolve_user, role_target, user_target
 from ircli.ops.release import Undo
 from ircli.steps.base import Step
@@ -31,6 +39,7 @@ class IdentityReleaseOptions:
     role: str | None = None
     case_id: str | None = None
     dry_run: bool = False
+    evidence_bucket: str | None = None
 
     def validate(self) -> None:
         if self.role and (self.user or self.access_key_id):
@@ -72,7 +81,7 @@ def release_identity(aws: AwsSession, clock: Clock, opts: IdentityReleaseOptions
         steps = user_release_steps()
         tagged = user_tags(aws, user["UserName"]).get(TAG_CASE)
     ctx = RunContext(aws, clock, target, dry_run=opts.dry_run, emit=emit)
-    case_id = opts.case_id or tagged or find_any_case(target)
+    case_id = opts.case_id or local_case_for(tagged, target) or find_any_case(target)
     if not case_id:
         raise UserError(
             f"{target} was never contained by ircli: no case on this machine records it and "
@@ -91,7 +100,8 @@ def release_identity(aws: AwsSession, clock: Clock, opts: IdentityReleaseOptions
     started = iso(clock.now())
     with case.locked() if not opts.dry_run else nullcontext():
         ctx.audit("run-start", command="release", dry_run=opts.dry_run)
-        outcome = run_steps(ctx, steps)
+        shipper = CaseShipper(ctx, opts.evidence_bucket, "release")
+        outcome = run_steps(ctx, steps, after_step=shipper.after_step)
         status = "planned" if opts.dry_run else "partial" if outcome.failed else "released"
         data = run_result(ctx, "release", status, outcome.steps, **fields)
         data["warnings"] = collect_warnings(ctx, outcome)
@@ -100,5 +110,7 @@ def release_identity(aws: AwsSession, clock: Clock, opts: IdentityReleaseOptions
             if status == "released":
                 ctx.record["released_at"] = iso(clock.now())
             record_run(ctx, "release", status, started)
+        data["evidence"] = shipper.finish()
+        data["warnings"] += shipper.warnings()
     return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
                       data["warnings"])

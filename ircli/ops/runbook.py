@@ -112,7 +112,7 @@ def run_runbook(aws: AwsSession, clock: Clock, runbook: Runbook, opts: RunbookOp
     if runbook.target == "ip":
         ip_run = IpRun("runbook", "blocked", opts.target, opts.vpc, opts.subnets, opts.case_id,
                        reason=opts.reason, dry_run=opts.dry_run, options=options, facts=facts,
-                       extra=extra)
+                       extra=extra, evidence_bucket=opts.evidence_bucket)
         return run_ip_steps(aws, clock, ip_run, steps, emit=emit)  # adds resolve-network
     preamble = [STEPS[name]() for name in KINDS[runbook.target].preamble]
     if runbook.target == "instance":
@@ -120,7 +120,7 @@ def run_runbook(aws: AwsSession, clock: Clock, runbook: Runbook, opts: RunbookOp
                           opts.evidence_bucket, options=options, facts=facts, extra=extra)
         return run_instance_steps(aws, clock, run, [*preamble, *steps], emit=emit)
     user_opts = DisableKeysOptions(access_key_id=opts.target, case_id=opts.case_id,
-                                   dry_run=opts.dry_run)
+                                   dry_run=opts.dry_run, evidence_bucket=opts.evidence_bucket)
     result = run_user_steps(aws, clock, user_opts, [*preamble, *steps], command="runbook",
                             facts=facts, options=options, emit=emit)
     result.data.update(extra)

@@ -140,7 +140,8 @@ def test_endpoint_url_sends_every_call_to_that_endpoint(
     emulator; the documents must then exist there."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset",
                                                   method="POST")).read()
-    outcome = run(capsys, "ssm-docs", "deploy", "--yes", "--endpoint-url", moto_server, "-o", "json")
+    outcome = run(capsys, "ssm-docs", "deploy", "--yes", "--endpoint-url", moto_server,
+                  "-o", "json")
     assert outcome.code == 0, outcome.err
     ssm = boto3.client("ssm", region_name=REGION, endpoint_url=moto_server)
     names = {d["Name"] for d in ssm.list_documents(
