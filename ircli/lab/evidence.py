@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,22 @@ _WANTED = ("system/hostname.txt", "processes/proc_table.tsv", "sockets/sockets_p
 
 @dataclass(frozen=True)
 class Shown:
-    """One thing the evidence shows (``kind``: process, persistence, key, …)."""
+    """One thing the evidence shows (``kind``: process, persistence, key, …); ``text`` has
+    every control character of the host's data shown escaped (never sent to a terminal)."""
 
     kind: str
     text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", plain(self.text))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def plain(text: str) -> str:
+    """Host-written text made safe to print: C0/C1 controls and DEL as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def read_members(archive: Path | bytes) -> tuple[dict[str, bytes], set[str]]:
