@@ -28,7 +28,6 @@ import os
 import re
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -362,8 +361,9 @@ class SandboxedHost:
                 ["unshare", "--mount", "--pid", "--net", "--uts", "--ipc", "--fork",
                  "--kill-child", "--propagation", "private", "/bin/sh", str(stage / "setup.sh"),
                  str(stage)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env,
-                start_new_session=True)
+                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env)
+        # unshare stays in the caller's process group (``lab down`` signals that group) and
+        # --kill-child ends the namespace's PID 1, hence every process in it, when it dies.
         ready = ""
         try:
             ready = _read_line(ready_fd, READY_TIMEOUT, proc)
@@ -380,16 +380,14 @@ class SandboxedHost:
                 code = proc.wait(timeout=left)
                 status = "Success" if code == 0 else "Failed"
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.kill()
                 proc.wait()
                 status, code = "TimedOut", -1
         finally:
             relay.close()
             os.close(ready_fd)
             if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.kill()
                 proc.wait()
         run = HostRun(status, code)
         for line in (stage / "plant.log").read_text(errors="replace").splitlines():

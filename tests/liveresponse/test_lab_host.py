@@ -187,3 +187,17 @@ def test_no_process_of_the_host_outlives_the_command(collected: dict[str, Any]) 
     assert collected["run"].status == "Success"
     left = subprocess.run(["pgrep", "-x", "kworkerd"], capture_output=True, text=True)
     assert left.stdout.strip() == "", "the implant died with its PID namespace"
+
+
+def test_a_command_past_its_timeout_takes_the_whole_host_down(tmp_path: Any) -> None:
+    reason = namespaces_unavailable()
+    if reason is not None:
+        pytest.skip(f"the sandboxed lab host cannot run here: {reason}")
+    marker = "ircli-lab-timeout-marker"
+    script = f"/bin/bash -c 'exec -a {marker} /bin/sleep 300' & wait\n"
+    run = SandboxedHost(HOSTS["web-compromise"]).run(
+        script, {"PATH": "/usr/bin:/bin"}, tmp_path, tmp_path / "out", tmp_path / "err", 8)
+    assert run.status == "TimedOut" and run.code == -1
+    for pattern in (marker, "kworkerd", "unshare --mount --pid"):
+        left = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True)
+        assert left.stdout.strip() == "", f"{pattern} survived the host"
