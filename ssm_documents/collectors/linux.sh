@@ -214,7 +214,9 @@ s_process_detail() { # kernel stacks, children, namespaces, map_files; image str
       | head -c 262144 > "$IR_D/strings/${_p}_$_n.txt"
   done < "$IR_WORK/images.$$"
   # Memory of processes whose image is deleted or memfd: readable private and image regions.
+  _dd=$(ir_tool dd) || _dd=
   awk -F '\t' '$2 ~ / \(deleted\)$/ || $2 ~ /^\/memfd:/ {print $1}' "$IR_WORK/images.$$" | while IFS= read -r _p; do
+    [ -n "$_dd" ] || break
     _o=$IR_D/deleted_memory/$_p; mkdir -p "$_o"; cp "/proc/$_p/maps" "$_o/maps.txt" 2>/dev/null; _tot=0
     while read -r _r _pm _x _dv _in _f; do
       case $_pm in r*) ;; *) continue;; esac
@@ -223,7 +225,7 @@ s_process_detail() { # kernel stacks, children, namespaces, map_files; image str
       _a=${_r%-*}; _b=${_r#*-}; _len=$(( 0x$_b - 0x$_a ))
       [ "$_len" -gt 16777216 ] && { printf '%s\tregion over 16 MB\t%s\t%s\n' "$IR_STEP" "$_len" "pid $_p $_r" >> "$IR_WORK/skipped.tsv"; continue; }
       [ $((_tot + _len)) -gt 67108864 ] && break
-      dd if="/proc/$_p/mem" of="$_o/$_r.bin" bs=4096 skip=$(( 0x$_a / 4096 )) count=$(( _len / 4096 )) 2>/dev/null
+      "$_dd" if="/proc/$_p/mem" of="$_o/$_r.bin" bs=4096 skip=$(( 0x$_a / 4096 )) count=$(( _len / 4096 )) 2>/dev/null
       _tot=$((_tot + _len))
     done < "$_o/maps.txt"
   done
