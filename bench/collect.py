@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,6 +43,9 @@ def main() -> int:
     ap.add_argument("--max-file-mb", default="10")
     ap.add_argument("--sections", default="all")
     ap.add_argument("--lab-host", action="store_true")
+    ap.add_argument("--baseline", metavar="GIT_REV",
+                    help="also run the Linux document as of this git revision, same conditions, "
+                         "and print the ratios (e.g. 9c74122, before issue 16)")
     args = ap.parse_args()
     for k, v in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                  "AWS_DEFAULT_REGION": "us-east-1"}.items():
@@ -66,31 +70,16 @@ def main() -> int:
         ssm.create_document(Content=documents.load_document_text("linux"),
                             Name=documents.LINUX_DOCUMENT, DocumentType="Command",
                             DocumentFormat="YAML")
-        key = "cases/bench/collect/i-bench.tar.gz"
-        url = s3.generate_presigned_url("put_object", Params={"Bucket": "ircli-bench", "Key": key},
-                                        ExpiresIn=900)
-        cmd = ssm.send_command(InstanceIds=["i-bench"], DocumentName=documents.LINUX_DOCUMENT,
-                               Parameters={"CaseId": ["bench"], "UploadUrl": [url],
-                                           "MaxTotalMB": [args.max_total_mb],
-                                           "MaxFileMB": [args.max_file_mb],
-                                           "TimeoutSeconds": ["600"],
-                                           "Sections": [args.sections]})["Command"]
-        with tempfile.TemporaryDirectory(prefix="ircli-bench-") as sandbox:
-            start = time.monotonic()
-            host_for = None
-            if args.lab_host:
-                from ircli.lab.sandbox import lab_host
-                from ircli.lab.scenarios import HOSTS
+        host_for = None
+        if args.lab_host:
+            from ircli.lab.sandbox import lab_host
+            from ircli.lab.scenarios import HOSTS
 
-                host = lab_host(HOSTS["web-compromise"])
-                print(f"host              {host.label}")
-                host_for = lambda _iid: host  # noqa: E731
-            results = AgentSubstitute(ssm, instance_ids=["i-bench"], sandbox_root=sandbox,
-                                      host_for=host_for).run_once()
-            wall = time.monotonic() - start
-        run = next(r for r in results if r.command_id == cmd["CommandId"])
-        res = parse_result_line(run.stdout)
-        body = s3.get_object(Bucket="ircli-bench", Key=key)["Body"].read()
+            host = lab_host(HOSTS["web-compromise"])
+            print(f"host              {host.label}")
+            host_for = lambda _iid: host  # noqa: E731
+        wall, run, res, body = _collect(ssm, s3, documents.LINUX_DOCUMENT, "bench", args,
+                                        host_for)
         report = verify_archive(body)
         slowest = sorted(report.log, key=lambda e: -int(e["duration_ms"]))[:3]
         print(f"status            {res['status']} (exit {run.response_code})")
@@ -123,11 +112,47 @@ def main() -> int:
                 print(f"timeline          {info.read().decode().strip()} (whole tree, gzip'd)")
         ok = wall < 60 and len(body) < 100e6 and not report.problems
         print("target            " + ("met" if ok else "MISSED") + " (< 60 s, < 100 MB)")
+        if args.baseline:
+            old = subprocess.run(["git", "show", f"{args.baseline}:ssm_documents/"
+                                  f"{documents.LINUX_DOCUMENT}.yaml"], capture_output=True,
+                                 text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+            ssm.create_document(Content=old.stdout, Name="ircli-bench-baseline",
+                                DocumentType="Command", DocumentFormat="YAML")
+            b_wall, _b_run, b_res, b_body = _collect(ssm, s3, "ircli-bench-baseline",
+                                                     "baseline", args, host_for)
+            b_log = verify_archive(b_body).log
+            print(f"baseline {args.baseline:<8} {b_res['status']}, {b_wall:.1f} s, "
+                  f"{len(b_body) / 1e6:.1f} MB, {len(b_log)} sections, {b_res['files']} files")
+            size = len(body) / len(b_body)
+            print(f"ratio             time x{wall / b_wall:.2f}, size x{size:.2f}, "
+                  f"sections {len(report.log)} vs {len(b_log)}")
         return 0 if ok else 1
     finally:
         server.stop()
         s3_proc.terminate()
         s3_proc.wait(timeout=30)
+
+
+def _collect(ssm: Any, s3: Any, document: str, case: str, args: argparse.Namespace,
+             host_for: Any) -> tuple[float, Any, dict[str, Any], bytes]:
+    """One collection through the agent substitute: wall time, invocation, result, archive."""
+    key = f"cases/{case}/collect/i-bench.tar.gz"
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": "ircli-bench", "Key": key},
+                                    ExpiresIn=900)
+    cmd = ssm.send_command(InstanceIds=["i-bench"], DocumentName=document,
+                           Parameters={"CaseId": [case], "UploadUrl": [url],
+                                       "MaxTotalMB": [args.max_total_mb],
+                                       "MaxFileMB": [args.max_file_mb],
+                                       "TimeoutSeconds": ["600"],
+                                       "Sections": [args.sections]})["Command"]
+    with tempfile.TemporaryDirectory(prefix="ircli-bench-") as sandbox:
+        start = time.monotonic()
+        results = AgentSubstitute(ssm, instance_ids=["i-bench"], sandbox_root=sandbox,
+                                  host_for=host_for).run_once()
+        wall = time.monotonic() - start
+    run = next(r for r in results if r.command_id == cmd["CommandId"])
+    body = s3.get_object(Bucket="ircli-bench", Key=key)["Body"].read()
+    return wall, run, parse_result_line(run.stdout), bytes(body)
 
 
 def _free_port() -> int:
