@@ -193,10 +193,10 @@ s_processes() {
   [ -s "$IR_D/proc_table.tsv" ]
 }
 s_process_detail() { # kernel stacks, children, namespaces, map_files; image strings; deleted images' memory
-  grep -H '' /proc/[0-9]*/stack 2>/dev/null | sed 's|^/proc/||; s|/stack:|\t|' > "$IR_D/stacks.tsv"
-  grep -H '' /proc/[0-9]*/task/[0-9]*/children 2>/dev/null | sed 's|^/proc/\([0-9]*\)/task/[0-9]*/children:|\1\t|' > "$IR_D/children.tsv"
-  find /proc/[0-9]*/ns -maxdepth 1 -type l -printf '%h\t%f\t%l\n' 2>/dev/null | sed 's|^/proc/||; s|/ns\t|\t|' > "$IR_D/namespaces.tsv"
-  find /proc/[0-9]*/map_files -maxdepth 1 -type l -printf '%h\t%f\t%l\n' 2>/dev/null | sed 's|^/proc/||; s|/map_files\t|\t|' > "$IR_D/map_files.tsv"
+  grep -H '' /proc/[0-9]*/stack 2>/dev/null | sed 's|^/proc/||; s|/stack:|\t|' | head -c "$IR_FILE_CAP" > "$IR_D/stacks.tsv"
+  grep -H '' /proc/[0-9]*/task/[0-9]*/children 2>/dev/null | sed 's|^/proc/\([0-9]*\)/task/[0-9]*/children:|\1\t|' | head -c "$IR_FILE_CAP" > "$IR_D/children.tsv"
+  find /proc/[0-9]*/ns -maxdepth 1 -type l -printf '%h\t%f\t%l\n' 2>/dev/null | sed 's|^/proc/||; s|/ns\t|\t|' | head -c "$IR_FILE_CAP" > "$IR_D/namespaces.tsv"
+  find /proc/[0-9]*/map_files -maxdepth 1 -type l -printf '%h\t%f\t%l\n' 2>/dev/null | sed 's|^/proc/||; s|/map_files\t|\t|' | head -c "$IR_FILE_CAP" > "$IR_D/map_files.tsv"
   mkdir -p "$IR_D/mounts" "$IR_D/net_unix" "$IR_D/strings" "$IR_D/deleted_memory"
   # Mounts and unix sockets once per mount / network namespace (first process seen in it).
   awk -F '\t' '($2=="mnt" || $2=="net") && !seen[$2 $3]++ { gsub(/[^0-9]/, "", $3); print $2 "\t" $1 "\t" $3 }' \
@@ -206,16 +206,12 @@ s_process_detail() { # kernel stacks, children, namespaces, map_files; image str
   # Printable strings of each distinct running image (bounded per image and in number).
   find /proc/[0-9]*/ -maxdepth 1 -name exe -printf '%h\t%l\n' 2>/dev/null | sed 's|^/proc/||; s|/\t|\t|' \
     | awk -F '\t' '!seen[$2]++' | head -n 300 > "$IR_WORK/images.$$"
-  _st=$(ir_tool strings) || _st=
-  while IFS="$IR_TAB" read -r _p _e; do
-    _n=$(printf '%s' "$_e" | sed 's|.*/||; s/ (deleted)$/_deleted/' | tr -c 'A-Za-z0-9._-' '_')
-    if [ -n "$_st" ]; then "$_st" -a -n 8 "/proc/$_p/exe" 2>/dev/null
-    else tr -c '[:print:]' '\n' < "/proc/$_p/exe" 2>/dev/null | grep -E '.{8,}'; fi \
-      | head -c 262144 > "$IR_D/strings/${_p}_$_n.txt"
-  done < "$IR_WORK/images.$$"
-  # Memory of processes whose image is deleted or memfd: readable private and image regions.
+  # Memory of processes whose image is deleted or memfd (readable private and image regions;
+  # half of the section's share at most), then strings of each image (the rest).
+  _left=$((IR_REMAIN - $(du -sb "$IR_D" | cut -f1))); _mcap=$((_left / 2))
   _dd=$(ir_tool dd) || _dd=
-  awk -F '\t' '$2 ~ / \(deleted\)$/ || $2 ~ /^\/memfd:/ {print $1}' "$IR_WORK/images.$$" | while IFS= read -r _p; do
+  awk -F '\t' '$2 ~ / \(deleted\)$/ || $2 ~ /^\/memfd:/ {print $1}' "$IR_WORK/images.$$" | { _used=0
+  while IFS= read -r _p; do
     [ -n "$_dd" ] || break
     _o=$IR_D/deleted_memory/$_p; mkdir -p "$_o"; cp "/proc/$_p/maps" "$_o/maps.txt" 2>/dev/null; _tot=0
     while read -r _r _pm _x _dv _in _f; do
@@ -225,10 +221,21 @@ s_process_detail() { # kernel stacks, children, namespaces, map_files; image str
       _a=${_r%-*}; _b=${_r#*-}; _len=$(( 0x$_b - 0x$_a ))
       [ "$_len" -gt 16777216 ] && { printf '%s\tregion over 16 MB\t%s\t%s\n' "$IR_STEP" "$_len" "pid $_p $_r" >> "$IR_WORK/skipped.tsv"; continue; }
       [ $((_tot + _len)) -gt 67108864 ] && break
+      [ $((_used + _len)) -gt "$_mcap" ] && { printf '%s\tsection share (memory)\t%s\t%s\n' "$IR_STEP" "$_len" "pid $_p $_r" >> "$IR_WORK/skipped.tsv"; break 2; }
       "$_dd" if="/proc/$_p/mem" of="$_o/$_r.bin" bs=4096 skip=$(( 0x$_a / 4096 )) count=$(( _len / 4096 )) 2>/dev/null
-      _tot=$((_tot + _len))
+      _tot=$((_tot + _len)); _used=$((_used + _len))
     done < "$_o/maps.txt"
-  done
+  done; }
+  _left=$((IR_REMAIN - $(du -sb "$IR_D" | cut -f1)))
+  _st=$(ir_tool strings) || _st=
+  while IFS="$IR_TAB" read -r _p _e; do
+    [ "$_left" -le 0 ] && { printf '%s\tsection share (strings)\t0\t%s\n' "$IR_STEP" "strings of $_e and later images" >> "$IR_WORK/skipped.tsv"; break; }
+    _n=$(printf '%s' "$_e" | sed 's|.*/||; s/ (deleted)$/_deleted/' | tr -c 'A-Za-z0-9._-' '_')
+    if [ -n "$_st" ]; then "$_st" -a -n 8 "/proc/$_p/exe" 2>/dev/null
+    else tr -c '[:print:]' '\n' < "/proc/$_p/exe" 2>/dev/null | grep -E '.{8,}'; fi \
+      | head -c 262144 > "$IR_D/strings/${_p}_$_n.txt"
+    _left=$((_left - $(wc -c < "$IR_D/strings/${_p}_$_n.txt")))
+  done < "$IR_WORK/images.$$"
   [ -s "$IR_D/namespaces.tsv" ]
 }
 s_sockets() {
