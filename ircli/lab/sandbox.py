@@ -252,6 +252,12 @@ report systemd /etc/systemd/system/{b}.service
 if chattr +i /etc/cron.d/{b} 2>/run/.chattr.err; then report immutable /etc/cron.d/{b}
 else report immutable_refused "$(tr '\\n' ' ' < /run/.chattr.err)"; fi
 rm -f /run/.chattr.err
+# A leftover of an account the attacker removed, and a binary given raw-socket powers.
+mkdir -p /opt/.cache && : > /opt/.cache/{b}.log && chown 4242:4242 /opt/.cache/{b}.log \
+  && report unknown_owner /opt/.cache/{b}.log
+mkdir -p /usr/local/bin && cp /bin/bash /usr/local/bin/{b}-net \
+  && setcap cap_net_raw,cap_net_admin+ep /usr/local/bin/{b}-net 2>/dev/null \
+  && report capability /usr/local/bin/{b}-net
 # The implant: a copy of bash in /tmp, renamed, connected to the C2, then deleted from disk.
 cp /bin/bash /tmp/{b} && chmod 755 /tmp/{b} && cp /bin/bash /usr/lib/.{b}/{b}
 report beacon_sha256 "$(sha256sum /tmp/{b} | cut -c1-64)"

@@ -125,7 +125,12 @@ def test_replaced_binary_shows_in_package_integrity(collected: dict[str, Any]) -
 def test_hidden_and_immutable_files_show_in_the_findings(collected: dict[str, Any]) -> None:
     hidden = [r.split("\t") for r in text(collected, "findings/hidden.tsv").splitlines()]
     assert any(r[0] == "d" and r[-1] == "/usr/lib/.kworkerd" for r in hidden), hidden[:20]
+    unknown = [r.split("\t") for r in text(collected, "findings/unknown_owner.tsv").splitlines()]
+    assert ["4242", "4242"] in [r[:2] for r in unknown if r[-1] == "/opt/.cache/kworkerd.log"]
     planted = collected["planted"]
+    if "capability" in planted:
+        assert "/usr/local/bin/kworkerd-net cap_net_admin,cap_net_raw=ep" in text(
+            collected, "findings/capabilities.txt")
     if "immutable_refused" in planted:
         pytest.skip(f"the lab host's file system refused chattr +i: {planted['immutable_refused']}")
     immutable = text(collected, "findings/immutable_append.txt").splitlines()
