@@ -144,6 +144,13 @@ def _print_summary(s: dict[str, object]) -> None:
         size = int(col["size"])  # type: ignore[call-overload]
         console.print(f"[bold]Live evidence:[/] {size / 1e6:.1f} MB archive, sha256 "
                       f"{col['sha256']}")
+    if s.get("collected_from"):
+        console.print("[bold]Collected from:[/] ", end="")
+        console.print(str(s["collected_from"]), markup=False)
+    if s.get("evidence_shows"):
+        console.print("[bold]Evidence shows:[/]")
+        for line in s["evidence_shows"]:  # type: ignore[attr-defined]
+            console.print(f"  • collected: {line}", markup=False)  # host-written text: plain
     verdict = "[green]verified[/]" if ev["verified"] else "[red]MISMATCHES[/]"
     console.print(f"[bold]Evidence:[/] {ev['bucket_prefix']} — {ev['objects']} object(s), "
                   f"{verdict} (hashes, versions, retention, audit chain)")

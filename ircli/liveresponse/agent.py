@@ -7,6 +7,11 @@ GetCommandInvocation/ListCommands show InProgress, then Success/Failed/TimedOut 
 output. It only works when moto runs in this Python process (``mock_aws`` or an in-process
 ``ThreadedMotoServer``); the collector's upload must reach the emulator over HTTP, so uploads
 need the server mode.
+
+By default a Linux script runs on this machine. ``host_for`` lets the caller say, per
+instance, where it runs instead: the lab gives each instance a :class:`Host` (its sandboxed
+scenario host, see ``ircli.lab.sandbox``), so the collector sees that host and not the
+responder's machine.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ircli.liveresponse.documents import RenderedStep, parse_document, render_step
 from ircli.liveresponse.emulator import register_instance, unregister_instance
@@ -53,6 +58,26 @@ class InvocationResult:
     stderr: str
     duration_s: float
     leftovers: tuple[str, ...]
+    host: str = "this machine"
+
+
+class Host(Protocol):
+    """Where an instance's Linux commands run, when not on this machine."""
+
+    @property
+    def label(self) -> str: ...
+
+    def adjust(self, parameters: Mapping[str, Any]) -> dict[str, Any]:
+        """The command's parameters as this host runs them (a bounded fallback narrows them)."""
+        ...
+
+    def execute(self, script: str, env: Mapping[str, str], stage: Path, timeout: int
+                ) -> tuple[str, int, list[str]]:
+        """Run ``script``; write ``stage/stdout`` and ``stage/stderr``; (status, code, notes)."""
+        ...
+
+
+HostFor = Callable[[str], "Host | None"]
 
 
 def report_to_moto(
@@ -140,6 +165,10 @@ def hold_new_commands_pending() -> Callable[[], None]:
     return undo
 
 
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
 
@@ -166,6 +195,7 @@ class AgentSubstitute:
         extra_env: Mapping[str, str] | None = None,
         sandbox_root: str | None = None,
         keep_sandboxes: bool = False,
+        host_for: HostFor | None = None,
     ) -> None:
         self._ssm = ssm_client
         self._managed = None if instance_ids is None else set(instance_ids)
@@ -174,6 +204,7 @@ class AgentSubstitute:
         self._extra_env = dict(extra_env or {})
         self._sandbox_root = sandbox_root
         self._keep = keep_sandboxes
+        self._host_for = host_for
 
     def pending(self) -> list[tuple[dict[str, Any], str]]:
         """(command, instance id) pairs not yet handled by this substitute."""
@@ -238,10 +269,19 @@ class AgentSubstitute:
             "ExecutionStartDateTime": _iso(start), "ExecutionEndDateTime": "",
             "StandardOutputContent": "", "StandardErrorContent": "",
         })
+        label = "this machine"
         try:
             content = self._ssm.get_document(Name=doc_name, DocumentFormat="JSON")["Content"]
-            step = render_step(parse_document(content), cmd.get("Parameters") or {})
-            status, code, out, err, leftovers = self._execute(step, cmd, iid)
+            doc = parse_document(content)
+            params = cmd.get("Parameters") or {}
+            host = self._host_for(iid) if self._host_for is not None else None
+            if host is not None and render_step(doc, params).platform == "Linux":
+                label = host.label
+                step = render_step(doc, host.adjust(params))
+                status, code, out, err, leftovers = self._on_host(host, step, cmd, iid)
+            else:
+                step = render_step(doc, params)
+                status, code, out, err, leftovers = self._execute(step, cmd, iid)
             plugin = step.name
         except LiveResponseError as exc:
             status, code, out, err, leftovers, plugin = "Failed", 1, "", str(exc), (), ""
@@ -257,7 +297,26 @@ class AgentSubstitute:
             fields["PluginName"] = plugin  # real SSM names the plugin after the 2.2 step name
         self._report(cmd_id, iid, fields)
         return InvocationResult(cmd_id, iid, doc_name, status, code, out, err, end - start,
-                                leftovers)
+                                leftovers, label)
+
+    def _on_host(self, host: Host, step: RenderedStep, cmd: Mapping[str, Any], iid: str
+                 ) -> tuple[str, int, str, str, tuple[str, ...]]:
+        """Run a Linux step on the instance's host; the host's notes lead the stderr."""
+        stage = Path(tempfile.mkdtemp(prefix="ircli-host-", dir=self._sandbox_root))
+        try:
+            env = {"PATH": SYSTEM_PATH, "LANG": "C.UTF-8", "HOME": "/root",
+                   "AWS_SSM_INSTANCE_ID": iid, "AWS_SSM_REGION_NAME": self._region,
+                   **step.env, **self._extra_env}
+            timeout = min(step.timeout_seconds, int(cmd.get("TimeoutSeconds") or 172800))
+            status, code, notes = host.execute(step.commands, env, stage, timeout)
+            out = _read(stage / "stdout")
+            err = "".join(f"lab host: {n}\n" for n in [host.label, *notes]) + _read(
+                stage / "stderr")
+            leftovers = tuple(n for n in notes if n.startswith("left in the host"))
+            return status, code, out, err, leftovers
+        finally:
+            if not self._keep:
+                shutil.rmtree(stage, ignore_errors=True)
 
     def _interpreter(self, step: RenderedStep) -> list[str]:
         if step.platform == "Linux":
@@ -305,15 +364,20 @@ class AgentSubstitute:
 
     @staticmethod
     def _spawn(argv: list[str], cwd: Path, env: Mapping[str, str], timeout: int) -> tuple[str, int]:
-        """Run in a new session; on timeout SIGKILL the whole process group like the agent."""
-        with open(cwd / "stdout", "wb") as out, open(cwd / "stderr", "wb") as err:
-            proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdout=out, stderr=err,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-            try:
-                code = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return "TimedOut", -1
-        return ("Success" if code == 0 else "Failed"), code
+        return spawn(argv, cwd, env, timeout)
+
+
+def spawn(argv: list[str], cwd: Path, env: Mapping[str, str], timeout: int) -> tuple[str, int]:
+    """Run in a new session with cwd/stdout and cwd/stderr; on timeout SIGKILL the whole
+    process group like the agent. Returns (SSM status, exit code)."""
+    with open(cwd / "stdout", "wb") as out, open(cwd / "stderr", "wb") as err:
+        proc = subprocess.Popen(argv, cwd=cwd, env=dict(env), stdout=out, stderr=err,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return "TimedOut", -1
+    return ("Success" if code == 0 else "Failed"), code

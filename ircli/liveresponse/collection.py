@@ -15,10 +15,11 @@ from ircli.liveresponse.reach import OS_CHOICES
 from ircli.liveresponse.upload import URL_MARGIN_SECONDS
 
 # The collectors' sections, in order (both scripts define the same list; a test checks it).
-SECTIONS = ("memory", "system", "processes", "sockets", "network_config", "sessions", "kernel",
-            "open_files", "containers", "temp_files", "filesystem", "persistence", "packages",
-            "user_activity", "logs")
-_SECTIONS = re.compile(r"^(all|[a-z_]{1,32}(,[a-z_]{1,32}){0,20})$")
+SECTIONS = ("memory", "system", "processes", "process_detail", "sockets", "network_config",
+            "sessions", "kernel", "system_state", "open_files", "containers", "temp_files",
+            "storage", "filesystem", "findings", "keys", "persistence", "etc", "packages",
+            "integrity", "user_activity", "logs")
+_SECTIONS = re.compile(r"^(all|[a-z_]{1,32}(,[a-z_]{1,32}){0,31})$")
 _COLLECTOR_FIELDS = ("status", "exit_code", "host", "format", "files", "skipped_files",
                      "steps_ok", "steps_failed", "steps_timed_out", "steps_skipped",
                      "failed_steps", "timed_out_steps", "skipped_steps", "upload_http",

@@ -6,11 +6,14 @@
 # its budget; the per-step budget override is the StepTimeoutSeconds document parameter.
 $ErrorActionPreference = 'Continue'
 $ProgressPreference = 'SilentlyContinue'
-$IrVersion = '1.0.0'
-$Sections = @('memory', 'system', 'processes', 'sockets', 'network_config', 'sessions', 'kernel', 'open_files', 'containers', 'temp_files', 'filesystem', 'persistence', 'packages', 'user_activity', 'logs')
+$IrVersion = '1.1.0'
+$Sections = @('memory', 'system', 'processes', 'process_detail', 'sockets', 'network_config', 'sessions', 'kernel', 'system_state', 'open_files', 'containers', 'temp_files', 'storage', 'filesystem', 'findings', 'keys', 'persistence', 'etc', 'packages', 'integrity', 'user_activity', 'logs')
 # Parameters: the SSM agent substitutes the double-brace placeholders; UploadUrl also arrives
-# as the env var SSM_UploadUrl (interpolationType ENV_VAR). Patterns exclude quotes.
+# as the env var SSM_UploadUrl (interpolationType ENV_VAR). Patterns exclude quotes. The URL
+# carries the responder's key id and session token: it leaves this process's environment at
+# once, so no step job (a child process) inherits it.
 $IrUrl = $env:SSM_UploadUrl
+[Environment]::SetEnvironmentVariable('SSM_UploadUrl', $null, 'Process')
 if (-not $IrUrl) { $IrUrl = '{{ UploadUrl }}' }
 $IrCase = '{{ CaseId }}'
 $IrTimeoutText = '{{ TimeoutSeconds }}'
@@ -162,6 +165,14 @@ $IrLib = {
         Save-IrNative $Ctx 'tasklist.txt' 'tasklist.exe' @('/v')
         if (-not $rows) { throw 'no processes listed' }
     }
+    function Step-process_detail($Ctx) {
+        $procs = @(Get-Process -ErrorAction SilentlyContinue)
+        Save-IrCsv $Ctx 'modules.csv' { foreach ($p in $procs) { foreach ($m in @($p.Modules)) { if ($m) { [pscustomobject]@{ ProcessId = $p.Id; Name = $p.ProcessName; Module = $m.ModuleName; Path = $m.FileName } } } } }
+        $mods = @(Import-Csv -LiteralPath (Join-Path $Ctx.Dir 'modules.csv') -ErrorAction SilentlyContinue | ForEach-Object { $_.Path } | Sort-Object -Unique | Select-Object -First 2000)
+        Save-IrCsv $Ctx 'module_signatures.csv' { Get-IrHash $mods | Where-Object { $_.Signature -ne 'Valid' } }
+        Save-IrCsv $Ctx 'image_missing_on_disk.csv' { Get-CimInstance -ClassName Win32_Process | Where-Object { $_.ExecutablePath -and -not (Test-Path -LiteralPath $_.ExecutablePath) } | Select-Object -Property @('ProcessId', 'Name', 'ExecutablePath', 'CommandLine') }
+        Save-IrCsv $Ctx 'threads.csv' { foreach ($p in $procs) { [pscustomobject]@{ ProcessId = $p.Id; Name = $p.ProcessName; Threads = $p.Threads.Count; Handles = $p.HandleCount; StartTime = $p.StartTime } } }
+    }
     function Step-sockets($Ctx) {
         Save-IrCsv $Ctx 'tcp.csv' { Get-NetTCPConnection | Select-Object -Property @('LocalAddress', 'LocalPort', 'RemoteAddress', 'RemotePort', 'State', 'OwningProcess', 'CreationTime') }
         Save-IrCsv $Ctx 'udp.csv' { Get-NetUDPEndpoint | Select-Object -Property @('LocalAddress', 'LocalPort', 'OwningProcess', 'CreationTime') }
@@ -196,6 +207,16 @@ $IrLib = {
         Save-IrJson $Ctx 'defender_exclusions.json' { Get-MpPreference | Select-Object -Property @('ExclusionPath', 'ExclusionProcess', 'ExclusionExtension', 'ExclusionIpAddress') }
         Save-IrNative $Ctx 'bcdedit.txt' 'bcdedit.exe' @('/enum')
     }
+    function Step-system_state($Ctx) {
+        Save-IrNative $Ctx 'auditpol.txt' 'auditpol.exe' @('/get', '/category:*')
+        Save-IrJson $Ctx 'device_guard.json' { Get-CimInstance -Namespace 'root/Microsoft/Windows/DeviceGuard' -ClassName Win32_DeviceGuard }
+        Save-IrJson $Ctx 'secure_boot.json' { [pscustomobject]@{ SecureBoot = (Confirm-SecureBootUEFI -ErrorAction SilentlyContinue) } }
+        Save-IrCsv $Ctx 'shadow_copies.csv' { Get-CimInstance -ClassName Win32_ShadowCopy | Select-Object -Property @('ID', 'InstallDate', 'VolumeName', 'DeviceObject') }
+        Save-IrJson $Ctx 'lsa.json' { Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Lsa' }
+        Save-IrCsv $Ctx 'services_state.csv' { Get-CimInstance -ClassName Win32_Service | Select-Object -Property @('Name', 'State', 'StartMode', 'ProcessId', 'StartName', 'PathName') }
+        Save-IrCsv $Ctx 'service_signatures.csv' { Get-IrHash @(Get-CimInstance -ClassName Win32_Service | ForEach-Object { if ($_.PathName -match '^"([^"]+)"') { $Matches[1] } elseif ($_.PathName) { ($_.PathName -split ' ')[0] } }) }
+        Save-IrJson $Ctx 'defender_preferences.json' { Get-MpPreference }
+    }
     function Step-open_files($Ctx) {
         Save-IrCsv $Ctx 'named_pipes.csv' { [IO.Directory]::GetFiles('\\.\pipe\') | ForEach-Object { [pscustomobject]@{ Pipe = $_ } } }
         Save-IrCsv $Ctx 'smb_open_files.csv' { Get-SmbOpenFile }
@@ -207,6 +228,14 @@ $IrLib = {
         }
         Save-IrCsv $Ctx 'hyperv_vms.csv' { if (Get-Command -Name Get-VM -ErrorAction SilentlyContinue) { Get-VM } }
     }
+    function Step-storage($Ctx) {
+        Save-IrCsv $Ctx 'volumes.csv' { Get-Volume | Select-Object -Property @('DriveLetter', 'FileSystemLabel', 'FileSystem', 'Size', 'SizeRemaining', 'HealthStatus') }
+        Save-IrCsv $Ctx 'disks.csv' { Get-Disk | Select-Object -Property @('Number', 'FriendlyName', 'SerialNumber', 'Size', 'PartitionStyle', 'OperationalStatus') }
+        Save-IrCsv $Ctx 'partitions.csv' { Get-Partition | Select-Object -Property @('DiskNumber', 'PartitionNumber', 'DriveLetter', 'Size', 'Type') }
+        Save-IrCsv $Ctx 'smb_mappings.csv' { Get-SmbMapping }
+        Save-IrNative $Ctx 'bitlocker.txt' 'manage-bde.exe' @('-status')
+        Save-IrCsv $Ctx 'firewall_rules.csv' { Get-NetFirewallRule -Enabled True | Select-Object -Property @('Name', 'DisplayName', 'Direction', 'Action', 'Profile') }
+    }
     function Step-temp_files($Ctx) {
         $temps = @((Join-Path $env:SystemRoot 'Temp')) + @(Get-IrUserProfiles | ForEach-Object { Join-Path $_.LocalPath 'AppData\Local\Temp' })
         Save-IrCsv $Ctx 'listing.csv' { foreach ($t in $temps) { Get-ChildItem -LiteralPath $t -Force -Recurse -ErrorAction SilentlyContinue | Select-Object -Property @('FullName', 'Length', 'CreationTimeUtc', 'LastWriteTimeUtc', 'LastAccessTimeUtc', 'Attributes') } }
@@ -217,6 +246,32 @@ $IrLib = {
         Save-IrCsv $Ctx 'timeline.csv' { foreach ($r in $roots) { Get-ChildItem -LiteralPath $r -Force -Recurse -ErrorAction SilentlyContinue | Where-Object { $_.FullName -notlike ($Ctx.Scratch + '*') } | Select-Object -Property @('FullName', 'Length', 'CreationTimeUtc', 'LastWriteTimeUtc', 'LastAccessTimeUtc', 'Attributes') } }
         $exe = foreach ($r in @($roots[0], $roots[1], $roots[2])) { Get-ChildItem -LiteralPath $r -Force -Recurse -File -Include @('*.exe', '*.dll', '*.ps1', '*.bat', '*.vbs', '*.js', '*.hta') -ErrorAction SilentlyContinue | Where-Object { $_.Length -le $Ctx.FileCap } | ForEach-Object { $_.FullName } }
         Save-IrCsv $Ctx 'executables_sha256.csv' { Get-IrHash @($exe) }
+    }
+    function Step-findings($Ctx) {
+        $roots = @($Sys32, $env:ProgramData, (Join-Path $env:SystemRoot 'Temp'), (Join-Path $env:SystemDrive '\Users\Public'))
+        Save-IrCsv $Ctx 'hidden.csv' { foreach ($r in $roots) { Get-ChildItem -LiteralPath $r -Force -Recurse -ErrorAction SilentlyContinue | Where-Object { $_.Attributes -band [IO.FileAttributes]::Hidden } | Select-Object -Property @('FullName', 'Length', 'LastWriteTimeUtc', 'Attributes') } }
+        Save-IrCsv $Ctx 'alternate_streams.csv' { foreach ($r in @($env:ProgramData, (Join-Path $env:SystemRoot 'Temp'), (Join-Path $env:SystemDrive '\Users'))) { Get-ChildItem -LiteralPath $r -Force -Recurse -File -ErrorAction SilentlyContinue | Select-Object -First 50000 | ForEach-Object { Get-Item -LiteralPath $_.FullName -Stream * -ErrorAction SilentlyContinue | Where-Object { $_.Stream -ne ':$DATA' -and $_.Stream -ne 'Zone.Identifier' } | Select-Object -Property @('FileName', 'Stream', 'Length') } } }
+        Save-IrCsv $Ctx 'system32_unsigned.csv' { Get-IrHash @(Get-ChildItem -LiteralPath $Sys32 -File -Filter '*.exe' -ErrorAction SilentlyContinue | ForEach-Object { $_.FullName }) | Where-Object { $_.Signature -ne 'Valid' } }
+    }
+    function Step-keys($Ctx) {
+        $kg = Join-Path $Sys32 'OpenSSH\ssh-keygen.exe'
+        $dirs = @((Join-Path $env:ProgramData 'ssh')) + @(Get-IrUserProfiles | ForEach-Object { Join-Path $_.LocalPath '.ssh' })
+        $rows = foreach ($d in $dirs) {
+            foreach ($f in @(Get-ChildItem -LiteralPath $d -Force -File -ErrorAction SilentlyContinue | Where-Object { $_.Length -lt 32768 })) {
+                $head = Get-Content -LiteralPath $f.FullName -TotalCount 1 -ErrorAction SilentlyContinue
+                if ($head -notmatch 'PRIVATE KEY') { continue }
+                $pass = 'unknown'
+                $fp = ''
+                if (Test-Path -LiteralPath $kg) {
+                    # Windows PowerShell 5.1 drops a bare '' argument: '""' reaches ssh-keygen as empty.
+                    & $kg -y -P '""' -f $f.FullName 2>$null | Out-Null
+                    if ($LASTEXITCODE -eq 0) { $pass = 'none' } else { $pass = 'set' }
+                    $fp = [string](& $kg -l -f $f.FullName 2>$null)
+                }
+                [pscustomobject]@{ Path = $f.FullName; Passphrase = $pass; Fingerprint = $fp; LastWriteTimeUtc = $f.LastWriteTimeUtc }
+            }
+        }
+        $rows | Export-Csv -LiteralPath (Join-Path $Ctx.Dir 'private_keys.csv') -NoTypeInformation -Encoding UTF8
     }
     function Step-persistence($Ctx) {
         Save-IrCsv $Ctx 'services.csv' { Get-CimInstance -ClassName Win32_Service | ForEach-Object { $dll = (Get-ItemProperty -LiteralPath ('HKLM:\SYSTEM\CurrentControlSet\Services\' + $_.Name + '\Parameters') -Name ServiceDll -ErrorAction SilentlyContinue).ServiceDll; [pscustomobject]@{ Name = $_.Name; PathName = $_.PathName; StartName = $_.StartName; StartMode = $_.StartMode; State = $_.State; ServiceDll = $dll } } }
@@ -250,12 +305,27 @@ $IrLib = {
         Save-IrCsv $Ctx 'installed.csv' { Get-ItemProperty -Path $u -ErrorAction SilentlyContinue | Select-Object -Property @('DisplayName', 'DisplayVersion', 'Publisher', 'InstallDate', 'InstallLocation') }
         Save-IrCsv $Ctx 'hotfixes.csv' { Get-HotFix | Select-Object -Property @('HotFixID', 'Description', 'InstalledOn', 'InstalledBy') }
     }
+    function Step-etc($Ctx) {
+        Copy-IrFiles $Ctx 'files' @((Join-Path $Sys32 'drivers\etc'), (Join-Path $Sys32 'GroupPolicy'), (Join-Path $env:ProgramData 'ssh\sshd_config'), (Join-Path $env:ProgramData 'Amazon\SSM')) -Recurse
+        Save-IrJson $Ctx 'environment.json' { Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Environment' }
+    }
+    function Step-integrity($Ctx) {
+        Save-IrCsv $Ctx 'system32_signatures.csv' { Get-IrHash @(Get-ChildItem -LiteralPath $Sys32 -File -ErrorAction SilentlyContinue | Where-Object { $_.Extension -eq '.exe' -or $_.Extension -eq '.dll' } | Select-Object -First 4000 | ForEach-Object { $_.FullName }) }
+        $site = @((Join-Path $env:ProgramFiles 'Python*\Lib\site-packages'), (Join-Path $env:ProgramData 'Anaconda*\Lib\site-packages')) + @(Get-IrUserProfiles | ForEach-Object { Join-Path $_.LocalPath 'AppData\Roaming\Python\Python*\site-packages' })
+        Save-IrCsv $Ctx 'python_packages.csv' { foreach ($s in $site) { Get-ChildItem -Path $s -Directory -Filter '*.dist-info' -ErrorAction SilentlyContinue | Select-Object -Property @('FullName', 'LastWriteTimeUtc') } }
+        Save-IrCsv $Ctx 'npm_global_packages.csv' { foreach ($u in @(Get-IrUserProfiles)) { Get-ChildItem -LiteralPath (Join-Path $u.LocalPath 'AppData\Roaming\npm\node_modules') -Directory -ErrorAction SilentlyContinue | Select-Object -Property @('FullName', 'LastWriteTimeUtc') } }
+        Save-IrCsv $Ctx 'windows_features.csv' { Get-WindowsOptionalFeature -Online | Where-Object { $_.State -eq 'Enabled' } | Select-Object -Property @('FeatureName', 'State') }
+    }
     function Step-user_activity($Ctx) {
         $hist = @(Get-IrUserProfiles | ForEach-Object { Join-Path $_.LocalPath 'AppData\Roaming\Microsoft\Windows\PowerShell\PSReadLine' })
         Copy-IrFiles $Ctx 'psreadline' $hist -Recurse
         $profiles = @($PROFILE.AllUsersAllHosts, (Join-Path $Sys32 'WindowsPowerShell\v1.0\Microsoft.PowerShell_profile.ps1'))
         Copy-IrFiles $Ctx 'ps_profiles' $profiles
         Copy-IrFiles $Ctx 'prefetch' @((Join-Path $env:SystemRoot 'Prefetch'))
+        Save-IrCsv $Ctx 'prefetch_listing.csv' { Get-ChildItem -LiteralPath (Join-Path $env:SystemRoot 'Prefetch') -Force -File -ErrorAction SilentlyContinue | Select-Object -Property @('Name', 'Length', 'CreationTimeUtc', 'LastWriteTimeUtc') }
+        $amcache = Join-Path $env:SystemRoot 'AppCompat\Programs\Amcache.hve'
+        if (Test-Path -LiteralPath $amcache) { Save-IrNative $Ctx 'amcache_copy.txt' 'esentutl.exe' @('/y', $amcache, '/vss', '/d', (Join-Path $Ctx.Dir 'Amcache.hve')) }
+        Save-IrJson $Ctx 'shimcache.json' { $v = (Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\AppCompatCache' -Name AppCompatCache -ErrorAction SilentlyContinue).AppCompatCache; if ($v) { [pscustomobject]@{ AppCompatCacheBase64 = [Convert]::ToBase64String($v) } } }
         Save-IrCsv $Ctx 'recent.csv' { Get-IrUserProfiles | ForEach-Object { Get-ChildItem -LiteralPath (Join-Path $_.LocalPath 'AppData\Roaming\Microsoft\Windows\Recent') -Force -ErrorAction SilentlyContinue | Select-Object -Property @('FullName', 'LastWriteTimeUtc', 'CreationTimeUtc') } }
     }
     function Step-logs($Ctx) {
@@ -281,8 +351,8 @@ $IrLib = {
 }
 . $IrLib
 
-$IrBudgets = @{ memory = 1800; system = 20; processes = 120; sockets = 45; network_config = 45; sessions = 30; kernel = 60; open_files = 60; containers = 60; temp_files = 120; filesystem = 300; persistence = 120; packages = 60; user_activity = 60; logs = 240 }
-$IrShares = @{ memory = 100; temp_files = 25; logs = 25; filesystem = 25; processes = 15; persistence = 10; user_activity = 10 }
+$IrBudgets = @{ memory = 1800; system = 20; processes = 120; process_detail = 120; sockets = 45; network_config = 45; sessions = 30; kernel = 60; system_state = 60; open_files = 60; containers = 60; temp_files = 120; storage = 45; filesystem = 300; findings = 180; keys = 45; persistence = 120; etc = 60; packages = 60; integrity = 240; user_activity = 60; logs = 240 }
+$IrShares = @{ memory = 100; temp_files = 25; logs = 25; filesystem = 25; processes = 15; persistence = 10; user_activity = 10; process_detail = 10; etc = 10 }
 $IrCount = @{ ok = 0; failed = 0; timed = 0; skipped = 0 }
 $IrNames = @{ failed = @(); timed = @(); skipped = @() }
 $IrLog = Join-Path $IrOut 'collection.log'
@@ -398,7 +468,8 @@ $md5b64 = [Convert]::ToBase64String($md5bytes)
 $size = (Get-Item -LiteralPath $archive).Length
 Remove-Item -LiteralPath $IrOut -Recurse -Force -ErrorAction SilentlyContinue
 
-# Upload through the presigned PUT URL over TLS 1.2 with Content-MD5; check the ETag.
+# Upload through the presigned PUT URL over TLS 1.2 with Content-MD5 and If-None-Match: *
+# (S3 writes the key once; the header is signed into the URL); check the ETag.
 [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor [Net.SecurityProtocolType]::Tls12
 $http = '000'
 $uploaded = $false
@@ -409,6 +480,7 @@ try {
     $req = [Net.HttpWebRequest]::Create($IrUrl)
     $req.Method = 'PUT'
     $req.Headers.Add('Content-MD5', $md5b64)
+    $req.Headers.Add('If-None-Match', '*')
     $req.ContentLength = $size
     $req.AllowWriteStreamBuffering = $false
     $req.Timeout = [int][Math]::Max(5000, ($IrHardDeadline - (Get-Date)).TotalMilliseconds)

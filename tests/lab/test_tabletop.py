@@ -56,7 +56,9 @@ def test_without_a_response_the_objectives_are_missed(exercise: dict[str, Any]) 
     met = _objectives(card)
     assert not any(met[name] for name in ("suspect-isolated", "suspect-every-eni",
                                           "suspect-credentials-cut", "suspect-snapshots",
-                                          "suspect-evidence", "suspect-out-of-service"))
+                                          "suspect-evidence", "suspect-out-of-service",
+                                          "suspect-found-process", "suspect-found-persistence",
+                                          "suspect-found-key"))
     assert met["bystanders-untouched"] is True
     assert card["seconds_to_isolation"] is None
 
@@ -66,10 +68,15 @@ def test_the_right_commands_meet_every_objective(exercise: dict[str, Any]) -> No
     env = _lab_env()
     contained = _ircli("contain", suspect, "--yes", env=env)
     assert contained.returncode == 0, contained.stderr
-    collected = _ircli("collect", suspect, "--sections", "system", "--yes", env=env)
+    collected = _ircli("collect", suspect, "--sections", "system,processes,sockets,persistence",
+                       "--yes", env=env)
     assert collected.returncode == 0, collected.stderr
     card = _json("tabletop", "score")
     assert card["met"] == card["total"], card["objectives"]
+    found = {o["name"]: o["detail"] for o in card["objectives"]}
+    assert "beaconing to 185.220.101.66:443" in found["suspect-found-process"]
+    assert "/etc/cron.d/kworkerd" in found["suspect-found-persistence"]
+    assert "kworkerd@185.220.101.66" in found["suspect-found-key"]
     assert card["seconds_to_isolation"] is not None and card["seconds_to_isolation"] >= 0
 
     injected = _json("tabletop", "inject", "beaconing")

@@ -106,7 +106,7 @@ def test_render_substitutes_like_the_agent_and_validates_first() -> None:
 def test_presigned_url_and_defaults_pass_the_shipped_patterns() -> None:
     doc = d.load_document("linux")
     script = d.render_commands(doc, {"CaseId": "case-1", "UploadUrl": URL})
-    assert f'SSM_UploadUrl="{URL}"' in script and "{{" not in script
+    assert f'IR_URL="{URL}"' in script and "{{" not in script
     for evil in ("https://h/x;reboot", 'https://h/x"$(id)"', "file:///etc/passwd",
                  "https://h/x`id`", "https://h/x y"):
         with pytest.raises(ParameterError):
