@@ -97,3 +97,51 @@ def allows(policy: dict[str, Any], action: str, resource: str,
         if _condition_holds(statement.get("Condition", {}), context or {}):
             return True
     return False
+
+
+def _resolve(value: str, context: dict[str, str]) -> str | None:
+    """A ``${key}`` policy variable's value; None when the request has no such key."""
+    if value.startswith("${") and value.endswith("}"):
+        return context.get(value[2:-1])
+    return value
+
+
+def _deny_condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    """The conditions ircli's deny uses, as AWS documents them. A negated operator matches a
+    request without the key; a variable without a value is taken as matching nothing (the
+    most lenient reading, so the deny is shown to hold even then)."""
+    for operator, keys in condition.items():
+        for key, expected in keys.items():
+            expected = [expected] if isinstance(expected, str) else expected
+            present = key in context
+            if operator == "Null":
+                if (not present) != (expected == ["true"]):
+                    return False
+            elif operator == "StringLike":
+                if not present or not any(_match(p, context[key]) for p in expected):
+                    return False
+            elif operator == "StringNotEquals":
+                values = [_resolve(v, context) for v in expected]
+                if None in values:
+                    return False
+                if present and context[key] in values:
+                    return False
+            else:
+                raise NotImplementedError(operator)
+    return True
+
+
+def denies(policy: dict[str, Any], action: str, context: dict[str, str]) -> bool:
+    """Whether a Deny statement of ``policy`` (on ``*``) refuses ``action`` in ``context``."""
+    for statement in policy["Statement"]:
+        if statement["Effect"] != "Deny":
+            continue
+        if "NotAction" in statement:
+            concerned = not any(_match(a, action) for a in statement["NotAction"])
+        else:
+            actions = statement["Action"] if isinstance(statement["Action"], list) \
+                else [statement["Action"]]
+            concerned = any(_match(a, action) for a in actions)
+        if concerned and _deny_condition_holds(statement.get("Condition", {}), context):
+            return True
+    return False

@@ -51,13 +51,14 @@ class DenyState:
 
     instance_ids: set[str]
     attached: bool
+    exists: bool
 
 
 def read_state(aws: AwsSession, role: str, arn: str) -> DenyState:
     iam = aws.client("iam")
     document = iam_managed.read(iam, arn)
     attached = document is not None and iam_managed.is_attached(iam, role, arn)
-    return DenyState(contained_ids(document), attached)
+    return DenyState(contained_ids(document), attached, document is not None)
 
 
 def add_instance(aws: AwsSession, role: str, arn: str, instance_id: str,
@@ -77,7 +78,8 @@ def add_instance(aws: AwsSession, role: str, arn: str, instance_id: str,
                     "Run contain again with --revoke-role-sessions (denies every older "
                     "session of the role) or --detach-profile.")
             iam_managed.write(iam, arn, document,
-                              f"ircli: deny the credentials of contained instances of {role}")
+                              f"ircli: deny the credentials of contained instances of {role}",
+                              exists=state.exists)
         if not state.attached:
             iam.attach_role_policy(RoleName=role, PolicyArn=arn)
 
@@ -101,7 +103,8 @@ def remove_instance(aws: AwsSession, role: str, arn: str, instance_id: str,
             return
         if rest:
             iam_managed.write(iam, arn, contain_deny(rest),
-                              f"ircli: deny the credentials of contained instances of {role}")
+                              f"ircli: deny the credentials of contained instances of {role}",
+                              exists=True)
             return
         if read_state(aws, role, arn).instance_ids != state.instance_ids:
             return  # someone added an instance meanwhile: go round again

@@ -42,9 +42,19 @@ def read(iam: Any, arn: str) -> dict[str, Any] | None:
     return decode_document(version["Document"])
 
 
-def write(iam: Any, arn: str, document: dict[str, Any], description: str) -> None:
-    """Make ``document`` the policy's default version, creating the policy if need be."""
+def write(iam: Any, arn: str, document: dict[str, Any], description: str, *,
+          exists: bool = False) -> None:
+    """Make ``document`` the policy's default version, creating the policy if need be
+    (``exists``: it did a moment ago, so try a new version first)."""
     body = json.dumps(document, separators=(",", ":"))
+    if exists:
+        try:
+            _make_room(iam, arn)
+            iam.create_policy_version(PolicyArn=arn, PolicyDocument=body, SetAsDefault=True)
+            return
+        except botocore.exceptions.ClientError as err:
+            if error_code(err) != "NoSuchEntity":  # deleted meanwhile: create it again
+                raise
     try:
         iam.create_policy(PolicyName=policy_name(arn), Path=IRCLI_PATH, PolicyDocument=body,
                           Description=description, Tags=TAGS)
