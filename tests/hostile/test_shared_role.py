@@ -205,3 +205,31 @@ def test_release_removes_an_earlier_versions_inline_deny(clients: Any, fleet: li
     assert run_release(iid).exit_code == ExitCode.OK
     assert iam.list_role_policies(RoleName=ROLE)["PolicyNames"] == []
     assert iam.list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"] == []
+
+
+def test_revoking_the_roles_sessions_too_and_releasing_both(clients: Any,
+                                                            fleet: list[str]) -> None:
+    iam, iid = clients("iam"), fleet[0]
+    result = run_contain(iid, case_id="case-r", snapshot=False, revoke_role_sessions=True,
+                         detach_profile=True)
+    assert result.exit_code == ExitCode.OK, result.data["steps"]
+    revoke = iam_managed.policy_arn("aws", "123456789012", "ircli-revoke-sessions-case-r")
+    attached = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=ROLE)[
+        "AttachedPolicies"]}
+    assert attached == {POLICY, revoke}
+    [statement] = (iam_managed.read(iam, revoke) or {})["Statement"]
+    assert "aws:TokenIssueTime" in statement["Condition"]["DateLessThan"]
+    associations = clients("ec2").describe_iam_instance_profile_associations(Filters=[
+        {"Name": "instance-id", "Values": [iid]}, {"Name": "state", "Values": ["associated"]}])
+    assert associations["IamInstanceProfileAssociations"] == []
+
+    again = run_contain(iid, case_id="case-r", snapshot=False, revoke_role_sessions=True)
+    assert {s["name"]: s["status"] for s in again.data["steps"]}[
+        "cut-credentials"] == "already-done"
+
+    assert run_release(iid).exit_code == ExitCode.OK
+    assert iam.list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"] == []
+    assert iam_managed.read(iam, revoke) is None and iam_managed.read(iam, POLICY) is None
+    associations = clients("ec2").describe_iam_instance_profile_associations(Filters=[
+        {"Name": "instance-id", "Values": [iid]}, {"Name": "state", "Values": ["associated"]}])
+    assert len(associations["IamInstanceProfileAssociations"]) == 1
