@@ -52,13 +52,16 @@ class DenyState:
     instance_ids: set[str]
     attached: bool
     exists: bool
+    tampered: bool = False  # it says more or other than ircli writes (an Allow, say)
 
 
 def read_state(aws: AwsSession, role: str, arn: str) -> DenyState:
     iam = aws.client("iam")
     document = iam_managed.read(iam, arn)
     attached = document is not None and iam_managed.is_attached(iam, role, arn)
-    return DenyState(contained_ids(document), attached, document is not None)
+    ids = contained_ids(document)
+    tampered = document is not None and (not ids or document != contain_deny(ids))
+    return DenyState(ids, attached, document is not None, tampered)
 
 
 def add_instance(aws: AwsSession, role: str, arn: str, instance_id: str,
@@ -68,7 +71,7 @@ def add_instance(aws: AwsSession, role: str, arn: str, instance_id: str,
 
     def change() -> None:
         state = read_state(aws, role, arn)
-        if instance_id not in state.instance_ids:
+        if instance_id not in state.instance_ids or state.tampered:
             document = contain_deny(state.instance_ids | {instance_id})
             if policy_size(document) > iam_managed.MANAGED_POLICY_MAX_CHARS:
                 raise StepFailed(
@@ -85,7 +88,7 @@ def add_instance(aws: AwsSession, role: str, arn: str, instance_id: str,
 
     def done() -> bool:
         state = read_state(aws, role, arn)
-        return instance_id in state.instance_ids and state.attached
+        return instance_id in state.instance_ids and state.attached and not state.tampered
 
     _converge(arn, change, done, sleep,
               f"{instance_id} is not in the deny policy of role {role} after {ATTEMPTS} writes")

@@ -90,7 +90,12 @@ class CutCredentials(Step):
                                 "association_id": None},
                         data={"role": role, "policy_arn": arn},
                         pending={"role": role, "arn": arn})
-        if iid not in state.instance_ids or not state.attached:
+        if state.tampered:
+            plan.warnings.append(
+                f"{iam_managed.policy_name(arn)} on role {role} does not hold what ircli wrote "
+                "(someone changed it): ircli writes it again. Find out who: CloudTrail "
+                "CreatePolicyVersion.")
+        if iid not in state.instance_ids or not state.attached or state.tampered:
             others = len(state.instance_ids - {iid})
             document = contain_deny(state.instance_ids | {iid})
             call = Call("iam", "create_policy_version", {

@@ -233,3 +233,20 @@ def test_revoking_the_roles_sessions_too_and_releasing_both(clients: Any,
     associations = clients("ec2").describe_iam_instance_profile_associations(Filters=[
         {"Name": "instance-id", "Values": [iid]}, {"Name": "state", "Values": ["associated"]}])
     assert len(associations["IamInstanceProfileAssociations"]) == 1
+
+
+def test_an_allow_slipped_into_the_deny_policy_is_written_away(clients: Any,
+                                                              fleet: list[str]) -> None:
+    """A stolen responder key may write ircli's policy (IAM cannot limit its content): the
+    attacker adds an Allow beside the deny. The next contain of the role rewrites it."""
+    iam, iid = clients("iam"), fleet[0]
+    run_contain(iid, snapshot=False)
+    tampered = deny_document(iam, ROLE)
+    tampered["Statement"].append({"Effect": "Allow", "Action": "*", "Resource": "*"})
+    iam_managed.write(iam, POLICY, tampered, "attacker", exists=True)
+
+    again = run_contain(iid, snapshot=False)
+    step = {s["name"]: s for s in again.data["steps"]}["cut-credentials"]
+    assert step["status"] == "done"
+    assert any("someone changed it" in w for w in step["warnings"])
+    assert deny_document(iam, ROLE) == contain_deny([iid])
