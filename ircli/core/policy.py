@@ -67,6 +67,16 @@ OPERATIONS: dict[str, tuple[str, tuple[PermissionLike, ...]]] = {
 }
 
 
+# Statements each policy carries against its own holder. disable-keys writes an inline deny
+# on IAM users, and IAM cannot limit what an inline policy says: a responder that is an IAM
+# user must at least never write one on itself.
+GUARDS: dict[str, tuple[Permission, ...]] = {
+    "contain": (Permission(("iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:UpdateAccessKey",
+                            "iam:DeleteLoginProfile", "iam:TagUser", "iam:UntagUser"),
+                           "arn:{partition}:iam::*:user/${aws:username}", effect="Deny"),),
+}
+
+
 def scoped(value: PermissionLike) -> Permission:
     """The declaration with ircli's default scope when it states none."""
     permission = as_permission(value)
@@ -91,13 +101,15 @@ def declarations() -> dict[str, tuple[str, list[Permission]]]:
     found["evidence-shipping"] = ("contain", [scoped(p) for p in CaseShipper.permissions])
     for name, (audience, permissions) in OPERATIONS.items():
         found[name] = (audience, [scoped(p) for p in permissions])
+    for audience, guards in GUARDS.items():
+        found[f"guard-{audience}"] = (audience, list(guards))
     return dict(sorted(found.items()))
 
 
 def required_actions(audience: str | None = None) -> dict[str, list[str]]:
     """IAM actions per step and operation (of one audience, or all)."""
-    return {name: sorted({a for p in permissions for a in p.action_list
-                          if audience is None or (p.audience or owner) == audience})
+    return {name: sorted({a for p in permissions for a in p.action_list if p.effect == "Allow"
+                          and (audience is None or (p.audience or owner) == audience)})
             for name, (owner, permissions) in declarations().items()}
 
 
@@ -113,15 +125,17 @@ def least_privilege_policy(audience: str = "contain", *, bucket: str | None = No
         for permission in permissions:
             if (permission.audience or owner) != audience:
                 continue
-            key = json.dumps([permission.resource_list, permission.conditions], sort_keys=True)
+            key = json.dumps([permission.effect, permission.resource_list,
+                              permission.conditions], sort_keys=True)
             groups.setdefault(key, (permission, set()))[1].update(permission.action_list)
     statements = []
     for n, (permission, actions) in enumerate(
-            sorted(groups.values(), key=lambda g: (g[0].resource_list != ("*",),
+            sorted(groups.values(), key=lambda g: (g[0].effect == "Deny",
+                                                   g[0].resource_list != ("*",),
                                                    g[0].resource_list))):
         resources = [_fill(r, values) for r in permission.resource_list]
         statement: dict[str, Any] = {
-            "Sid": _sid(audience, n, permission), "Effect": "Allow",
+            "Sid": _sid(audience, n, permission), "Effect": permission.effect,
             "Action": sorted(actions),
             "Resource": resources[0] if len(resources) == 1 else resources}
         if permission.conditions:
@@ -132,7 +146,9 @@ def least_privilege_policy(audience: str = "contain", *, bucket: str | None = No
 
 def _sid(audience: str, n: int, permission: Permission) -> str:
     """``IrcliContain03OnAnyResource``: the audience, a number, and what the scope is."""
-    if permission.resource_list == ("*",):
+    if permission.effect == "Deny":
+        what = "NeverOnItself"
+    elif permission.resource_list == ("*",):
         what = "AnyResource" if not permission.conditions else "AnyResourceConditioned"
     else:
         tail = permission.resource_list[0].rsplit(":", 1)[-1]

@@ -54,6 +54,7 @@ class Permission:
     resources: str | tuple[str, ...] = "*"
     conditions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     audience: str | None = None
+    effect: str = "Allow"  # "Deny" for a guard the policy carries against its own holder
 
     @property
     def action_list(self) -> tuple[str, ...]:

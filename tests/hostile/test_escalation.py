@@ -98,6 +98,16 @@ def test_no_inline_policy_on_someone_elses_role(scene: tuple[WebCompromise, Any]
     assert not allows(CONTAIN, "iam:PutRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/{lab.role}")
 
 
+def test_a_responder_user_never_writes_its_own_policies() -> None:
+    """disable-keys needs iam:PutUserPolicy on users, whose content IAM cannot limit: the
+    policy denies it on the holder itself (statement text: moto matches user requests
+    against ``*`` and cannot resolve ``${aws:username}``)."""
+    [guard] = [s for s in CONTAIN["Statement"] if s["Effect"] == "Deny"]
+    assert guard["Resource"] == "arn:aws:iam::*:user/${aws:username}"
+    assert {"iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:UpdateAccessKey"} <= set(
+        guard["Action"])
+
+
 def test_no_administrator_access_on_someone_elses_role(scene: tuple[WebCompromise, Any]) -> None:
     """Shim: moto treats the ``iam:PolicyARN`` condition as met and would attach anything, so
     the condition is evaluated from the statement text."""
