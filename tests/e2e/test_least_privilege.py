@@ -131,3 +131,26 @@ def test_policy_command_follows_the_partition() -> None:
                                      BUCKET).stdout)
     resources = json.dumps([s["Resource"] for s in printed["Statement"]])
     assert "arn:aws-cn:s3:::" in resources and "arn:aws:" not in resources
+
+
+# Actions that hand out power when allowed on any resource: each must be scoped.
+_POWERFUL = ("iam:Put", "iam:Attach", "iam:Create", "iam:PassRole", "iam:Add", "iam:Update",
+             "iam:Delete", "iam:Detach", "iam:Tag", "s3:", "ssm:SendCommand", "ssm:Create",
+             "ssm:Update", "ssm:AddTags", "ssm:GetParameter", "kms:Decrypt", "kms:CreateGrant",
+             "kms:GenerateDataKey", "kms:ReEncrypt")
+# What stays on "*" anyway, and why: deactivating keys, deleting login profiles, tagging
+# users, their inline deny (disable-keys: any user can be the leaked one; the contain policy
+# denies its holder these on itself), and the inline denies of earlier versions (release).
+_ANY_USER_OR_ROLE = {"iam:UpdateAccessKey", "iam:DeleteLoginProfile", "iam:TagUser",
+                     "iam:UntagUser", "iam:PutUserPolicy", "iam:DeleteUserPolicy",
+                     "iam:DeleteRolePolicy"}
+
+
+def test_nothing_powerful_is_allowed_on_any_resource() -> None:
+    for audience in AUDIENCES:
+        for statement in least_privilege_policy(audience, bucket=BUCKET)["Statement"]:
+            if statement["Effect"] != "Allow" or statement["Resource"] != "*" \
+                    or statement.get("Condition"):
+                continue
+            loose = {a for a in statement["Action"] if a.startswith(_POWERFUL)}
+            assert loose <= _ANY_USER_OR_ROLE, (audience, sorted(loose - _ANY_USER_OR_ROLE))
