@@ -55,6 +55,13 @@ def aws_state(clients: Any) -> dict[str, Any]:
                 "Volumes"]]}])["Snapshots"]),
         "role_policies": {r["RoleName"]: iam.list_role_policies(RoleName=r["RoleName"])[
             "PolicyNames"] for r in iam.list_roles()["Roles"]},
+        "attached_policies": {r["RoleName"]: sorted(p["PolicyArn"] for p in
+                                                    iam.list_attached_role_policies(
+                                                        RoleName=r["RoleName"])[
+                                                        "AttachedPolicies"])
+                              for r in iam.list_roles()["Roles"]},
+        "managed_policies": sorted(p["Arn"] for p in iam.list_policies(Scope="Local")[
+            "Policies"]),
         "asg": sorted((g["AutoScalingGroupName"], g["DesiredCapacity"],
                        tuple(sorted(i["InstanceId"] for i in g["Instances"])))
                       for g in clients("autoscaling").describe_auto_scaling_groups()[
@@ -84,3 +91,15 @@ def ircli(capsys: pytest.CaptureFixture[str], *args: str, json_output: bool = Tr
         main([*args, *(["-o", "json"] if json_output else [])])
     captured = capsys.readouterr()
     return Outcome(int(exc.value.code or 0), captured.out, captured.err)
+
+
+def contain_deny(iam: Any, role: str, account: str = "123456789012") -> dict[str, Any]:
+    """The document of ircli's one deny policy on ``role`` (attached), as IAM holds it."""
+    from ircli.aws import iam_managed
+    from ircli.aws.contain_deny import deny_policy_name
+
+    arn = iam_managed.policy_arn("aws", account, deny_policy_name(role))
+    assert iam_managed.is_attached(iam, role, arn), f"{arn} is not attached to {role}"
+    document = iam_managed.read(iam, arn)
+    assert document is not None
+    return document

@@ -26,6 +26,7 @@ class GrantEvidenceRead(Step):
     """Add the analyst role to the analysts the evidence bucket policy lets read."""
 
     name = "analyst-evidence-grant"
+    audience = "analyst"
     title = "Bucket policy: analyst may read"
     permissions = ("s3:GetBucketPolicy", "s3:PutBucketPolicy")
 

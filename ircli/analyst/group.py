@@ -22,6 +22,7 @@ class AnalystGroup(Step):
     """Find or create ``ircli-analyst`` in the forensic VPC with no inbound rules."""
 
     name = "analyst-group"
+    audience = "analyst"
     title = "Analyst security group"
     critical = True
     permissions = ("ec2:DescribeSecurityGroups", "ec2:CreateSecurityGroup", "ec2:CreateTags",

@@ -25,6 +25,7 @@ from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import NotFound, StepFailed, UserError
 from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
 from ircli.steps.names import TAG_CASE
+from ircli.steps.permission import PASS_ANALYST_ROLE, Permission
 
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
 BOOT_SECONDS = 300
@@ -78,12 +79,15 @@ class LaunchAnalyst(Step):
     """Find the case's analyst instance, or launch it in the forensic subnet."""
 
     name = "analyst-launch"
+    audience = "analyst"
     title = "Analyst instance"
     critical = True
     validates_input = True  # an unknown --ami is refused before the launch
     permissions = ("ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
                    "ec2:RunInstances",
-                   "ec2:StartInstances", "ec2:CreateTags", "ssm:GetParameter", "iam:PassRole")
+                   "ec2:StartInstances", "ec2:CreateTags", PASS_ANALYST_ROLE,
+                   Permission("ssm:GetParameter",  # AWS's public AMI parameters only
+                              "arn:{partition}:ssm:*::parameter/aws/service/*"))
 
     def __init__(self, instance_type: str = n.DEFAULT_INSTANCE_TYPE, ami: str | None = None,
                  key_name: str | None = None, new: bool = False) -> None:
@@ -207,6 +211,7 @@ class ResolveAnalyst(Step):
     """The case's analyst instance(s) to work on; refuse instances ircli did not launch."""
 
     name = "analyst-resolve"
+    audience = "analyst"
     title = "Find the analyst instance"
     critical = True
     validates_input = True

@@ -27,6 +27,7 @@ class ForensicNetwork(Step):
     """Find or build the forensic network; ``ctx.facts`` then names its VPC, subnet, endpoints."""
 
     name = "analyst-network"
+    audience = "analyst"
     title = "Forensic network"
     critical = True
     validates_input = True

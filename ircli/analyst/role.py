@@ -20,6 +20,7 @@ from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext
 from ircli.evidence.ship import case_prefix
 from ircli.steps.base import Call, Ref, Step, StepPlan, register
+from ircli.steps.permission import ANALYST_PROFILES, ANALYST_ROLES, PASS_ANALYST_ROLE, Permission
 
 
 def evidence_read_policy(partition: str, bucket: str, case_id: str,
@@ -57,15 +58,18 @@ class AnalystRole(Step):
     """Find or create the case's role and profile, and hold them to exactly two policies."""
 
     name = "analyst-role"
+    audience = "analyst"
     title = "Analyst role and instance profile"
     critical = True
     permissions = (
-        "iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:ListRolePolicies",
-        "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-        "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
-        "iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:TagInstanceProfile",
-        "iam:AddRoleToInstanceProfile", "iam:PassRole", "s3:GetEncryptionConfiguration",
-        "kms:DescribeKey",
+        Permission(("iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:ListRolePolicies",
+                    "iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+                    "iam:ListAttachedRolePolicies", "iam:DetachRolePolicy"), ANALYST_ROLES),
+        Permission("iam:AttachRolePolicy", ANALYST_ROLES, {"ArnEquals": {
+            "iam:PolicyARN": f"arn:{{partition}}:iam::aws:policy/{n.SSM_CORE_POLICY}"}}),
+        Permission(("iam:GetInstanceProfile", "iam:CreateInstanceProfile",
+                    "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile"), ANALYST_PROFILES),
+        PASS_ANALYST_ROLE, "s3:GetEncryptionConfiguration", "kms:DescribeKey",
     )
 
     def __init__(self, bucket: str | None) -> None:

@@ -20,6 +20,7 @@ from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import StepFailed, UserError
 from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
 from ircli.steps.names import TAG_CASE, TAG_DEVICE, TAG_INSTANCE
+from ircli.steps.permission import ANY_KMS_KEY, Permission, via_service
 from ircli.steps.snapshots import wait_for_snapshots
 
 VOLUME_SECONDS = 300
@@ -63,13 +64,15 @@ class AttachEvidence(Step):
     """Create (or find) one copy per snapshot and attach it at a free device name."""
 
     name = "analyst-attach"
+    audience = "analyst"
     title = "Attach copies of the disks"
     critical = True
     validates_input = True
     permissions = ("ec2:DescribeSnapshots", "ec2:DescribeVolumes", "ec2:CreateVolume",
-                   "ec2:AttachVolume", "ec2:CreateTags", "kms:DescribeKey", "kms:CreateGrant",
-                   "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom",
-                   "kms:ReEncryptTo")
+                   "ec2:AttachVolume", "ec2:CreateTags", "kms:DescribeKey",
+                   Permission(("kms:CreateGrant", "kms:Decrypt",
+                               "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom",
+                               "kms:ReEncryptTo"), ANY_KMS_KEY, via_service("ec2")))
 
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None
@@ -211,6 +214,7 @@ class DetachEvidence(Step):
     """Detach the case's evidence copies from its analysts and delete them; never snapshots."""
 
     name = "analyst-detach"
+    audience = "analyst"
     title = "Detach, delete evidence copies"
     permissions = ("ec2:DescribeVolumes", "ec2:DetachVolume", "ec2:DeleteVolume")
 
@@ -267,6 +271,7 @@ class TerminateAnalyst(Step):
     """Terminate the case's analyst instance(s); their encrypted root volumes go with them."""
 
     name = "analyst-terminate"
+    audience = "analyst"
     title = "Terminate the analyst instance"
     permissions = ("ec2:TerminateInstances",)
 

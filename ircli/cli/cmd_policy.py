@@ -1,22 +1,41 @@
-"""`ircli policy`: the least-privilege IAM policy, generated from the steps' declarations."""
+"""`ircli policy`: the least-privilege IAM policies, generated from the steps' declarations."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
 from ircli.cli.options import GlobalOptions, global_options
+from ircli.steps.permission import AUDIENCES
 
 
 @click.command("policy")
+@click.option("--for", "audience", type=click.Choice(list(AUDIENCES)), default="contain",
+              show_default=True,
+              help="Whose policy: contain (the responder), analyst (the analyst "
+                   "workstation), evidence-admin (set-up of the bucket and SSM documents).")
 @global_options
 @click.pass_obj
-def policy_cmd(opts: GlobalOptions) -> int:
-    """Print the IAM policy ircli needs (JSON, ready for `aws iam create-policy`)."""
-    from ircli.core.policy import least_privilege_policy
+def policy_cmd(opts: GlobalOptions, audience: str) -> int:
+    """Print the IAM policy ircli needs (JSON, ready for `aws iam create-policy`).
 
-    policy = least_privilege_policy()
+    S3 statements name the evidence bucket (--evidence-bucket, IRCLI_EVIDENCE_BUCKET or the
+    config file); --region picks the partition (aws, aws-cn, aws-us-gov).
+    """
+    from ircli.core.config import evidence_bucket
+    from ircli.core.policy import least_privilege_policy, partition_of
+
+    bucket = evidence_bucket(opts.evidence_bucket)
+    if not bucket:
+        click.echo("No evidence bucket is configured: the S3 statements name "
+                   "EVIDENCE_BUCKET_NOT_CONFIGURED and grant nothing. Pass --evidence-bucket "
+                   "NAME to name yours.", err=True)
+    region = opts.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    partition, dns_suffix = partition_of(region)
+    policy = least_privilege_policy(audience, bucket=bucket, partition=partition,
+                                    dns_suffix=dns_suffix)
     if opts.json:  # -o json|yaml|table or --query: the document like every command's result
         from ircli.cli.output import emit_json
 

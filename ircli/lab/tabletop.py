@@ -15,6 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ircli.aws import iam_managed
+from ircli.aws.iam_policies import contained_ids
 from ircli.core.case import list_cases
 from ircli.core.clock import Clock, iso
 from ircli.core.errors import UserError
@@ -193,6 +195,10 @@ class Scorer:
             for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
                 doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
                 denied = denied or arn in json.dumps(doc)
+            for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                if f"policy{iam_managed.IRCLI_PATH}" in attached["PolicyArn"]:
+                    denied = denied or instance["InstanceId"] in contained_ids(
+                        iam_managed.read(iam, attached["PolicyArn"]))
         detached = profile is not None and "IamInstanceProfile" not in instance
         return self.objective(f"{label}-credentials-cut", f"{label}: instance credentials cut",
                               denied or detached,

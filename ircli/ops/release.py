@@ -65,6 +65,9 @@ class Undo(Step):
         plan = self.inner.undo(ctx, record)
         return plan if plan is not None else StepPlan(skip_reason="nothing to undo")
 
+    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
+        self.inner.apply_undo(ctx, plan)
+
 
 def release_steps(opts: ReleaseOptions) -> list[Step]:
     """Network first, then protection, credentials, service, and the tags last."""

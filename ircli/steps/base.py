@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ircli.steps.permission import PermissionLike
+
 if TYPE_CHECKING:
     from ircli.core.engine import RunContext
 
@@ -59,8 +61,9 @@ class Step:
 
     name: ClassVar[str]
     title: ClassVar[str]
-    permissions: ClassVar[tuple[str, ...]]
-    undo_permissions: ClassVar[tuple[str, ...]] = ()
+    permissions: ClassVar[tuple[PermissionLike, ...]]  # actions, or scoped Permissions
+    undo_permissions: ClassVar[tuple[PermissionLike, ...]] = ()
+    audience: ClassVar[str] = "contain"  # the `ircli policy --for` policy that holds them
     critical: ClassVar[bool] = False
     milestone: ClassVar[str | None] = None
     validates_input: ClassVar[bool] = False  # its user errors end the run as such (exit 2)
@@ -82,6 +85,10 @@ class Step:
     def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:
         """The plan that restores ``record['before']``; None when the step has nothing to undo."""
         return None
+
+    def apply_undo(self, ctx: RunContext, plan: StepPlan) -> None:
+        """Carry out the plan ``undo`` returned; steps with follow-up logic override this."""
+        Step.apply(self, ctx, plan)
 
 
 STEPS: dict[str, type[Step]] = {}

@@ -9,6 +9,7 @@ from typing import Any
 from ircli.analyst import names as n
 from ircli.evidence.shipper import CaseShipper
 from ircli.steps.catalog import all_steps
+from ircli.steps.permission import action_names
 from tests.analyst.conftest import BUCKET, CASE, RunCli, Scene, launch_args, problems
 
 ATTACH = ("analyst", "attach", "--case-id", CASE, "--yes")
@@ -149,7 +150,8 @@ _ACTION_OF = {"s3:GetBucketEncryption": "s3:GetEncryptionConfiguration"}
 def assert_declared(calls: list[str]) -> None:
     """Every call the analyst commands made is among the permissions their steps declare."""
     declared = {p for name, step in all_steps().items() if name.startswith("analyst-")
-                for p in (*step.permissions, *step.undo_permissions)} | set(CaseShipper.permissions)
+                for p in action_names((*step.permissions, *step.undo_permissions))} \
+        | set(action_names(CaseShipper.permissions))
     # GetCallerIdentity needs no permission.
     made = {_ACTION_OF.get(c, c) for c in calls} - {"sts:GetCallerIdentity"}
     assert made and made - declared == set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from ircli.core.audit import verify_chain
 from ircli.core.errors import ExitCode
 from ircli.lab.web_compromise import WebCompromise, seed_web_compromise
-from tests.helpers import aws_state, eni_groups, run_contain, tags
+from tests.helpers import aws_state, contain_deny, eni_groups, run_contain, tags
 
 REGION = "us-east-1"
 
@@ -91,16 +92,16 @@ def test_evidence_is_protected_and_out_of_service(clients: Any, lab: WebCompromi
 
 def test_credentials_cut_only_for_this_instance(clients: Any, lab: WebCompromise) -> None:
     run_contain(lab.suspect, case_id="case-1")
-    policy = clients("iam").get_role_policy(RoleName=lab.role,
-                                            PolicyName=f"ircli-contain-{lab.suspect}")
-    document = policy["PolicyDocument"]
-    document = json.loads(document) if isinstance(document, str) else document
-    [statement] = document["Statement"]
+    document = contain_deny(clients("iam"), lab.role)
+    statement = document["Statement"][0]
     assert statement["Effect"] == "Deny"
-    assert statement["Condition"]["StringEquals"]["ec2:SourceInstanceARN"] == \
-        f"arn:aws:ec2:{REGION}:123456789012:instance/{lab.suspect}"
+    assert statement["Condition"]["StringLike"]["ec2:SourceInstanceARN"] == [
+        f"*/{lab.suspect}"]
+    assert fnmatch.fnmatchcase(f"arn:aws:ec2:{REGION}:123456789012:instance/{lab.suspect}",
+                               f"*/{lab.suspect}")
     assert "ssmmessages:*" in statement["NotAction"]
     assert "ec2messages:*" in statement["NotAction"]
+    assert clients("iam").list_role_policies(RoleName=lab.role)["PolicyNames"] == []
 
 
 def test_tags_and_one_snapshot_per_volume(clients: Any, lab: WebCompromise) -> None:

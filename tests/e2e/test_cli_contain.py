@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ircli.lab.web_compromise import lab_image, seed_web_compromise
-from tests.helpers import aws_state, eni_groups, tags
+from tests.helpers import aws_state, contain_deny, eni_groups, tags
 
 pytestmark = pytest.mark.e2e
 
@@ -107,9 +107,8 @@ def _assert_contained_state(clients: Any, lab: Any, data: dict[str, Any],
     assert lab.suspect not in {i["InstanceId"] for i in asg["Instances"]}
     assert asg["DesiredCapacity"] == desired_before
     assert lab.suspect not in _targets(clients, lab)
-    policy = clients("iam").get_role_policy(RoleName=lab.role,
-                                            PolicyName=f"ircli-contain-{lab.suspect}")
-    assert f"instance/{lab.suspect}" in json.dumps(policy["PolicyDocument"])
+    policy = {"PolicyDocument": contain_deny(clients("iam"), lab.role)}
+    assert f"*/{lab.suspect}" in json.dumps(policy["PolicyDocument"])
     volumes = [b["Ebs"]["VolumeId"] for b in instance["BlockDeviceMappings"]]
     snaps = ec2.describe_snapshots(Filters=[{"Name": "volume-id", "Values": volumes}])[
         "Snapshots"]

@@ -52,4 +52,6 @@ def test_the_policy_covers_every_identity_call():
 
     assert {"iam:GetAccessKeyLastUsed", "iam:UpdateAccessKey", "iam:PutUserPolicy",
             "iam:DeleteUserPolicy", "iam:DeleteLoginProfile", "iam:TagUser", "iam:UntagUser",
-            "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:ListRoles"} <= actions
+            "iam:CreatePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+            "iam:DeletePolicy", "iam:ListRoles"} <= actions
+    assert "iam:PutRolePolicy" not in actions  # roles change only through ircli's policies

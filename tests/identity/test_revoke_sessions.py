@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ircli.aws import iam_managed
 from tests.helpers import ircli
 from tests.identity.helpers import mutating_calls
 
@@ -22,7 +23,14 @@ def role(iam: Any) -> str:
 
 
 def _policies(iam: Any) -> list[str]:
-    return list(iam.list_role_policies(RoleName="web-tier")["PolicyNames"])
+    """ircli's policies on the role: managed ones attached (and never an inline one)."""
+    assert iam.list_role_policies(RoleName="web-tier")["PolicyNames"] == []
+    return [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName="web-tier")[
+        "AttachedPolicies"]]
+
+
+def _document(iam: Any, name: str) -> Any:
+    return iam_managed.read(iam, f"arn:aws:iam::123456789012:policy/ircli/{name}")
 
 
 def test_revoke_adds_the_token_issue_time_deny_and_release_removes_it(capsys, iam, role):
@@ -34,18 +42,17 @@ def test_revoke_adds_the_token_issue_time_deny_and_release_removes_it(capsys, ia
     assert any("every holder of the role" in w for w in data["warnings"])
     [name] = _policies(iam)
     assert name == f"ircli-revoke-sessions-{data['case_id']}"
-    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    document = json.loads(document) if isinstance(document, str) else document
-    [statement] = document["Statement"]
+    [statement] = _document(iam, name)["Statement"]
     assert statement["Effect"] == "Deny" and statement["Action"] == "*"
     assert "aws:TokenIssueTime" in statement["Condition"]["DateLessThan"]
-    assert mutating_calls(data["case_dir"]) == ["PutRolePolicy"]
+    assert mutating_calls(data["case_dir"]) == ["CreatePolicy", "AttachRolePolicy"]
 
     released = ircli(capsys, "release", "--role", role, "--case-id", data["case_id"], "--yes")
 
     assert released.code == 0, released.err
     assert released.data["status"] == "released"
     assert _policies(iam) == []
+    assert _document(iam, name) is None  # deleted, not only detached
 
 
 def test_revoke_dry_run_changes_nothing_and_rerun_is_idempotent(capsys, iam, role):
@@ -54,13 +61,12 @@ def test_revoke_dry_run_changes_nothing_and_rerun_is_idempotent(capsys, iam, rol
     assert _policies(iam) == []
 
     first = ircli(capsys, "revoke-sessions", "--role", role, "--yes").data
-    policy = iam.get_role_policy(RoleName=role, PolicyName=_policies(iam)[0])["PolicyDocument"]
+    policy = _document(iam, _policies(iam)[0])
     second = ircli(capsys, "revoke-sessions", "--role", role, "--yes").data
 
     assert second["case_id"] == first["case_id"]
     assert [s["status"] for s in second["steps"]] == ["already-done"]
-    assert iam.get_role_policy(RoleName=role, PolicyName=_policies(iam)[0])[
-        "PolicyDocument"] == policy
+    assert _document(iam, _policies(iam)[0]) == policy
 
 
 def test_unknown_role_is_exit_2(capsys, iam):
@@ -93,3 +99,4 @@ def test_service_linked_roles_are_refused(capsys, iam):
     assert result.code == 2
     assert "service-linked role" in result.err
     assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+    assert iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"] == []

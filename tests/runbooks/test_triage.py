@@ -18,7 +18,7 @@ from ircli.triage.describe import look_up_names, plain_words
 from ircli.triage.finding import parse_finding
 from ircli.triage.match import closest_runbooks, match_runbook
 from ircli.triage.source import fetch_finding, read_finding
-from tests.helpers import eni_groups, ircli
+from tests.helpers import contain_deny, eni_groups, ircli
 from tests.runbooks.conftest import FINDINGS, Network, block_tags, entries
 
 REGION = "us-east-1"
@@ -168,17 +168,16 @@ def test_execute_instance_credential_exfiltration_denies_first(capsys, clients, 
     assert result.code == 0, result.err
     names = [s["name"] for s in result.data["steps"]]
     assert names.index("cut-credentials") < names.index("isolate")
-    policy = clients("iam").get_role_policy(RoleName=lab.role,
-                                            PolicyName=f"ircli-contain-{lab.suspect}")
-    document = policy["PolicyDocument"]
-    document = json.loads(document) if isinstance(document, str) else document
-    assert document["Statement"][0]["Condition"]["StringEquals"]["ec2:SourceInstanceARN"] \
-        .endswith(lab.suspect)
+    document = contain_deny(clients("iam"), lab.role)
+    assert document["Statement"][0]["Condition"]["StringLike"]["ec2:SourceInstanceARN"] == [
+        f"*/{lab.suspect}"]
     assert result.data["isolation_group_id"]
     released = ircli(capsys, "release", lab.suspect, "--yes")  # the runbook's case record
     assert released.code == 0, released.err
     assert released.data["case_id"] == result.data["case_id"]
     assert clients("iam").list_role_policies(RoleName=lab.role)["PolicyNames"] == []
+    assert clients("iam").list_attached_role_policies(RoleName=lab.role)[
+        "AttachedPolicies"] == []
     assert eni_groups(clients("ec2"), lab.suspect_enis) == before
 
 
