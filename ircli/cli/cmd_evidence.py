@@ -114,17 +114,24 @@ def check_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
     return int(ExitCode.OK if report.ok else ExitCode.PARTIAL)
 
 
+_SIGNING_KEY = click.option(
+    "--signing-key", help="KMS signing key (ARN) of the anchors (default: "
+                          "IRCLI_EVIDENCE_SIGNING_KEY, or [evidence] signing_key in the config).")
+
+
 @evidence_group.command("sync")
 @click.argument("case_id")
+@_SIGNING_KEY
 @global_options
 @click.pass_obj
-def sync_cmd(opts: GlobalOptions, case_id: str) -> int:
-    """Upload whatever of a local case is not yet in the evidence bucket."""
+def sync_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> int:
+    """Upload whatever of a local case is not yet in the evidence bucket, and sign its head."""
     from ircli.core.clock import SystemClock
     from ircli.evidence.shipper import sync_case
 
     name = _bucket(opts, None)
-    data = sync_case(aws_session(opts, case_id), name, case_id, SystemClock().now())
+    data = sync_case(aws_session(opts, case_id), name, case_id, SystemClock().now(),
+                     signing_key)
     if opts.json:
         emit_json(data)
     elif data["uploaded"]:
@@ -138,18 +145,22 @@ def sync_cmd(opts: GlobalOptions, case_id: str) -> int:
 
 @evidence_group.command("verify")
 @click.argument("case_id")
+@_SIGNING_KEY
 @global_options
 @click.pass_obj
-def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
-    """Re-hash every object in the manifest; check versions, retention and the audit chain."""
+def verify_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> int:
+    """Re-hash every object in the manifest; check versions, history, retention, the audit
+    chain and the signed anchors."""
     from ircli.core.case import check_case_id
     from ircli.core.clock import SystemClock
+    from ircli.evidence.anchor import signing_key as configured_key
     from ircli.evidence.verify import verify_case
 
     check_case_id(case_id)
     name = _bucket(opts, None)
-    report = verify_case(aws_session(opts, case_id).client("s3"), name, case_id,
-                         SystemClock().now())
+    aws = aws_session(opts, case_id)
+    report = verify_case(aws.client("s3"), name, case_id, SystemClock().now(),
+                         kms=aws.client("kms"), signing_key=configured_key(signing_key))
     data = report.to_dict()
     if opts.json:
         emit_json(data)
@@ -162,8 +173,14 @@ def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
             table.add_row(obj["key"], "[green]ok[/]" if obj["ok"] else "[red]MISMATCH[/]",
                           str(obj["version_id"]), "; ".join(obj["problems"]))
         console.print(table)
-        if report.ok:
-            console.print(f"Case {case_id}: every object verified.")
+        for warning in report.warnings:
+            console.print(f"[yellow]Warning:[/] {warning}", markup=True)
+        if report.ok and report.anchored:
+            console.print(f"Case {case_id}: every object verified; the chain head is signed "
+                          f"by {report.signing_key} ({report.anchors} anchors).")
+        elif report.ok:
+            console.print(f"Case {case_id}: every object verified, but the chain is NOT "
+                          "anchored.")
         else:
             console.print(f"[red]Case {case_id}: {len(report.mismatches)} mismatch(es):[/]")
             for line in report.mismatches:
