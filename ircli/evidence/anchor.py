@@ -15,38 +15,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from ircli.core.config import load_config
 from ircli.core.errors import UserError
 
-ENV_SIGNING_KEY = "IRCLI_EVIDENCE_SIGNING_KEY"
 DEFAULT_ALIAS = "alias/ircli-evidence-signing"
 KEY_SPEC = "ECC_NIST_P256"
 ALGORITHM = "ECDSA_SHA_256"
 FORMAT = "ircli-evidence-anchor/1"
 ANCHORS = "anchors/"
 GENESIS = "0" * 64
-
-
-def signing_key(explicit: str | None = None, *, strict: bool = True) -> str | None:
-    """``--signing-key``, else ``IRCLI_EVIDENCE_SIGNING_KEY``, else ``[evidence] signing_key``.
-
-    ``strict=False`` (shipping during containment) treats an unreadable config as no key.
-    """
-    if explicit:
-        return explicit
-    if os.environ.get(ENV_SIGNING_KEY):
-        return os.environ[ENV_SIGNING_KEY]
-    try:
-        value = load_config().get("evidence", {}).get("signing_key")
-    except (UserError, OSError):
-        if strict:
-            raise
-        return None
-    return str(value) if value else None
 
 
 def anchor_key(prefix: str, seq: int) -> str:

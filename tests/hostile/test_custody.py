@@ -16,6 +16,7 @@ import pytest
 
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.evidence import anchor as anc
+from ircli.evidence.settings import ENV_SIGNING_KEY
 from ircli.lab.web_compromise import seed_web_compromise
 from ircli.ops.contain import ContainOptions, contain
 from tests.evidence.conftest import RunCli, cli, cli_json, evidence_bucket  # noqa: F401
@@ -29,7 +30,7 @@ def signing_key(clients: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """The responders' signing key, configured the way a user would (the environment)."""
     meta = clients("kms").create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
     arn = str(meta["KeyMetadata"]["Arn"])
-    monkeypatch.setenv(anc.ENV_SIGNING_KEY, arn)
+    monkeypatch.setenv(ENV_SIGNING_KEY, arn)
     return arn
 
 
@@ -135,7 +136,7 @@ def test_recomputed_chain_with_a_forged_anchor_fails_on_the_signature(
         f"verify with {signing_key}: the head it names was not signed by that key"]
     # Without the key pinned, the forged anchor checks out against the key it names itself:
     # verify says so instead of claiming the chain is anchored.
-    monkeypatch.delenv(anc.ENV_SIGNING_KEY)
+    monkeypatch.delenv(ENV_SIGNING_KEY)
     code, data = _verify(cli, case_id)
     assert data["anchored"] is False
     assert any("anyone could have made" in w for w in data["warnings"])
@@ -196,13 +197,13 @@ def test_interrupted_signing_is_finished_by_sync(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A ship whose KMS call fails leaves the head unsigned; `evidence sync` signs it."""
     lab = seed_web_compromise(clients, REGION)
-    monkeypatch.setenv(anc.ENV_SIGNING_KEY, "arn:aws:kms:us-east-1:123456789012:key/"
+    monkeypatch.setenv(ENV_SIGNING_KEY, "arn:aws:kms:us-east-1:123456789012:key/"
                                             "00000000-0000-0000-0000-000000000000")
     summary = contain(AwsSession(AwsSettings()), clock, ContainOptions(
         lab.suspect, snapshot=False, evidence_bucket=evidence_bucket))
     assert summary.data["evidence"]["shipped"] is False  # the anchor is pending
     key = clients("kms").create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")
-    monkeypatch.setenv(anc.ENV_SIGNING_KEY, key["KeyMetadata"]["Arn"])
+    monkeypatch.setenv(ENV_SIGNING_KEY, key["KeyMetadata"]["Arn"])
     case = summary.data["case_id"]
     code, out, err = cli("evidence", "sync", case, "--evidence-bucket", evidence_bucket)
     assert code == 0, err
