@@ -92,23 +92,29 @@ def signature_valid(kms: Any, key_id: str, document: dict[str, Any]) -> bool:
     return bool(resp.get("SignatureValid"))
 
 
+def checked_key(kms: Any, key_id: str) -> str:
+    """The ARN of ``key_id`` once it is an enabled ECDSA P-256 signing key."""
+    meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    if meta.get("KeyUsage") != "SIGN_VERIFY" or ALGORITHM not in (
+            meta.get("SigningAlgorithms") or []):
+        raise UserError(f"KMS key {key_id} is not an asymmetric signing key for {ALGORITHM}.",
+                        f"Use a {KEY_SPEC} SIGN_VERIFY key, or omit --signing-key-id to let "
+                        "init create one.")
+    if meta.get("KeyState") != "Enabled":
+        raise UserError(f"KMS key {key_id} is {meta.get('KeyState')}.",
+                        "Enable it, or name another key.")
+    return str(meta["Arn"])
+
+
 def ensure_signing_key(kms: Any, key_id: str | None, responder_arn: str,
                        account: str, partition: str) -> tuple[str, str]:
     """The signing key for ``evidence init``: the one named, else ``alias/ircli-evidence-
-    signing``, created when absent. Returns (key ARN, what happened)."""
+    signing`` (checked like a named key: an alias can be moved), created when absent.
+    Returns (key ARN, what happened)."""
     if key_id:
-        meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
-        if meta.get("KeyUsage") != "SIGN_VERIFY" or ALGORITHM not in (
-                meta.get("SigningAlgorithms") or []):
-            raise UserError(f"KMS key {key_id} is not an asymmetric signing key for "
-                            f"{ALGORITHM}.", f"Use a {KEY_SPEC} SIGN_VERIFY key, or omit "
-                            "--signing-key-id to let init create one.")
-        if meta.get("KeyState") != "Enabled":
-            raise UserError(f"KMS key {key_id} is {meta.get('KeyState')}.",
-                            "Enable it, or name another key.")
-        return str(meta["Arn"]), f"signing key {meta['Arn']} checked"
+        return checked_key(kms, key_id), f"signing key {key_id} checked"
     try:
-        return key_arn(kms, DEFAULT_ALIAS), f"signing key {DEFAULT_ALIAS} already exists"
+        return checked_key(kms, DEFAULT_ALIAS), f"signing key {DEFAULT_ALIAS} checked"
     except kms.exceptions.NotFoundException:
         pass
     policy = {"Version": "2012-10-17", "Statement": [

@@ -384,6 +384,13 @@ def check_bucket(aws: AwsSession, spec: BucketSpec) -> BucketReport:
 def init_bucket(aws: AwsSession, spec: BucketSpec) -> BucketReport:
     """Create the bucket as ``spec`` says, or repair an existing one; a no-op when it holds."""
     spec.validate()
+    signing_key, signing_change = None, None
+    if spec.manage_signing_key:  # first: a wrong or moved key stops init before any change
+        identity = aws.identity()
+        signing_key, what = anc.ensure_signing_key(
+            aws.client("kms"), spec.signing_key, spec.responder_role_arn or identity["arn"],
+            identity["account"], aws.partition)
+        signing_change = what if "created" in what else None
     created = False
     if not bucket_exists(aws, spec.name):
         _create(aws, spec.name)
@@ -404,13 +411,9 @@ def init_bucket(aws: AwsSession, spec: BucketSpec) -> BucketReport:
     report = BucketReport(spec.name, auditor.checks() if changes else checks, created=created,
                           changes=(["bucket created with Object Lock"] if created else [])
                           + changes)
-    if spec.manage_signing_key:
-        identity = aws.identity()
-        report.signing_key, what = anc.ensure_signing_key(
-            aws.client("kms"), spec.signing_key, spec.responder_role_arn or identity["arn"],
-            identity["account"], aws.partition)
-        if "created" in what:
-            report.changes.append(what)
+    report.signing_key = signing_key
+    if signing_change:
+        report.changes.append(signing_change)
     if spec.retention_mode == "GOVERNANCE":
         report.warnings.append(f"--retention-mode GOVERNANCE: {GOVERNANCE_WARNING}.")
     if any(c.name == "policy-protects-itself" and c.detail.endswith(NO_BREAK_GLASS)

@@ -169,3 +169,18 @@ def test_init_creates_one_signing_key_and_check_audits_it(clients: Any, cli: Run
         f"fail: {symmetric} is not a ECDSA_SHA_256 signing key"
     code, _out, err = cli("evidence", "init", "--bucket", BUCKET, "--signing-key-id", symmetric)
     assert code == 2 and "is not an asymmetric signing key" in err
+
+
+def test_a_moved_signing_alias_or_a_wrong_key_is_refused_before_anything_changes(
+        clients: Any, cli: RunCli) -> None:  # noqa: F811
+    kms = clients("kms")
+    symmetric = kms.create_key()["KeyMetadata"]
+    code, _out, err = cli("evidence", "init", "--bucket", BUCKET, "--signing-key-id",
+                          symmetric["Arn"])
+    assert code == 2 and "is not an asymmetric signing key" in err
+    assert BUCKET not in {b["Name"] for b in clients("s3").list_buckets()["Buckets"]}
+    # The attacker points the default alias at a key that is not a signing key.
+    kms.create_alias(AliasName="alias/ircli-evidence-signing", TargetKeyId=symmetric["KeyId"])
+    code, _out, err = cli("evidence", "init", "--bucket", BUCKET)
+    assert code == 2 and "alias/ircli-evidence-signing is not an asymmetric signing key" in err
+    assert BUCKET not in {b["Name"] for b in clients("s3").list_buckets()["Buckets"]}
