@@ -210,3 +210,15 @@ def test_interrupted_signing_is_finished_by_sync(
     assert f"cases/{case}/anchors/00000001.json" in out
     code, data = _verify(cli, case)
     assert code == 0 and data["anchored"] is True, data["mismatches"]
+
+
+def test_an_edited_or_garbage_anchor_does_not_verify(clients: Any, signing_key: str) -> None:
+    kms = clients("kms")
+    document = anc.Signer(kms, signing_key).sign(anc.new_payload(
+        "ir-x", 1, anc.GENESIS, "a" * 64, "v1", (3, "b" * 64), "2026-11-28T03:00:00Z"))
+    assert anc.signature_valid(kms, signing_key, document)
+    edited = {**document, "payload": {**document["payload"], "audit_lines": 2}}
+    assert not anc.signature_valid(kms, signing_key, edited)
+    for garbage in ("AAAA", "not base64!!", "", None):
+        assert not anc.signature_valid(kms, signing_key, {**document, "signature": garbage})
+    assert not anc.signature_valid(kms, signing_key, {"signature": document["signature"]})
