@@ -51,8 +51,9 @@ class GrantEvidenceRead(Step):
                                       f"init`: run it with --analyst-role-arn {role_arn}."])
         if role_arn in analysts:
             return StepPlan(notes=[f"s3://{self.bucket} already lets {role_arn} read"])
+        glass = pol.break_glass_roles(statements) or []  # keep the bucket's exemption
         desired = pol.desired_statements(ctx.aws.partition, self.bucket, responder,
-                                         [*analysts, role_arn])
+                                         [*analysts, role_arn], glass[0] if glass else None)
         return StepPlan(before={"bucket": self.bucket, "policy": raw}, calls=[Call(
             "s3", "put_bucket_policy", {"Bucket": self.bucket, "Policy": json.dumps(
                 {"Version": "2012-10-17", "Statement": desired})},

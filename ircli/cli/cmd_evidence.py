@@ -33,9 +33,18 @@ def _spec_options(f: Any) -> Any:
                      help="Role that may read the evidence (repeatable)."),
         click.option("--responder-role-arn", help="Role that may write the evidence "
                                                   "(default for init: the caller's role)."),
+        click.option("--break-glass-role-arn",
+                     help="The one role allowed to change the bucket's policy, Object Lock, "
+                          "versioning and lifecycle (default: IRCLI_EVIDENCE_BREAK_GLASS_ROLE, "
+                          "or [evidence] break_glass_role; none: only the account root)."),
     ]):
         f = decorator(f)
     return f
+
+
+_SIGNING_KEY = click.option(
+    "--signing-key", help="KMS signing key (ARN) of the anchors (default: "
+                          "IRCLI_EVIDENCE_SIGNING_KEY, or [evidence] signing_key in the config).")
 
 
 @click.group("evidence")
@@ -49,14 +58,19 @@ def evidence_group() -> None:
 @click.option("--retention-days", type=click.IntRange(1, 36500), default=90, show_default=True,
               help="Default Object Lock retention.")
 @click.option("--retention-mode", type=click.Choice(["GOVERNANCE", "COMPLIANCE"]),
-              default="GOVERNANCE", show_default=True,
-              help="COMPLIANCE cannot be shortened by anyone, root included.")
+              default="COMPLIANCE", show_default=True,
+              help="COMPLIANCE cannot be shortened by anyone, root included; GOVERNANCE "
+                   "yields to s3:BypassGovernanceRetention (warned).")
+@click.option("--signing-key-id", help="KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs each "
+                                       "case's chain head (default: alias/ircli-evidence-"
+                                       "signing, created when absent).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options
 @click.pass_obj
 def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
              analyst_role_arns: tuple[str, ...], responder_role_arn: str | None,
-             retention_days: int, retention_mode: str, yes: bool) -> int:
+             break_glass_role_arn: str | None, retention_days: int, retention_mode: str,
+             signing_key_id: str | None, yes: bool) -> int:
     """Create the evidence bucket, or check and repair it. A second run changes nothing.
 
     On a terminal it says what it would create or repair and asks; scripts pass --yes.
@@ -64,12 +78,15 @@ def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
     from ircli.cli.confirm import confirm_or_refuse
     from ircli.evidence.bucket import BucketSpec, check_bucket, init_bucket
     from ircli.evidence.policy import principal_arn
+    from ircli.evidence.settings import break_glass_role
 
     name = _bucket(opts, bucket)
     aws = aws_session(opts)
     responder = responder_role_arn or principal_arn(aws.identity()["arn"])
     spec = BucketSpec(name, retention_days, retention_mode, kms_key_id,
-                      tuple(analyst_role_arns), responder)
+                      tuple(analyst_role_arns), responder,
+                      break_glass_role(break_glass_role_arn), signing_key_id,
+                      manage_signing_key=True)
     if not yes:
         before = check_bucket(aws, spec)  # reads only
         if not before.ok:
@@ -88,13 +105,18 @@ def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
         emit_json(data)
     else:
         from rich.console import Console
+        from rich.text import Text
 
         console = Console(highlight=False, soft_wrap=True)
         for change in report.changes:
-            console.print(f"[green]changed:[/] {change}")
+            console.print(Text.assemble(("changed: ", "green"), change))
         if not report.changes:
             console.print(f"No changes: s3://{name} already is ircli evidence storage.")
         _checks_table(console, data["checks"])
+        if report.signing_key:
+            console.print(f"Signing key: {report.signing_key}. Every responder's config needs "
+                          f'`[evidence]` / `signing_key = "{report.signing_key}"` (or '
+                          "IRCLI_EVIDENCE_SIGNING_KEY) so each ship signs the case's head.")
         for warning in report.warnings:
             click.echo(f"Warning: {warning}", err=True)
     return int(ExitCode.OK if report.ok else ExitCode.PARTIAL)
@@ -105,50 +127,59 @@ def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
 @click.option("--retention-days", type=click.IntRange(1, 36500),
               help="Also require exactly this default retention.")
 @click.option("--retention-mode", type=click.Choice(["GOVERNANCE", "COMPLIANCE"]),
-              help="Also require this retention mode.")
+              help="Require this retention mode (default: COMPLIANCE; GOVERNANCE accepts it).")
+@_SIGNING_KEY
 @global_options
 @click.pass_obj
 def check_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
               analyst_role_arns: tuple[str, ...], responder_role_arn: str | None,
-              retention_days: int | None, retention_mode: str | None) -> int:
+              break_glass_role_arn: str | None, retention_days: int | None,
+              retention_mode: str | None, signing_key: str | None) -> int:
     """Audit the bucket against what `init` sets up; exit 0 only when every check passes.
 
     Without --analyst-role-arn/--responder-role-arn the policy is checked for its shape
-    (TLS only, named roles only, everyone else denied); with them, exactly.
+    (TLS only, named roles only, everyone else denied, configuration changes denied to all
+    but a break-glass role); with them, exactly.
     """
     from ircli.evidence.bucket import BucketSpec, check_bucket
+    from ircli.evidence.settings import break_glass_role
+    from ircli.evidence.settings import signing_key as configured_key
 
     name = _bucket(opts, bucket)
     spec = BucketSpec(name, retention_days, retention_mode, kms_key_id,
                       tuple(analyst_role_arns) if responder_role_arn else None,
-                      responder_role_arn)
+                      responder_role_arn, break_glass_role(break_glass_role_arn),
+                      configured_key(signing_key))
     report = check_bucket(aws_session(opts), spec)
     data = report.to_dict()
     if opts.json:
         emit_json(data)
     else:
         from rich.console import Console
+        from rich.text import Text
 
         console = Console(highlight=False, soft_wrap=True)
         _checks_table(console, data["checks"])
         failed = [c["name"] for c in data["checks"] if c["status"] == "fail"]
-        console.print(f"[red]Failing: {', '.join(failed)}[/]" if failed
+        console.print(Text(f"Failing: {', '.join(failed)}", "red") if failed
                       else f"s3://{name} passes every check.")
     return int(ExitCode.OK if report.ok else ExitCode.PARTIAL)
 
 
 @evidence_group.command("sync")
 @click.argument("case_id", shell_complete=complete_case_id)
+@_SIGNING_KEY
 @global_options
 @click.pass_obj
-def sync_cmd(opts: GlobalOptions, case_id: str) -> int:
-    """Upload whatever of a local case is not yet in the evidence bucket."""
+def sync_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> int:
+    """Upload whatever of a local case is not yet in the evidence bucket, and sign its head."""
     from ircli.core.clock import SystemClock
     from ircli.evidence.shipper import sync_case
 
     name = _bucket(opts, None)
     _adopt_first(opts, case_id)
-    data = sync_case(aws_session(opts, case_id), name, case_id, SystemClock().now())
+    data = sync_case(aws_session(opts, case_id), name, case_id, SystemClock().now(),
+                     signing_key)
     if opts.json:
         emit_json(data)
     elif data["uploaded"]:
@@ -162,40 +193,52 @@ def sync_cmd(opts: GlobalOptions, case_id: str) -> int:
 
 @evidence_group.command("verify")
 @click.argument("case_id", shell_complete=complete_case_id)
+@_SIGNING_KEY
 @global_options
 @click.pass_obj
-def verify_cmd(opts: GlobalOptions, case_id: str) -> int:
-    """Re-hash every object in the manifest; check versions, retention and the audit chain."""
+def verify_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> int:
+    """Re-hash every object in the manifest; check versions, history, retention, the audit
+    chain and the signed anchors."""
     from ircli.core.case import check_case_id
     from ircli.core.clock import SystemClock
+    from ircli.evidence.settings import signing_key as configured_key
     from ircli.evidence.verify import verify_case
 
     check_case_id(case_id)
     name = _bucket(opts, None)
     _adopt_first(opts, case_id)
-    report = verify_case(aws_session(opts, case_id).client("s3"), name, case_id,
-                         SystemClock().now())
+    aws = aws_session(opts, case_id)
+    report = verify_case(aws.client("s3"), name, case_id, SystemClock().now(),
+                         kms=aws.client("kms"), signing_key=configured_key(signing_key))
     data = report.to_dict()
     if opts.json:
         emit_json(data)
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         console = Console(highlight=False, soft_wrap=True)
         table = Table(box=None, header_style="bold")
         for column in ("Object", "Result", "Version", "Problems"):
             table.add_column(column)
         for obj in data["objects"]:
-            table.add_row(obj["key"], "[green]ok[/]" if obj["ok"] else "[red]MISMATCH[/]",
-                          str(obj["version_id"]), "; ".join(obj["problems"]))
+            # keys, versions and problems quote what is in the bucket: plain text, not markup
+            table.add_row(Text(obj["key"]), "[green]ok[/]" if obj["ok"] else "[red]MISMATCH[/]",
+                          Text(str(obj["version_id"])), Text("; ".join(obj["problems"])))
         console.print(table)
-        if report.ok:
-            console.print(f"Case {case_id}: every object verified.")
+        for warning in report.warnings:
+            console.print(Text.assemble(("Warning: ", "yellow"), warning))
+        if report.ok and report.anchored:
+            console.print(f"Case {case_id}: every object verified; the chain head is signed "
+                          f"by {report.signing_key} ({report.anchors} anchors).")
+        elif report.ok:
+            console.print(f"Case {case_id}: every object verified, but the chain is NOT "
+                          "anchored.")
         else:
             console.print(f"[red]Case {case_id}: {len(report.mismatches)} mismatch(es):[/]")
             for line in report.mismatches:
-                console.print(f"  - {line}")
+                console.print(Text(f"  - {line}"))
     return int(ExitCode.OK if report.ok else ExitCode.PARTIAL)
 
 
@@ -211,11 +254,12 @@ def _adopt_first(opts: GlobalOptions, case_id: str) -> None:
 
 def _checks_table(console: Console, checks: list[dict[str, str]]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=None, header_style="bold")
     for column in ("Check", "Result", "Detail"):
         table.add_column(column)
     for check in checks:
         table.add_row(check["name"], _STATUS.get(check["status"], check["status"]),
-                      check["detail"])
+                      Text(check["detail"]))
     console.print(table)

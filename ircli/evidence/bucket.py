@@ -17,15 +17,23 @@ import botocore.exceptions
 from ircli.core.awserrors import error_code
 from ircli.core.errors import AccessDenied, InvalidInput, UserError
 from ircli.core.session import AwsSession
+from ircli.evidence import anchor as anc
 from ircli.evidence import policy as pol
 
 TAG_PURPOSE = "ircli:purpose"
 PURPOSE = "evidence-storage"
 TAG_MANAGED = "ircli:managed-by"
 RETENTION_MODES = ("GOVERNANCE", "COMPLIANCE")
+DEFAULT_MODE = "COMPLIANCE"
+NO_BREAK_GLASS = "the account's root user (no break-glass role)"
+GOVERNANCE_WARNING = ("GOVERNANCE retention yields to anyone allowed "
+                      "s3:BypassGovernanceRetention (the bucket policy denies it to all but "
+                      "the break-glass role, but an account admin can change who that is); "
+                      "COMPLIANCE yields to no one, root included")
 _NOT_CONFIGURED = {"ObjectLockConfigurationNotFoundError", "OwnershipControlsNotFoundError",
                    "NoSuchPublicAccessBlockConfiguration", "NoSuchBucketPolicy", "NoSuchTagSet",
-                   "ServerSideEncryptionConfigurationNotFoundError"}
+                   "ServerSideEncryptionConfigurationNotFoundError",
+                   "NoSuchLifecycleConfiguration"}
 _PAB_KEYS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
@@ -39,6 +47,9 @@ class BucketSpec:
     kms_key_id: str | None = None
     analyst_role_arns: tuple[str, ...] | None = None
     responder_role_arn: str | None = None
+    break_glass_role_arn: str | None = None
+    signing_key: str | None = None  # check: the key to audit; init: the key to use
+    manage_signing_key: bool = False  # init: check the named key, or create the default one
 
     def validate(self) -> None:
         if self.retention_days is not None and not 1 <= self.retention_days <= 36500:
@@ -49,6 +60,13 @@ class BucketSpec:
             if arn and not pol.is_principal_arn(arn):
                 raise InvalidInput(f"'{arn}' is not an IAM role or user ARN.",
                                    "Use arn:aws:iam::ACCOUNT:role/NAME.")
+        glass = self.break_glass_role_arn
+        if glass and (not pol.is_principal_arn(glass) or ":role/" not in glass):
+            raise InvalidInput(f"--break-glass-role-arn '{glass}' is not an IAM role ARN.",
+                               "Use arn:aws:iam::ACCOUNT:role/NAME.")
+        if glass and glass == self.responder_role_arn:
+            raise InvalidInput("The break-glass role must not be the responder role.",
+                               "Name a separate role that nobody uses day to day.")
 
 
 @dataclass
@@ -69,6 +87,7 @@ class BucketReport:
     created: bool = False
     changes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    signing_key: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -77,7 +96,8 @@ class BucketReport:
     def to_dict(self) -> dict[str, Any]:
         return {"bucket": self.bucket, "ok": self.ok, "created": self.created,
                 "changed": bool(self.changes), "changes": self.changes,
-                "warnings": self.warnings, "checks": [c.to_dict() for c in self.checks]}
+                "warnings": self.warnings, "signing_key": self.signing_key,
+                "checks": [c.to_dict() for c in self.checks]}
 
 
 def _get(call: Callable[..., dict[str, Any]], **params: Any) -> dict[str, Any] | None:
@@ -102,15 +122,22 @@ class BucketAuditor:
         b = self.spec.name
         lock = _get(self.s3.get_object_lock_configuration, Bucket=b)
         lock_cfg = (lock or {}).get("ObjectLockConfiguration", {})
-        checks = [self._object_lock(lock_cfg), self._retention(lock_cfg),
+        # versioning before retention: S3 takes a lock configuration only while versioning
+        # is on, and init applies the fixes in this order
+        checks = [self._object_lock(lock_cfg),
                   self._versioning(self.s3.get_bucket_versioning(Bucket=b)),
+                  self._retention(lock_cfg),
                   self._ownership(_get(self.s3.get_bucket_ownership_controls, Bucket=b)),
                   self._public_access(_get(self.s3.get_public_access_block, Bucket=b)),
                   self._encryption(_get(self.s3.get_bucket_encryption, Bucket=b))]
         raw_policy = _get(self.s3.get_bucket_policy, Bucket=b)
         statements = json.loads(raw_policy["Policy"])["Statement"] if raw_policy else []
         checks += self._policy(statements)
+        checks.append(self._lifecycle(_get(self.s3.get_bucket_lifecycle_configuration,
+                                           Bucket=b)))
         checks.append(self._tags(_get(self.s3.get_bucket_tagging, Bucket=b)))
+        if self.spec.signing_key is not None or not self.spec.manage_signing_key:
+            checks.append(self._signing_key())
         return checks
 
     # -- one method per setting -----------------------------------------------------------
@@ -128,11 +155,14 @@ class BucketAuditor:
         found = f"{mode} {days} days" if mode else "no default retention"
         if years := rule.get("Years"):
             found = f"{mode} {years} years"
-        ok = bool(mode) and (want_mode is None or mode == want_mode) and \
+        ok = bool(mode) and mode == (want_mode or DEFAULT_MODE) and \
             (want_days is None or (days == want_days and not rule.get("Years")))
         if ok:
             return Check("default-retention", "pass", found)
-        want = f"{want_mode or 'GOVERNANCE'} {want_days or 90} days"
+        want = f"{want_mode or DEFAULT_MODE} {want_days or 90} days"
+        if mode == "GOVERNANCE" and want_mode is None:
+            found += (" (yields to s3:BypassGovernanceRetention; pass --retention-mode "
+                      "GOVERNANCE to accept it)")
         if cfg.get("ObjectLockEnabled") != "Enabled":
             return Check("default-retention", "fail", f"{found} (needs Object Lock)")
 
@@ -140,7 +170,7 @@ class BucketAuditor:
             self.s3.put_object_lock_configuration(
                 Bucket=self.spec.name, ObjectLockConfiguration={
                     "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {
-                        "Mode": want_mode or "GOVERNANCE", "Days": want_days or 90}}})
+                        "Mode": want_mode or DEFAULT_MODE, "Days": want_days or 90}}})
             return f"default retention set to {want}"
 
         return Check("default-retention", "fail", f"{found}, want {want}", fix)
@@ -216,10 +246,13 @@ class BucketAuditor:
         by_sid = {s.get("Sid"): s for s in statements}
         spec = self.spec
         desired = None
+        existing_glass = pol.break_glass_roles(statements) or []
+        glass = spec.break_glass_role_arn or (existing_glass[0] if len(existing_glass) == 1
+                                              else None)
         if spec.responder_role_arn and spec.analyst_role_arns is not None:
             desired = pol.desired_statements(self.aws.partition, spec.name,
                                              spec.responder_role_arn,
-                                             list(spec.analyst_role_arns))
+                                             list(spec.analyst_role_arns), glass)
 
         def fix() -> str:
             assert desired is not None
@@ -240,8 +273,7 @@ class BucketAuditor:
 
         grantees, wildcard = pol.allow_grantees(statements)
         extra = [s.get("Sid") or "(no Sid)" for s in statements
-                 if s.get("Sid") not in (pol.SID_TLS, pol.SID_RESPONDER, pol.SID_ANALYST,
-                                         pol.SID_DENY_READ, pol.SID_DENY_WRITE)]
+                 if s.get("Sid") not in pol.KNOWN_SIDS]
         if desired is not None:
             want = {p for s in desired if s["Effect"] == "Allow" for p in s["Principal"]["AWS"]}
             grants_ok = grantees == want and not wildcard and not extra
@@ -255,6 +287,20 @@ class BucketAuditor:
         grants = Check("policy-grants", "pass" if grants_ok else "fail", detail,
                        None if grants_ok or desired is None else fix)
         analyst_sids = [pol.SID_ANALYST] if spec.analyst_role_arns else []
+        responder = spec.responder_role_arn
+        if responder is None and pol.SID_RESPONDER in by_sid:
+            named_responders = sorted(pol.allow_grantees([by_sid[pol.SID_RESPONDER]])[0])
+            responder = named_responders[0] if len(named_responders) == 1 else None
+        gaps = pol.config_gaps(statements, responder, spec.break_glass_role_arn)
+        if not gaps and desired is not None:
+            gaps = [] if pol.SID_DENY_CONFIG in by_sid and pol.normalize(
+                by_sid[pol.SID_DENY_CONFIG]) == pol.normalize(desired[-1]) else \
+                [f"{pol.SID_DENY_CONFIG} differs from what init writes"]
+        exempt = ", ".join(existing_glass) if existing_glass else NO_BREAK_GLASS
+        protects = Check("policy-protects-itself", "fail" if gaps else "pass",
+                         "; ".join(gaps) if gaps else
+                         f"bucket configuration changes denied to all but {exempt}",
+                         fix if gaps and desired is not None else None)
         return [
             named("policy-deny-insecure-transport", [pol.SID_TLS], "denies requests without TLS"),
             named("policy-responder-write", [pol.SID_RESPONDER], "responder may write and read"),
@@ -262,7 +308,41 @@ class BucketAuditor:
             grants,
             named("policy-deny-others", [pol.SID_DENY_READ, pol.SID_DENY_WRITE],
                   "denies everyone else read and write"),
+            protects,
         ]
+
+    def _lifecycle(self, resp: dict[str, Any] | None) -> Check:
+        """An expiration rule puts delete markers on the evidence (verify: tampering)."""
+        expiring = [str(r.get("ID") or "(no ID)") for r in (resp or {}).get("Rules", [])
+                    if r.get("Status") == "Enabled" and (
+                        r.get("Expiration") or r.get("NoncurrentVersionExpiration"))]
+        if not expiring:
+            return Check("lifecycle", "pass", "no rule expires evidence")
+
+        def fix() -> str:
+            self.s3.delete_bucket_lifecycle(Bucket=self.spec.name)
+            return "lifecycle rules that expire objects removed"
+
+        return Check("lifecycle", "fail", "rules expire objects (delete markers hide the "
+                     f"evidence): {', '.join(expiring)}", fix)
+
+    def _signing_key(self) -> Check:
+        """The anchors' KMS key: asymmetric, ECDSA P-256, enabled."""
+        key = self.spec.signing_key
+        if not key:
+            return Check("signing-key", "warn", "no signing key configured: case heads are not "
+                         "signed, so a recomputed chain passes verify (set [evidence] "
+                         "signing_key)")
+        try:
+            meta = self.aws.client("kms").describe_key(KeyId=key)["KeyMetadata"]
+        except botocore.exceptions.ClientError as err:
+            return Check("signing-key", "fail", f"{key} cannot be read ({error_code(err)})")
+        if meta.get("KeyUsage") != "SIGN_VERIFY" or anc.ALGORITHM not in (
+                meta.get("SigningAlgorithms") or []):
+            return Check("signing-key", "fail", f"{key} is not a {anc.ALGORITHM} signing key")
+        if meta.get("KeyState") != "Enabled":
+            return Check("signing-key", "fail", f"{key} is {meta.get('KeyState')}")
+        return Check("signing-key", "pass", f"{meta['Arn']} ({anc.ALGORITHM})")
 
     def _tags(self, resp: dict[str, Any] | None) -> Check:
         tags = {t["Key"]: t["Value"] for t in (resp or {}).get("TagSet", [])}
@@ -304,6 +384,13 @@ def check_bucket(aws: AwsSession, spec: BucketSpec) -> BucketReport:
 def init_bucket(aws: AwsSession, spec: BucketSpec) -> BucketReport:
     """Create the bucket as ``spec`` says, or repair an existing one; a no-op when it holds."""
     spec.validate()
+    signing_key, signing_change = None, None
+    if spec.manage_signing_key:  # first: a wrong or moved key stops init before any change
+        identity = aws.identity()
+        signing_key, what = anc.ensure_signing_key(
+            aws.client("kms"), spec.signing_key, spec.responder_role_arn or identity["arn"],
+            identity["account"], aws.partition)
+        signing_change = what if "created" in what else None
     created = False
     if not bucket_exists(aws, spec.name):
         _create(aws, spec.name)
@@ -324,6 +411,17 @@ def init_bucket(aws: AwsSession, spec: BucketSpec) -> BucketReport:
     report = BucketReport(spec.name, auditor.checks() if changes else checks, created=created,
                           changes=(["bucket created with Object Lock"] if created else [])
                           + changes)
+    report.signing_key = signing_key
+    if signing_change:
+        report.changes.append(signing_change)
+    if spec.retention_mode == "GOVERNANCE":
+        report.warnings.append(f"--retention-mode GOVERNANCE: {GOVERNANCE_WARNING}.")
+    if any(c.name == "policy-protects-itself" and c.detail.endswith(NO_BREAK_GLASS)
+           for c in report.checks):
+        report.warnings.append("No --break-glass-role-arn: from now on only the account's "
+                               "root user can change this bucket's policy, Object Lock, "
+                               "versioning or lifecycle (later repairs by `evidence init` "
+                               "of those need it too).")
     if spec.kms_key_id is None and any(c.name == "encryption" and c.status == "warn"
                                        for c in report.checks):
         report.warnings.append("No --kms-key-id: the bucket uses SSE-S3, so S3 decrypts for "

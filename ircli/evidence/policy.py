@@ -4,6 +4,12 @@ Allow statements alone do not keep out an account admin whose IAM policy grants 
 the policy also denies reads to every principal that is not a responder or an analyst, and
 writes to every principal that is not the responder (``aws:PrincipalArn``, which for a role
 session is the role's ARN).
+
+A policy protects nothing if whoever holds ``s3:PutBucketPolicy`` can rewrite it, so it also
+denies the bucket-configuration actions that undo the protection (the policy itself, Object
+Lock, versioning, lifecycle, bypassing GOVERNANCE retention) to everyone but one named
+break-glass role; without one, only the account's root user can (S3 always lets the root
+user of the bucket's account delete or replace its policy).
 """
 
 from __future__ import annotations
@@ -23,6 +29,12 @@ SID_RESPONDER = "IrcliResponderReadWrite"
 SID_ANALYST = "IrcliAnalystRead"
 SID_DENY_READ = "IrcliDenyReadToOthers"
 SID_DENY_WRITE = "IrcliDenyWriteToOthers"
+SID_DENY_CONFIG = "IrcliDenyBucketChangesButBreakGlass"
+CONFIG_ACTIONS = ["s3:BypassGovernanceRetention", "s3:DeleteBucketPolicy",
+                  "s3:PutBucketObjectLockConfiguration", "s3:PutBucketPolicy",
+                  "s3:PutBucketVersioning", "s3:PutLifecycleConfiguration"]
+KNOWN_SIDS = (SID_TLS, SID_RESPONDER, SID_ANALYST, SID_DENY_READ, SID_DENY_WRITE,
+              SID_DENY_CONFIG)
 
 _ROLE_ARN = re.compile(r"^arn:[\w-]+:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 _ASSUMED = re.compile(r"^arn:([\w-]+):sts::(\d{12}):assumed-role/([\w+=,.@-]+)/.+$")
@@ -53,7 +65,8 @@ def bucket_resources(partition: str, bucket: str) -> list[str]:
 
 
 def desired_statements(partition: str, bucket: str, responder: str,
-                       analysts: list[str]) -> list[dict[str, Any]]:
+                       analysts: list[str], break_glass: str | None = None
+                       ) -> list[dict[str, Any]]:
     """The statements ``evidence init`` puts, in order."""
     resources = bucket_resources(partition, bucket)
     readers = sorted({responder, *analysts})
@@ -73,8 +86,63 @@ def desired_statements(partition: str, bucket: str, responder: str,
         {"Sid": SID_DENY_WRITE, "Effect": "Deny", "Principal": "*", "Action": GUARDED_WRITES,
          "Resource": resources,
          "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [responder]}}},
+        config_statement(partition, bucket, break_glass),
     ]
     return statements
+
+
+def config_statement(partition: str, bucket: str, break_glass: str | None) -> dict[str, Any]:
+    """Deny the actions that would undo the bucket's protection to all but ``break_glass``."""
+    statement: dict[str, Any] = {
+        "Sid": SID_DENY_CONFIG, "Effect": "Deny", "Principal": "*",
+        "Action": CONFIG_ACTIONS, "Resource": bucket_resources(partition, bucket)}
+    if break_glass:
+        statement["Condition"] = {"ArnNotEquals": {"aws:PrincipalArn": [break_glass]}}
+    return statement
+
+
+def break_glass_roles(statements: list[dict[str, Any]]) -> list[str] | None:
+    """The principals an existing config-deny statement exempts (None: no such statement)."""
+    found = next((s for s in statements if s.get("Sid") == SID_DENY_CONFIG), None)
+    if found is None:
+        return None
+    values = found.get("Condition", {}).get("ArnNotEquals", {}).get("aws:PrincipalArn", [])
+    return [values] if isinstance(values, str) else [str(v) for v in values]
+
+
+def config_gaps(statements: list[dict[str, Any]], responder: str | None,
+                break_glass: str | None) -> list[str]:
+    """Why the policy does not protect itself (empty when it does)."""
+    found = next((s for s in statements if s.get("Sid") == SID_DENY_CONFIG), None)
+    if found is None:
+        return ["no statement denies changing the policy, Object Lock, versioning or "
+                "lifecycle: anyone with s3:PutBucketPolicy can undo every protection"]
+    gaps: list[str] = []
+    actions = found.get("Action", [])
+    actions = {actions} if isinstance(actions, str) else set(actions)
+    if found.get("Effect") != "Deny" or found.get("Principal") != "*" or \
+            "NotAction" in found or "NotPrincipal" in found or "NotResource" in found:
+        gaps.append(f"{SID_DENY_CONFIG} is not a Deny for every principal")
+    if "s3:*" not in actions:
+        gaps += [f"{a} is not denied" for a in CONFIG_ACTIONS if a not in actions]
+    condition = found.get("Condition")
+    exempt = break_glass_roles(statements) or []
+    if condition and (set(condition) != {"ArnNotEquals"} or not isinstance(
+            condition["ArnNotEquals"], dict) or set(condition["ArnNotEquals"]) != {
+            "aws:PrincipalArn"}):
+        gaps.append(f"{SID_DENY_CONFIG} has a condition other than the break-glass exemption")
+    for arn in exempt:
+        if not re.fullmatch(r"arn:[\w-]+:iam::\d{12}:role/[\w+=,.@/-]+", arn):
+            gaps.append(f"the exemption {arn} is not one IAM role")
+        elif responder and arn == responder:
+            gaps.append("the responder role is exempt: its everyday credentials could undo "
+                        "the protection (name a separate break-glass role)")
+    if break_glass and exempt != [break_glass]:
+        gaps.append(f"exempts {', '.join(exempt) or 'nobody'}, not the break-glass role "
+                    f"{break_glass}")
+    if len(exempt) > 1:
+        gaps.append(f"exempts {len(exempt)} principals; one break-glass role is the design")
+    return gaps
 
 
 def normalize(statement: dict[str, Any]) -> dict[str, Any]:

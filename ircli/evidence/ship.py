@@ -3,9 +3,10 @@
 Each file goes up with Content-MD5 and an S3 SHA-256 checksum, so S3 rejects a body that
 changed on the way (and a locked bucket accepts no PUT without one). Only files that changed
 since their last upload are sent; ``manifest.json`` then records, for every key, the latest
-version id S3 assigned and its sha256. A local copy of the manifest (and ``.evidence.json``,
-what was last shipped where) lives in the case directory, so a later ``evidence sync`` knows
-what is still pending.
+version id S3 assigned and its sha256. With a signing key, each ship then writes an anchor
+(``anchors/<seq>.json``, see :mod:`ircli.evidence.anchor`): the signed chain head. A local
+copy of the manifest (and ``.evidence.json``, what was last shipped where) lives in the case
+directory, so a later ``evidence sync`` knows what is still pending.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 
 from ircli.core.case import Case
 from ircli.core.clock import iso
+from ircli.evidence import anchor as anc
 
 MANIFEST = "manifest.json"
+AUDIT = "audit.jsonl"
 STATE = ".evidence.json"
 FORMAT = "ircli-evidence-manifest/1"
 _IN_MEMORY_LIMIT = 64 * 1024 * 1024
@@ -102,10 +105,12 @@ class ShipResult:
     uploaded: list[str] = field(default_factory=list)
     objects: int = 0
     manifest_version_id: str | None = None
+    anchor: str | None = None  # the latest anchor's key; None when the case is not signed
 
     def to_dict(self) -> dict[str, Any]:
         return {"bucket": self.bucket, "prefix": self.prefix, "uploaded": self.uploaded,
-                "objects": self.objects, "manifest_version_id": self.manifest_version_id}
+                "objects": self.objects, "manifest_version_id": self.manifest_version_id,
+                "anchored": self.anchor is not None, "anchor": self.anchor}
 
 
 class CaseUploader:
@@ -123,15 +128,21 @@ class CaseUploader:
         self.state: dict[str, Any] = state if state.get("bucket") == bucket else \
             {"bucket": bucket, "files": {}, "manifest_sha256": None}
 
-    def pending(self) -> list[str]:
-        """Files (and the manifest) not yet in the bucket as they are on disk."""
+    def pending(self, signed: bool = False) -> list[str]:
+        """Files (and the manifest, and its anchor) not yet in the bucket as on disk."""
         todo = [rel for rel in evidence_files(self.case.path) if self._changed(rel)]
         if todo or self.state.get("manifest_sha256") != \
                 digest_bytes(manifest_bytes(self.manifest)).sha256:
             todo.append(MANIFEST)
+        if signed and (MANIFEST in todo or self._unanchored()):
+            todo.append(anc.ANCHORS)
         return todo
 
-    def ship(self, produced_by: str, now: datetime) -> ShipResult:
+    def _unanchored(self) -> bool:
+        return self.state.get("anchored_manifest_sha256") != self.state.get("manifest_sha256")
+
+    def ship(self, produced_by: str, now: datetime, signer: anc.Signer | None = None
+             ) -> ShipResult:
         result = ShipResult(self.bucket, self.prefix)
         entries = {e["path"]: e for e in self.manifest["objects"]}
         for rel in evidence_files(self.case.path):
@@ -149,6 +160,9 @@ class CaseUploader:
                 "produced_at": iso(datetime.fromtimestamp(stat.st_mtime, timezone.utc)),
                 "shipped_at": iso(now)}
             self.state["files"][rel] = [stat.st_size, stat.st_mtime_ns, digest.sha256]
+            if rel == AUDIT:  # the head of exactly the bytes shipped, for the anchor
+                self.state["audit_head"] = list(anc.audit_head(
+                    data if data is not None else path.read_bytes()))
             result.uploaded.append(key)
             self.manifest["objects"] = sorted(entries.values(), key=lambda e: str(e["key"]))
             _write_json(self.case.path / MANIFEST, self.manifest)
@@ -163,9 +177,31 @@ class CaseUploader:
             _write_json(self.case.path / MANIFEST, self.manifest)
             _write_json(self.case.path / STATE, self.state)
             result.uploaded.append(self.prefix + MANIFEST)
+        if signer is not None and self.state.get("manifest_sha256") and self._unanchored():
+            result.uploaded.append(self._anchor(signer, now))
         result.objects = len(self.manifest["objects"])
         result.manifest_version_id = self.state.get("manifest_version_id")
+        if not self._unanchored() and self.state.get("anchor_seq"):
+            result.anchor = anc.anchor_key(self.prefix, int(self.state["anchor_seq"]))
         return result
+
+    def _anchor(self, signer: anc.Signer, now: datetime) -> str:
+        """Sign the head just shipped and write it once, to a key of its own."""
+        seq = int(self.state.get("anchor_seq") or 0) + 1
+        lines, head = self.state.get("audit_head") or (0, anc.GENESIS)
+        payload = anc.new_payload(self.case.case_id, seq,
+                                  str(self.state.get("anchor_sha256") or anc.GENESIS),
+                                  str(self.state["manifest_sha256"]),
+                                  str(self.state.get("manifest_version_id")),
+                                  (int(lines), str(head)), iso(now))
+        body = anc.document_bytes(signer.sign(payload))
+        digest = digest_bytes(body)
+        key = anc.anchor_key(self.prefix, seq)
+        self._put(key, body, digest, once=True)
+        self.state.update(anchor_seq=seq, anchor_sha256=digest.sha256,
+                          anchored_manifest_sha256=self.state["manifest_sha256"])
+        _write_json(self.case.path / STATE, self.state)
+        return key
 
     def add_remote(self, entry: dict[str, Any]) -> None:
         """List an object someone else uploaded into the case prefix (the collector's archive,
@@ -185,9 +221,11 @@ class CaseUploader:
         entry = next((e for e in self.manifest["objects"] if e["path"] == rel), None)
         return entry is None or entry["sha256"] != digest_file(path).sha256
 
-    def _put(self, key: str, body: bytes | Path, digest: Digest) -> str:
+    def _put(self, key: str, body: bytes | Path, digest: Digest, *, once: bool = False) -> str:
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentMD5": digest.md5_b64,
                                   "ChecksumSHA256": digest.sha256_b64}
+        if once:  # S3 conditional write: refused (412) when the key already exists
+            params["IfNoneMatch"] = "*"
         if isinstance(body, Path):
             with body.open("rb") as fh:
                 resp = self.s3.put_object(Body=fh, **params)

@@ -20,6 +20,8 @@ from ircli.core.config import how_to_set_bucket
 from ircli.core.engine import RunContext, StepResult
 from ircli.core.errors import UserError
 from ircli.core.session import AwsSession
+from ircli.evidence.anchor import Signer
+from ircli.evidence.settings import signing_key
 from ircli.evidence.ship import CaseUploader, ShipResult
 from ircli.steps.base import Step
 
@@ -43,11 +45,12 @@ class CaseShipper:
 
     # Every command that changes or collects something ships its case: `ircli policy` adds
     # these to the steps' own permissions (GetObject: a case only in the bucket is continued,
-    # and a tagged case is confirmed there, see ircli.evidence.fetch).
-    permissions: ClassVar[tuple[str, ...]] = ("s3:PutObject", "s3:GetObject")
+    # and a tagged case is confirmed there, see ircli.evidence.fetch; kms:Sign for the
+    # anchors, with a signing key).
+    permissions: ClassVar[tuple[str, ...]] = ("s3:PutObject", "s3:GetObject", "kms:Sign")
 
     def __init__(self, ctx: RunContext, bucket: str | None, command: str, *,
-                 start_after: str | None = None) -> None:
+                 start_after: str | None = None, signing_key: str | None = None) -> None:
         self.ctx = ctx
         self.bucket = bucket
         self.command = command
@@ -56,7 +59,9 @@ class CaseShipper:
         self.failure: str | None = None
         self.last: ShipResult | None = None
         self.uploaded: list[str] = []
+        self.signing_key = signing_key
         self._s3: Any = None
+        self._signer: Signer | None = None
 
     def after_step(self, step: Step, result: StepResult) -> None:
         if step.name == self.start_after:
@@ -70,9 +75,12 @@ class CaseShipper:
             return
         try:
             if self._s3 is None:
-                self._s3 = evidence_session(self.ctx.aws).client("s3")
+                session = evidence_session(self.ctx.aws)
+                self._s3 = session.client("s3")
+                key = self.signing_key or signing_key(strict=False)
+                self._signer = Signer(session.client("kms"), key) if key else None
             uploader = CaseUploader(self._s3, self.bucket, case)
-            self.last = uploader.ship(self.command, self.ctx.clock.now())
+            self.last = uploader.ship(self.command, self.ctx.clock.now(), self._signer)
             self.uploaded += [k for k in self.last.uploaded if k not in self.uploaded]
         except Exception as err:  # evidence storage must never break the operation
             self.failure = describe(err)
@@ -94,8 +102,13 @@ class CaseShipper:
                     "remediation": f"The case is complete on local disk; run `ircli evidence "
                                    f"sync {case_id}` when the bucket is reachable."}
         assert self.last is not None
-        return {"shipped": True, "pending": False, **self.last.to_dict(),
+        data = {"shipped": True, "pending": False, **self.last.to_dict(),
                 "uploaded": self.uploaded}
+        if self._signer is None:
+            data["anchor_note"] = ("no [evidence] signing_key is configured: the chain head "
+                                   "is not signed, so `evidence verify` cannot tell a "
+                                   "recomputed chain from this one")
+        return data
 
     def warnings(self) -> list[str]:
         if self.failure:
@@ -104,15 +117,19 @@ class CaseShipper:
         return []
 
 
-def sync_case(aws: AwsSession, bucket: str, case_id: str, now: datetime) -> dict[str, Any]:
-    """Upload whatever of a local case is not yet in the bucket (``ircli evidence sync``)."""
+def sync_case(aws: AwsSession, bucket: str, case_id: str, now: datetime,
+              key_id: str | None = None) -> dict[str, Any]:
+    """Upload whatever of a local case is not yet in the bucket (``ircli evidence sync``),
+    and sign its head when a signing key is configured."""
     case = open_case(case_id, now, create=False)
     runs = case.data.get("runs") or [{}]
+    key_id = signing_key(key_id)
+    signer = Signer(aws.client("kms"), key_id) if key_id else None
     with case.locked():
         uploader = CaseUploader(aws.client("s3"), bucket, case)
-        pending = uploader.pending()
+        pending = uploader.pending(signed=signer is not None)
         try:
-            result = uploader.ship(str(runs[-1].get("command") or "unknown"), now)
+            result = uploader.ship(str(runs[-1].get("command") or "unknown"), now, signer)
         except botocore.exceptions.ClientError as err:
             known = translate(err)
             if known is not None:

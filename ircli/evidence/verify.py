@@ -5,6 +5,14 @@ manifest names each key's version and sha256; the object is streamed and re-hash
 version must still be the current one (anything written later by anyone shows as a newer
 version or a delete marker), it must be under Object Lock retention, and ``audit.jsonl``'s
 hash chain must hold. Objects in the case prefix the manifest does not list are mismatches.
+
+Object Lock keeps every version, so the history is read too: each version of ``audit.jsonl``
+must extend the one before (append-only), each version of ``manifest.json`` must keep every
+entry of the one before (an entry may only move to a newer version of its key), and a delete
+marker on either is tampering. Last, the anchors (:mod:`ircli.evidence.anchor`): each must
+verify with the verifier's KMS key and sign a manifest version the bucket holds, and the
+newest must sign the current manifest and audit head — which a chain recomputed by someone
+without the key cannot match.
 """
 
 from __future__ import annotations
@@ -22,9 +30,8 @@ import botocore.exceptions
 from ircli.core.audit import verify_chain
 from ircli.core.awserrors import error_code
 from ircli.core.errors import NotFound
-from ircli.evidence.ship import MANIFEST, case_prefix
-
-AUDIT = "audit.jsonl"
+from ircli.evidence import anchor as anc
+from ircli.evidence.ship import AUDIT, MANIFEST, case_prefix
 
 
 @dataclass
@@ -48,6 +55,10 @@ class VerifyReport:
     case_id: str
     bucket: str
     objects: list[ObjectCheck]
+    signing_key: str | None = None
+    anchored: bool = False
+    anchors: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -59,34 +70,80 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"case_id": self.case_id, "bucket": self.bucket, "ok": self.ok,
+                "anchored": self.anchored, "anchors": self.anchors,
+                "signing_key": self.signing_key, "warnings": self.warnings,
                 "objects": [o.to_dict() for o in self.objects], "mismatches": self.mismatches}
 
 
-def _latest_versions(s3: Any, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
-    """key -> its latest version (``DeleteMarker: True`` when a delete marker is latest)."""
-    latest: dict[str, dict[str, Any]] = {}
+@dataclass
+class Listing:
+    """Every version and delete marker under a prefix; versions oldest first, as stored."""
+
+    versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    markers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    latest: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def order(self, key: str) -> dict[str, int]:
+        return {str(v.get("VersionId")): i for i, v in enumerate(self.versions.get(key, []))}
+
+    def all_keys(self) -> set[str]:
+        return set(self.versions) | set(self.markers)
+
+
+def list_versions(s3: Any, bucket: str, prefix: str) -> Listing:
+    """S3 lists each key's versions newest first ("in the order they were stored, most
+    recent first"); the listing keeps them oldest first."""
+    listing = Listing()
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         for version in page.get("Versions", []):
+            listing.versions.setdefault(version["Key"], []).insert(0, version)
             if version.get("IsLatest"):
-                latest[version["Key"]] = version
+                listing.latest[version["Key"]] = version
         for marker in page.get("DeleteMarkers", []):
+            listing.markers.setdefault(marker["Key"], []).append(marker)
             if marker.get("IsLatest"):
-                latest[marker["Key"]] = {**marker, "DeleteMarker": True}
-    return latest
+                listing.latest[marker["Key"]] = {**marker, "DeleteMarker": True}
+    return listing
 
 
-def _load_manifest(s3: Any, bucket: str, case_id: str) -> tuple[dict[str, Any], str]:
+def _marker_problems(listing: Listing, key: str) -> list[str]:
+    return [f"tampering: a delete marker (version {m.get('VersionId')}, "
+            f"{_when(m)}) was put on it; ircli never deletes evidence"
+            for m in listing.markers.get(key, [])]
+
+
+def _when(item: dict[str, Any]) -> str:
+    stamp = item.get("LastModified")
+    return stamp.isoformat() if isinstance(stamp, datetime) else str(stamp)
+
+
+def _read(s3: Any, bucket: str, key: str, version: str) -> bytes:
+    return bytes(s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read())
+
+
+def _load_manifests(s3: Any, bucket: str, case_id: str, listing: Listing
+                    ) -> list[tuple[str, str, dict[str, Any] | None]]:
+    """(version id, sha256, parsed or None) of every manifest version, oldest first."""
     key = case_prefix(case_id) + MANIFEST
-    try:
-        resp = s3.get_object(Bucket=bucket, Key=key)
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) in ("NoSuchKey", "404"):
-            raise NotFound(f"s3://{bucket}/{key} does not exist: case {case_id} was never "
-                           "shipped to this bucket.",
-                           f"Run `ircli evidence sync {case_id}` on the responder's machine, "
-                           "or check --evidence-bucket.") from err
-        raise
-    return json.loads(resp["Body"].read()), str(resp.get("VersionId"))
+    versions = listing.versions.get(key, [])
+    if not versions:
+        marked = " (only a delete marker is there: tampering)" if listing.markers.get(key) \
+            else ""
+        raise NotFound(f"s3://{bucket}/{key} does not exist{marked}: case {case_id} was never "
+                       "shipped to this bucket.",
+                       f"Run `ircli evidence sync {case_id}` on the responder's machine, "
+                       "or check --evidence-bucket.")
+    out: list[tuple[str, str, dict[str, Any] | None]] = []
+    for version in versions:
+        vid = str(version.get("VersionId"))
+        body = _read(s3, bucket, key, vid)
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        out.append((vid, hashlib.sha256(body).hexdigest(), doc if isinstance(doc, dict)
+                    else None))
+    return out
 
 
 def _retention_problem(head: dict[str, Any], now: datetime) -> str | None:
@@ -143,31 +200,213 @@ def _chain_problems(data: bytes) -> list[str]:
         return verify_chain(path)
 
 
-def verify_case(s3: Any, bucket: str, case_id: str, now: datetime) -> VerifyReport:
-    """Check every manifest entry and every object under the case prefix."""
+def _manifest_history(manifests: list[tuple[str, str, dict[str, Any] | None]],
+                      listing: Listing) -> list[str]:
+    """Each manifest version keeps every entry of the one before; an entry changes only by
+    moving to a newer version of its own key."""
+    problems: list[str] = []
+    prev: tuple[str, dict[str, Any]] | None = None
+    for vid, _sha, doc in manifests:
+        if doc is None:
+            problems.append(f"version {vid} is not a JSON manifest")
+            continue
+        if prev is not None:
+            prev_vid, before = prev
+            if doc.get("case_id") != before.get("case_id"):
+                problems.append(f"version {vid} names case {doc.get('case_id')}, version "
+                                f"{prev_vid} named {before.get('case_id')}")
+            now = {str(e.get("path")): e for e in doc.get("objects", []) if isinstance(e, dict)}
+            for old in before.get("objects", []):
+                path = str(old.get("path"))
+                new = now.get(path)
+                if new is None:
+                    problems.append(f"version {vid} drops {path}, which version {prev_vid} "
+                                    "listed (entries are never removed)")
+                elif new.get("key") != old.get("key"):
+                    problems.append(f"version {vid} moves {path} to another key")
+                elif new.get("version_id") == old.get("version_id"):
+                    if (new.get("sha256"), new.get("size")) != (old.get("sha256"),
+                                                                old.get("size")):
+                        problems.append(f"version {vid} changes the recorded sha256 or size "
+                                        f"of {path} version {old.get('version_id')}")
+                else:
+                    rank = listing.order(str(old.get("key")))
+                    if rank.get(str(new.get("version_id")), -1) <= \
+                            rank.get(str(old.get("version_id")), -1):
+                        problems.append(f"version {vid} points {path} back from version "
+                                        f"{old.get('version_id')} to the older or unknown "
+                                        f"{new.get('version_id')}")
+        prev = (vid, doc)
+    return problems
+
+
+def _audit_history(s3: Any, bucket: str, key: str, listing: Listing
+                   ) -> tuple[list[str], dict[str, tuple[int, str]]]:
+    """Each stored version of the audit log must start with the one before (append-only);
+    also the (lines, head) of each version, for the anchors."""
+    problems: list[str] = []
+    heads: dict[str, tuple[int, str]] = {}
+    prev: tuple[str, bytes] | None = None
+    for version in listing.versions.get(key, []):
+        vid = str(version.get("VersionId"))
+        data = _read(s3, bucket, key, vid)
+        heads[vid] = anc.audit_head(data)
+        if prev is not None and not data.startswith(prev[1]):
+            problems.append(f"version {vid} does not extend version {prev[0]}: lines were "
+                            "removed or changed, and the log is append-only")
+        prev = (vid, data)
+    return problems, heads
+
+
+@dataclass
+class _History:
+    """What the anchors are checked against."""
+
+    manifests: list[tuple[str, str, dict[str, Any] | None]]
+    audit_heads: dict[str, tuple[int, str]]
+
+
+def _check_anchors(s3: Any, kms: Any, bucket: str, prefix: str, listing: Listing,
+                   history: _History, key_id: str | None, report: VerifyReport) -> None:
+    keys = sorted(k for k in listing.all_keys() if k.startswith(prefix + anc.ANCHORS))
+    report.anchors = len(keys)
+    check = ObjectCheck(prefix + anc.ANCHORS)
+    if not keys:
+        if key_id:
+            check.problems.append("no anchor: the chain head was never signed, so a chain "
+                                  "recomputed without the key cannot be told apart")
+            report.objects.append(check)
+        else:
+            report.warnings.append(
+                "the chain is not anchored (no signing key, no anchors): verify proves the "
+                "objects match the manifest, not that the manifest is the responder's")
+        return
+    if key_id is None:
+        report.warnings.append(
+            "no --signing-key given: the anchors were checked with the key each names, which "
+            "anyone could have made; pass the signing key's ARN to prove who signed")
+    elif key_id.startswith("alias/"):
+        report.warnings.append(f"{key_id} is an alias, and an alias can be moved to another "
+                               "key: pin the signing key by its ARN")
+    manifests = {vid: (sha, doc) for vid, sha, doc in history.manifests}
+    manifest_rank = {vid: i for i, (vid, _s, _d) in enumerate(history.manifests)}
+    prev_sha, last_rank, payload = anc.GENESIS, -1, None
+    for seq, key in enumerate(keys, start=1):
+        where = key[len(prefix):]
+        check.problems += [f"{where}: {p}" for p in _marker_problems(listing, key)]
+        versions = listing.versions.get(key, [])
+        if not versions:
+            check.problems.append(f"{where}: missing")
+            continue
+        if len(versions) > 1:
+            check.problems.append(f"{where}: written {len(versions)} times (an anchor is "
+                                  "written once)")
+        body = _read(s3, bucket, key, str(versions[0].get("VersionId")))
+        try:
+            document = json.loads(body)
+            payload = document["payload"]
+            assert isinstance(payload, dict)
+        except (ValueError, KeyError, TypeError, AssertionError):
+            check.problems.append(f"{where}: not an anchor document")
+            payload = None
+            continue
+        if key != anc.anchor_key(prefix, seq) or payload.get("seq") != seq:
+            check.problems.append(f"{where}: out of sequence (expected anchor {seq})")
+        if payload.get("case_id") != report.case_id:
+            check.problems.append(f"{where}: signs case {payload.get('case_id')}")
+        if payload.get("prev_anchor_sha256") != prev_sha:
+            check.problems.append(f"{where}: does not chain to the anchor before it")
+        prev_sha = hashlib.sha256(body).hexdigest()
+        verify_with = key_id or str(document.get("key_id"))
+        try:
+            valid = anc.signature_valid(kms, verify_with, document)
+        except botocore.exceptions.ClientError as err:
+            check.problems.append(f"{where}: cannot be verified with {verify_with} "
+                                  f"({error_code(err)})")
+            continue
+        if not valid:
+            check.problems.append(f"{where}: the signature does not verify with {verify_with}: "
+                                  "the head it names was not signed by that key")
+            continue
+        mvid = str(payload.get("manifest_version_id"))
+        stored = manifests.get(mvid)
+        if stored is None or stored[0] != payload.get("manifest_sha256"):
+            check.problems.append(f"{where}: signs manifest version {mvid}, which the bucket "
+                                  "does not hold with that sha256")
+            continue
+        if manifest_rank[mvid] < last_rank:
+            check.problems.append(f"{where}: signs an older manifest than the anchor before it")
+        last_rank = manifest_rank[mvid]
+        audit = next((e for e in (stored[1] or {}).get("objects", [])
+                      if isinstance(e, dict) and e.get("path") == AUDIT), {})
+        head = history.audit_heads.get(str(audit.get("version_id")))
+        if head != (payload.get("audit_lines"), payload.get("audit_head")):
+            check.problems.append(f"{where}: the audit head it signs ({payload.get('audit_lines')}"
+                                  f" lines) is not the audit log that manifest version lists")
+    current = history.manifests[-1][0]
+    if payload is not None and not check.problems and \
+            payload.get("manifest_version_id") != current:
+        check.problems.append(
+            f"the current manifest (version {current}) is not signed; the newest anchor signs "
+            f"version {payload.get('manifest_version_id')} (written by someone without the "
+            "key, or a ship cut short before signing: `evidence sync` on the responder's "
+            "machine signs its own)")
+    check.version_id = keys[-1][len(prefix):]
+    report.anchored = key_id is not None and not check.problems
+    report.objects.append(check)
+
+
+def verify_case(s3: Any, bucket: str, case_id: str, now: datetime, *, kms: Any = None,
+                signing_key: str | None = None) -> VerifyReport:
+    """Check every manifest entry, every object under the case prefix, the history of the
+    manifest and the audit log, and the anchors (with ``kms``)."""
     prefix = case_prefix(case_id)
-    manifest, manifest_version = _load_manifest(s3, bucket, case_id)
-    latest = _latest_versions(s3, bucket, prefix)
-    entries: list[dict[str, Any]] = list(manifest.get("objects", []))
-    report = VerifyReport(case_id, bucket, [])
+    listing = list_versions(s3, bucket, prefix)
+    manifests = _load_manifests(s3, bucket, case_id, listing)
+    manifest_version, _sha, parsed = manifests[-1]
+    manifest = parsed or {}
+    latest = listing.latest
+    entries: list[dict[str, Any]] = [e for e in manifest.get("objects", [])
+                                     if isinstance(e, dict)]
+    report = VerifyReport(case_id, bucket, [], signing_key=signing_key)
     manifest_check = ObjectCheck(prefix + MANIFEST, manifest_version)
+    if latest.get(prefix + MANIFEST, {}).get("DeleteMarker"):
+        manifest_check.problems.append("deleted: a delete marker hides it (verified the "
+                                       "newest version under it)")
+    manifest_check.problems += _marker_problems(listing, prefix + MANIFEST)
     try:
         head = s3.head_object(Bucket=bucket, Key=prefix + MANIFEST, VersionId=manifest_version)
         if problem := _retention_problem(head, now):
             manifest_check.problems.append(problem)
     except botocore.exceptions.ClientError as err:
         manifest_check.problems.append(f"cannot be read ({error_code(err)})")
-    if manifest.get("case_id") != case_id:
+    if parsed is None:
+        manifest_check.problems.append("is not a JSON manifest")
+    elif manifest.get("case_id") != case_id:
         manifest_check.problems.append(f"names case {manifest.get('case_id')}, not {case_id}")
     if not any(str(e.get("key")).endswith("/" + AUDIT) for e in entries):
         manifest_check.problems.append("lists no audit.jsonl")
+    manifest_check.problems += _manifest_history(manifests, listing)
     report.objects.append(manifest_check)
     listed = {str(e.get("key")) for e in entries}
     for entry in entries:
         report.objects.append(_check_object(s3, bucket, entry, latest.get(str(entry.get("key"))),
                                             now))
+    audit_key = prefix + AUDIT
+    history_problems, heads = _audit_history(s3, bucket, audit_key, listing)
+    history_problems += _marker_problems(listing, audit_key)
+    if history_problems:
+        audit_check = next((o for o in report.objects if o.key == audit_key), None)
+        if audit_check is None:
+            audit_check = ObjectCheck(audit_key)
+            report.objects.append(audit_check)
+        audit_check.problems += history_problems
     for key, version in sorted(latest.items()):
-        if key not in listed and key != prefix + MANIFEST and not version.get("DeleteMarker"):
+        if key not in listed and key != prefix + MANIFEST and not version.get("DeleteMarker") \
+                and not key.startswith(prefix + anc.ANCHORS):
             report.objects.append(ObjectCheck(key, version.get("VersionId"),
                                               problems=["in the bucket but not in the manifest"]))
+    if kms is not None:
+        _check_anchors(s3, kms, bucket, prefix, listing, _History(manifests, heads),
+                       signing_key, report)
     return report

@@ -43,6 +43,7 @@ from ircli.liveresponse.upload import (
     StoredObject,
     archive_key,
     bucket_region,
+    check_single_upload,
     presign_put,
     read_back,
     require_bucket,
@@ -64,6 +65,7 @@ class Collect(Step):
         "ssm:GetDocument", "ssm:CreateDocument", "ssm:UpdateDocument",
         "ssm:UpdateDocumentDefaultVersion", "ssm:AddTagsToResource", "ssm:SendCommand",
         "ssm:GetCommandInvocation", "ssm:CancelCommand", "s3:ListBucket",
+        "s3:ListBucketVersions",  # the host's key must have exactly one version
         "s3:PutObject",  # signs the presigned URL the host uploads with
         "s3:GetObject", "s3:GetObjectVersion",
     )
@@ -188,6 +190,7 @@ def _judge(ctx: RunContext, collection: Collection, inv: dict[str, Any], timeout
     stored = read_back(ctx.aws, collection.bucket, collection.key)
     _verify(collection, result, stored, iid)
     assert stored is not None
+    check_single_upload(ctx.aws, collection.bucket, collection.key, stored, result, iid)
     collection.version_id, collection.sha256, collection.size = (
         stored.version_id, stored.sha256, stored.size)
     incomplete = sum(int(result.get(k) or 0) for k in (

@@ -45,7 +45,7 @@ def test_collect_runs_the_collector_and_verifies_the_archive(cli: RunCli, lab: L
     body = obj["Body"].read()
     assert obj["VersionId"] == data["version_id"]
     assert (len(body), hashlib.sha256(body).hexdigest()) == (data["size"], data["sha256"])
-    assert obj["ObjectLockMode"] == "GOVERNANCE"  # the bucket's default retention applies
+    assert obj["ObjectLockMode"] == "COMPLIANCE"  # the bucket's default retention applies
     assert verify_archive(body).problems == []
     assert data["collector"]["status"] == "complete"
     assert data["collector"]["steps_ok"] == 3 and data["collector"]["steps_failed"] == 0

@@ -43,7 +43,7 @@ def test_init_creates_bucket_with_every_setting(clients: Any, cli: RunCli) -> No
                   json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])["Statement"]}
     assert set(statements) == {"IrcliDenyInsecureTransport", "IrcliResponderReadWrite",
                                "IrcliAnalystRead", "IrcliDenyReadToOthers",
-                               "IrcliDenyWriteToOthers"}
+                               "IrcliDenyWriteToOthers", "IrcliDenyBucketChangesButBreakGlass"}
     tls = statements["IrcliDenyInsecureTransport"]
     assert tls["Effect"] == "Deny" and tls["Condition"] == {
         "Bool": {"aws:SecureTransport": "false"}}
@@ -83,7 +83,7 @@ def test_init_defaults_responder_to_caller_and_warns_without_kms(clients: Any,
     responder = next(s for s in policy["Statement"] if s["Sid"] == "IrcliResponderReadWrite")
     assert responder["Principal"] == {"AWS": ["arn:aws:iam::123456789012:user/moto"]}
     lock = clients("s3").get_object_lock_configuration(Bucket=BUCKET)["ObjectLockConfiguration"]
-    assert lock["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 90, "Years": 0}
+    assert lock["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": 90, "Years": 0}
 
 
 def test_init_repairs_drift(clients: Any, cli: RunCli) -> None:
@@ -109,11 +109,14 @@ def test_init_repairs_drift(clients: Any, cli: RunCli) -> None:
 
 
 def test_check_passes_after_init(cli: RunCli, clients: Any) -> None:
-    assert _init(cli, "--kms-key-id", KMS)[0] == 0
-    code, data = cli_json(cli, "evidence", "check", "--bucket", BUCKET)
+    code, made = _init(cli, "--kms-key-id", KMS)
+    assert code == 0
+    code, data = cli_json(cli, "evidence", "check", "--bucket", BUCKET, "--signing-key",
+                          made["signing_key"])
     assert code == 0
     assert all(c["status"] == "pass" for c in data["checks"]), data["checks"]
-    code, out, _err = cli("evidence", "check", "--bucket", BUCKET)
+    code, out, _err = cli("evidence", "check", "--bucket", BUCKET, "--signing-key",
+                          made["signing_key"])
     assert code == 0 and "passes every check" in out
 
 

@@ -126,8 +126,11 @@ def test_edited_audit_line_fails_verify(
                           evidence_bucket)
     assert code == 3
     key = f"cases/{case_id}/audit.jsonl"
-    assert data["mismatches"] == [
-        f"{key}: audit chain: line 3 does not follow the line before it (edited or removed)"]
+    assert data["mismatches"][0] == \
+        f"{key}: audit chain: line 3 does not follow the line before it (edited or removed)"
+    # ... and the stored history shows the shipped log was rewritten, not appended to.
+    assert data["mismatches"][1].startswith(f"{key}: version ")
+    assert data["mismatches"][1].endswith("the log is append-only") and len(data["mismatches"]) == 2
 
 
 def test_deleted_manifest_entry_fails_verify_and_names_the_object(
@@ -140,7 +143,9 @@ def test_deleted_manifest_entry_fails_verify_and_names_the_object(
     code, data = cli_json(cli, "evidence", "verify", contained["case_id"],
                           "--evidence-bucket", evidence_bucket)
     assert code == 3
-    assert data["mismatches"] == [f"{prefix}case.json: in the bucket but not in the manifest"]
+    assert data["mismatches"][-1] == f"{prefix}case.json: in the bucket but not in the manifest"
+    assert len(data["mismatches"]) == 2 and " drops case.json, which version " in \
+        data["mismatches"][0]  # the manifest's own history shows the entry was removed
 
 
 def test_release_ships_new_versions_and_verify_still_passes(
