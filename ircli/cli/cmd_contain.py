@@ -1,18 +1,31 @@
-"""`ircli contain INSTANCE_ID`."""
+"""`ircli contain INSTANCE_ID [INSTANCE_ID…]`, `--targets-file FILE`, `--filter tag:K=V`.
+
+One instance runs the plan-confirm-run flow; several run as a fleet (ircli.cli.fleet): one
+case each, every plan shown, one question, bounded parallel runs, the worst exit code.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from ircli.cli.complete import complete_case_id
 from ircli.cli.confirm import confirm_new_case, instance_from_input
-from ircli.cli.flow import plan_confirm_run, under_planned_case
+from ircli.cli.flow import Run, plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 
 
 @click.command("contain")
-@click.argument("instance_id")
+@click.argument("instance_ids", metavar="INSTANCE_ID...", nargs=-1)
+@click.option("--targets-file", type=click.File("r"),
+              help="Also every instance id in this file, one per line (- for stdin).")
+@click.option("--filter", "filters", multiple=True, metavar="tag:KEY=VALUE",
+              help="Also every live instance with this tag (repeatable; all must match). "
+                   "The plan lists them before anything changes.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Several instances: how many are contained at once.")
 @click.option("--case-id", shell_complete=complete_case_id,
               help="Case to record under (default: the instance's open case, or new).")
 @click.option("--new-case", is_flag=True,
@@ -35,7 +48,8 @@ from ircli.cli.options import GlobalOptions, global_options
                    "its archive in the evidence bucket.")
 @global_options
 @click.pass_obj
-def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, new_case: bool,
+def contain_cmd(opts: GlobalOptions, instance_ids: tuple[str, ...], targets_file: Any,
+                filters: tuple[str, ...], parallel: int, case_id: str | None, new_case: bool,
                 reason: str | None, dry_run: bool, yes: bool, no_snapshot: bool,
                 wait_snapshots: bool,
                 ssm_egress: str, analyst_sg: str | None, detach_profile: bool,
@@ -46,18 +60,50 @@ def contain_cmd(opts: GlobalOptions, instance_id: str, case_id: str | None, new_
     from ircli.liveresponse.collection import CollectSettings
     from ircli.ops.contain import ContainOptions, contain
 
-    instance_id = instance_from_input(opts, instance_id)
-    confirm_new_case(case_id, new_case, dry_run)
+    targets = _targets(opts, instance_ids, targets_file, filters)
+    fleet = len(targets) > 1 or bool(targets_file or filters)
+    if fleet and case_id:
+        raise click.UsageError("--case-id names one case; several instances get one each.")
+    if not fleet:
+        confirm_new_case(case_id, new_case, dry_run)
     bucket = evidence_bucket(opts.evidence_bucket, strict=False)
-    options = ContainOptions(
-        instance_id=instance_id, case_id=case_id, reason=reason, dry_run=True,
-        snapshot=not no_snapshot, wait_snapshots=wait_snapshots, ssm_egress=ssm_egress,
-        analyst_sg=analyst_sg, detach_profile=detach_profile,
-        revoke_role_sessions=revoke_role_sessions, evidence_bucket=bucket,
-        collect=CollectSettings(bucket=bucket) if collect else None)
-    options.validate()
     clock = SystemClock()
 
-    run = under_planned_case(options, lambda o, emit: contain(
-        aws_session(opts, o.case_id), clock, o, emit=emit))
-    return plan_confirm_run(opts, run, f"Contain {instance_id} now?", dry_run=dry_run, yes=yes)
+    def options_for(instance_id: str) -> ContainOptions:
+        options = ContainOptions(
+            instance_id=instance_id, case_id=case_id, reason=reason, dry_run=True,
+            snapshot=not no_snapshot, wait_snapshots=wait_snapshots, ssm_egress=ssm_egress,
+            analyst_sg=analyst_sg, detach_profile=detach_profile,
+            revoke_role_sessions=revoke_role_sessions, evidence_bucket=bucket,
+            collect=CollectSettings(bucket=bucket) if collect else None)
+        options.validate()
+        return options
+
+    def run_for(instance_id: str) -> Run:
+        return under_planned_case(options_for(instance_id), lambda o, emit: contain(
+            aws_session(opts, o.case_id), clock, o, emit=emit))
+
+    if not fleet:
+        return plan_confirm_run(opts, run_for(targets[0]), f"Contain {targets[0]} now?",
+                                dry_run=dry_run, yes=yes)
+    from ircli.cli.fleet import FleetItem, plan_confirm_run_many
+
+    items = [FleetItem(t, run_for(t), opts.account, opts.region) for t in targets]
+    return plan_confirm_run_many(opts, "contain", items, "Contain these {count} instances now?",
+                                 dry_run=dry_run, yes=yes, parallel=parallel)
+
+
+def _targets(opts: GlobalOptions, given: tuple[str, ...], targets_file: Any,
+             filters: tuple[str, ...]) -> list[str]:
+    """The instances named, listed in the file and matching the filters, each once."""
+    from ircli.ops.fleet import instances_matching, parse_tag_filters, read_targets, unique
+
+    found = [instance_from_input(opts, value) for value in given]
+    if targets_file is not None:
+        found += [instance_from_input(opts, value) for value in
+                  read_targets(targets_file, getattr(targets_file, "name", "the file"))]
+    if filters:
+        found += instances_matching(aws_session(opts), parse_tag_filters(filters))
+    if not found:
+        raise click.UsageError("Name an instance: INSTANCE_ID, --targets-file or --filter.")
+    return unique(found)
