@@ -1,37 +1,63 @@
-"""Benchmark: containing several instances at once, each its own case, as a playbook would.
+"""Benchmark: a fleet of instances contained at once, against one after another.
 
-Seeds N instances (two ENIs, two volumes each) in one VPC of the in-process emulator, injects
-a per-call latency (default 100 ms), and contains them one after another, then with a thread
-pool. Each containment is independent (own case, own lock), so wall time should fall with
-the number of workers while API calls stay the same.
-Usage: python bench/fleet.py [--instances 8] [--workers 8] [--latency-ms 100]
+The emulator runs in its own process (a moto server, reached over HTTP as the CLI meets
+it) and 100 ms are injected into every AWS request ircli makes (a real round trip). N
+instances (default 50; two volumes each, one VPC) are contained with the library: first a
+sample one after another (the baseline, per instance), then all N with a thread pool, each
+its own case. Prints wall time, API calls, CPU seconds per instance and the speed-up against
+the baseline measured in the same run; every instance is then checked to be isolated.
+Target: 50 instances at least 8× faster than one after another, none left half-done.
+Usage: python bench/fleet.py [--instances 50] [--workers 16] [--sample 4] [--latency-ms 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import boto3
-from moto import mock_aws
 
-from bench.contain import REGION, session_with_latency
 from ircli.core.clock import SystemClock
+from ircli.core.session import AwsSession, AwsSettings
 from ircli.lab.web_compromise import lab_image
 from ircli.ops.contain import ContainOptions, contain
 
+REGION = "us-east-1"
 
-def seed(count: int) -> list[str]:
-    ec2 = boto3.client("ec2", region_name=REGION)
+
+def start_emulator(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                               "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=open(work / "moto.log", "wb"))  # noqa: SIM115
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
+            return server, endpoint
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("the moto server did not start")
+
+
+def seed(endpoint: str, count: int) -> list[str]:
+    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.0.0/20")["Subnet"]["SubnetId"]
     sg = ec2.create_security_group(GroupName="app", Description="app", VpcId=vpc)["GroupId"]
     reservation = ec2.run_instances(
         ImageId=lab_image(ec2), MinCount=count, MaxCount=count, NetworkInterfaces=[
@@ -40,38 +66,67 @@ def seed(count: int) -> list[str]:
     return [i["InstanceId"] for i in reservation["Instances"]]
 
 
-def run(ids: list[str], workers: int, latency: float) -> tuple[float, int, int]:
-    started = time.perf_counter()
+def contain_one(instance_id: str, endpoint: str, latency: float) -> tuple[int, int]:
+    aws = AwsSession(AwsSettings(region=REGION, endpoint_url=endpoint))
+    aws.boto.events.register("before-send.*.*", lambda **_: time.sleep(latency))
+    result = contain(aws, SystemClock(), ContainOptions(instance_id=instance_id))
+    return int(result.exit_code), int(result.data["metrics"]["api_calls"])
 
-    def one(iid: str) -> tuple[int, int]:
-        result = contain(session_with_latency(latency), SystemClock(),
-                         ContainOptions(instance_id=iid))
-        return int(result.exit_code), int(result.data["metrics"]["api_calls"])
 
+def run(ids: list[str], workers: int, endpoint: str, latency: float
+        ) -> tuple[float, float, int, int]:
+    wall, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        outcomes = list(pool.map(one, ids))
-    failed = sum(1 for code, _ in outcomes if code)
-    return time.perf_counter() - started, sum(calls for _, calls in outcomes), failed
+        outcomes = list(pool.map(lambda i: contain_one(i, endpoint, latency), ids))
+    return (time.perf_counter() - wall, time.process_time() - cpu,
+            sum(calls for _, calls in outcomes), sum(1 for code, _ in outcomes if code))
+
+
+def isolated(endpoint: str, ids: list[str]) -> int:
+    ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
+    enis = ec2.describe_network_interfaces(Filters=[
+        {"Name": "attachment.instance-id", "Values": ids}])["NetworkInterfaces"]
+    done = {n["Attachment"]["InstanceId"] for n in enis
+            if [g["GroupName"] for g in n["Groups"]] == ["ircli-isolation-endpoints"]}
+    return len(done)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instances", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--instances", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--sample", type=int, default=4,
+                        help="instances contained one after another for the baseline")
     parser.add_argument("--latency-ms", type=float, default=100.0)
     args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ircli-bench-fleet-"))
     os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_DEFAULT_REGION=REGION,
-                      IRCLI_HOME=tempfile.mkdtemp(prefix="ircli-bench-"))
+                      AWS_DEFAULT_REGION=REGION, IRCLI_HOME=str(work / "home"))
     latency = args.latency_ms / 1000
-    print(f"contain {args.instances} instances, {args.latency_ms:.0f} ms per call")
-    print(f"{'workers':>8}{'seconds':>9}{'API calls':>11}{'failed':>8}")
-    for workers in (1, args.workers):
-        with mock_aws():
-            ids = seed(args.instances)
-            seconds, calls, failed = run(ids, workers, latency)
-        print(f"{workers:>8}{seconds:>9.2f}{calls:>11}{failed:>8}")
-    return 0
+    server, endpoint = start_emulator(work)
+    try:
+        ids = seed(endpoint, args.instances + args.sample)
+        sample, fleet = ids[:args.sample], ids[args.sample:]
+        print(f"contain {args.instances} instances (emulator in its own process), "
+              f"{args.latency_ms:.0f} ms per call")
+        print(f"{'run':<26}{'instances':>10}{'wall s':>9}{'s/inst':>8}{'API calls':>11}"
+              f"{'CPU s/inst':>11}{'failed':>8}")
+        s_wall, s_cpu, s_calls, s_failed = run(sample, 1, endpoint, latency)
+        per = s_wall / len(sample)
+        print(f"{'one after another (base)':<26}{len(sample):>10}{s_wall:>9.1f}{per:>8.2f}"
+              f"{s_calls:>11}{s_cpu / len(sample):>11.2f}{s_failed:>8}")
+        f_wall, f_cpu, f_calls, f_failed = run(fleet, args.workers, endpoint, latency)
+        print(f"{f'{args.workers} workers':<26}{len(fleet):>10}{f_wall:>9.1f}"
+              f"{f_wall / len(fleet):>8.2f}{f_calls:>11}{f_cpu / len(fleet):>11.2f}"
+              f"{f_failed:>8}")
+        speedup = per * len(fleet) / f_wall
+        ok = isolated(endpoint, fleet)
+        print(f"speed-up against one after another: {speedup:.1f}× (target 8×: "
+              f"{'met' if speedup >= 8 else 'NOT met'}); isolated {ok} of {len(fleet)}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return 0 if f_failed == 0 else 1
 
 
 if __name__ == "__main__":
