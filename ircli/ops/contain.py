@@ -34,7 +34,7 @@ from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
 from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress
 from ircli.steps.protect import Protect
-from ircli.steps.service import RemoveFromService
+from ircli.steps.service import LeaveAutoScaling, RemoveFromService
 from ircli.steps.snapshots import Snapshot
 from ircli.steps.tagging import TagContained
 
@@ -71,7 +71,9 @@ class ContainOptions:
 
 
 def contain_steps(opts: ContainOptions) -> list[Step]:
-    """The containment sequence; isolation is the first change to AWS.
+    """The containment sequence; leaving the Auto Scaling group, then isolation, are the first
+    changes to AWS (an isolated instance in the group would fail its health checks and be
+    terminated).
 
     The same steps as the shipped ``ec2-compromise`` runbook (which adds ``collect``); a test
     holds the two to the same steps, arguments and resulting AWS state.
@@ -79,6 +81,7 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
     return [
         ResolveInstance(),
         RecordState(),
+        LeaveAutoScaling(),
         Isolate(ssm_egress=cast(SsmEgress, opts.ssm_egress), analyst_sg=opts.analyst_sg),
         DisassociateElasticIps(),
         Protect(),

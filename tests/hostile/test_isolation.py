@@ -257,3 +257,48 @@ def test_eni_attached_after_containment_is_recorded_and_restored(clients: Any,
     released = run_release(lab.suspect, case_id="case-1")
     assert released.exit_code == ExitCode.OK, released.data["steps"]
     assert eni_groups(ec2, [extra]) == {extra: [lab.web_sg]}
+
+
+# -- item 5: out of the Auto Scaling group before isolation -----------------------------------
+def asg_members(clients: Any, lab: WebCompromise) -> tuple[set[str], int]:
+    group = clients("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[lab.asg])[
+        "AutoScalingGroups"][0]
+    return {i["InstanceId"] for i in group["Instances"]}, int(group["DesiredCapacity"])
+
+
+def test_detach_from_the_asg_comes_before_the_first_eni_move(clients: Any,
+                                                             lab: WebCompromise) -> None:
+    _members, desired = asg_members(clients, lab)
+    result = run_contain(lab.suspect, case_id="case-1")
+    lines = [json.loads(line) for line in
+             Path(result.data["case_dir"], "audit.jsonl").read_text().splitlines()]
+    calls = [line["operation"] for line in lines if line["event"] == "aws-call"]
+    assert calls.index("DetachInstances") < calls.index("ModifyNetworkInterfaceAttribute")
+    assert calls.count("DetachInstances") == 1
+    members, after = asg_members(clients, lab)
+    assert lab.suspect not in members and lab.neighbour in members and after == desired
+
+
+def test_a_failed_detach_never_stops_isolation_and_is_retried(clients: Any,
+                                                              lab: WebCompromise) -> None:
+    ec2 = clients("ec2")
+    aws = AwsSession(AwsSettings())
+    refused: list[int] = []
+
+    def refuse_once(context: dict[str, Any], **_: Any) -> Any:
+        if refused:
+            return None
+        refused.append(1)
+        return (mock.Mock(status_code=400), {"Error": {"Code": "ScalingActivityInProgress",
+                                                       "Message": "injected"}})
+
+    aws.boto.events.register("before-call.autoscaling.DetachInstances", refuse_once)
+    result = contain(aws, FakeClock(), ContainOptions(instance_id=lab.suspect, snapshot=False))
+    statuses = {s["name"]: s["status"] for s in result.data["steps"]}
+    assert statuses["leave-asg"] == "failed" and statuses["isolate"] == "done"
+    assert result.exit_code == ExitCode.PARTIAL
+    iso = group_named(ec2, lab.vpc_id, "ircli-isolation-endpoints")["GroupId"]
+    assert eni_groups(ec2, lab.suspect_enis) == {e: [iso] for e in lab.suspect_enis}
+    assert any("TERMINATE" in w for w in result.data["warnings"])
+    members, _desired = asg_members(clients, lab)
+    assert lab.suspect not in members  # remove-from-service detached it after all
