@@ -109,8 +109,9 @@ class RemoveFromService(Step):
         iid = instance["InstanceId"]
         ips = {p["PrivateIpAddress"] for eni in instance.get("NetworkInterfaces", [])
                for p in eni.get("PrivateIpAddresses", [])}
+        vpcs = {eni["VpcId"] for eni in instance.get("NetworkInterfaces", []) if eni.get("VpcId")}
         asg = _auto_scaling_group(ctx, iid)
-        target_groups = _target_registrations(ctx, iid, ips)
+        target_groups = _target_registrations(ctx, iid, ips, vpcs)
         elbs = _classic_elbs(ctx, iid)
         plan = StepPlan(before={"auto_scaling_group": asg, "target_groups": target_groups,
                                 "classic_elbs": elbs})
@@ -173,21 +174,32 @@ def _auto_scaling_group(ctx: RunContext, iid: str) -> dict[str, Any] | None:
     return None
 
 
-def _target_registrations(ctx: RunContext, iid: str, ips: set[str]) -> list[dict[str, Any]]:
-    """Every target group holding the instance (by id, or by private IP for ip targets)."""
+def _target_registrations(ctx: RunContext, iid: str, ips: set[str], vpcs: set[str]
+                          ) -> list[dict[str, Any]]:
+    """Every target group holding the instance: by id, or by private IP for ip targets.
+
+    A private IP is the instance's only inside its own VPC: the same address in another VPC
+    (or registered from outside the group's VPC, zone ``all``) is someone else's host, so ip
+    target groups count only in the instance's VPCs.
+    """
     elbv2 = ctx.aws.client("elbv2")
     groups = [tg for page in elbv2.get_paginator("describe_target_groups").paginate()
-              for tg in page["TargetGroups"] if tg.get("TargetType", "instance") in
-              ("instance", "ip")]
+              for tg in page["TargetGroups"] if tg.get("TargetType", "instance") == "instance"
+              or (tg.get("TargetType") == "ip" and tg.get("VpcId") in vpcs)]
+
+    def ours(target: dict[str, Any], kind: str) -> bool:
+        if kind == "instance":
+            return bool(target["Id"] == iid)
+        return target["Id"] in ips and target.get("AvailabilityZone") != "all"
 
     def holding(tg: dict[str, Any]) -> dict[str, Any] | None:
         health = elbv2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+        kind = tg.get("TargetType", "instance")
         mine = [
             {"id": d["Target"]["Id"], "port": d["Target"].get("Port"),
              "availability_zone": d["Target"].get("AvailabilityZone"),
              "state": d.get("TargetHealth", {}).get("State")}
-            for d in health["TargetHealthDescriptions"]
-            if d["Target"]["Id"] == iid or d["Target"]["Id"] in ips
+            for d in health["TargetHealthDescriptions"] if ours(d["Target"], kind)
         ]
         if not mine:
             return None

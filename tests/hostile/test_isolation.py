@@ -241,24 +241,6 @@ def test_groups_exist_before_the_first_move_and_each_eni_moves_back_to_back(
     assert calls[:first_move].count("CreateSecurityGroup") == 2
 
 
-def test_eni_attached_after_containment_is_recorded_and_restored(clients: Any,
-                                                                 lab: WebCompromise) -> None:
-    from tests.helpers import run_release
-
-    ec2 = clients("ec2")
-    run_contain(lab.suspect, case_id="case-1")
-    extra = ec2.create_network_interface(SubnetId=lab.subnet_ids[0], Groups=[lab.web_sg])[
-        "NetworkInterface"]["NetworkInterfaceId"]
-    ec2.attach_network_interface(NetworkInterfaceId=extra, InstanceId=lab.suspect,
-                                 DeviceIndex=2)
-    again = run_contain(lab.suspect, case_id="case-1")
-    iso = again.data["isolation_group_id"]
-    assert eni_groups(ec2, [extra]) == {extra: [iso]}
-    released = run_release(lab.suspect, case_id="case-1")
-    assert released.exit_code == ExitCode.OK, released.data["steps"]
-    assert eni_groups(ec2, [extra]) == {extra: [lab.web_sg]}
-
-
 # -- item 5: out of the Auto Scaling group before isolation -----------------------------------
 def asg_members(clients: Any, lab: WebCompromise) -> tuple[set[str], int]:
     group = clients("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[lab.asg])[
