@@ -37,6 +37,7 @@ from ircli.steps.protect import Protect
 from ircli.steps.service import LeaveAutoScaling, RemoveFromService
 from ircli.steps.snapshots import Snapshot
 from ircli.steps.tagging import TagContained
+from ircli.steps.tracked_paths import CutTrackedPaths
 
 
 @dataclass
@@ -83,6 +84,7 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
         RecordState(),
         LeaveAutoScaling(),
         Isolate(ssm_egress=cast(SsmEgress, opts.ssm_egress), analyst_sg=opts.analyst_sg),
+        CutTrackedPaths(),
         DisassociateElasticIps(),
         Protect(),
         RemoveFromService(),
@@ -141,6 +143,10 @@ def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: l
         data = result_data(ctx, run.command, status, outcome.steps)
         data.update(run.extra)
         data["snapshots"] = snapshot_step.after(ctx) if snapshot_step else []
+        paths = ctx.facts.get("tracked_paths")
+        if paths is not None:  # isolation is complete only when no tracked path stays open
+            data["isolation"] = {"complete": not paths["open"] and not outcome.failed_critical,
+                                 "open_paths": paths["open"], "cut_paths": paths["cut"]}
         groups = ctx.facts.get("isolation_groups", {})
         data["isolation_group_id"] = next(iter(groups.values()), None)
         data["warnings"] = collect_warnings(ctx, outcome)

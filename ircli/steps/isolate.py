@@ -7,6 +7,7 @@ ways are untracked, and untracked flows stop the moment the isolation group repl
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import botocore.exceptions
@@ -153,7 +154,14 @@ class Isolate(Step):
             return [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
                      "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "ircli live response"}],
                      "Ipv6Ranges": [{"CidrIpv6": "::/0", "Description": "ircli live response"}]}]
-        groups, prefix_lists, services = _endpoint_targets(ctx, vpc)
+        groups, prefix_lists, services, open_s3 = _endpoint_targets(ctx, vpc)
+        if open_s3:
+            plan.warnings.append(
+                f"The S3 gateway endpoint policy of {', '.join(open_s3)} lets anyone in VPC {vpc} "
+                "reach any bucket, and the isolation group allows tcp/443 to S3 for live "
+                "response: the instance can copy data to a bucket of the attacker's. Restrict "
+                "the endpoint policy to your own buckets (aws:ResourceAccount or "
+                "aws:ResourceOrgID).")
         if not {"ssm", "ec2messages"} <= services:
             plan.warnings.append(
                 f"VPC {vpc} has no SSM interface endpoints (ssm, ssmmessages, ec2messages), so "
@@ -182,6 +190,7 @@ class Isolate(Step):
                                                      ctx.values)
         ctx.facts["isolation_groups"] = plan.data["isolation_groups"]
         failed: list[str] = []
+        reasons: list[str] = []
         by_eni: dict[str, list[Call]] = {}
         for call in moves:
             by_eni.setdefault(call.params["NetworkInterfaceId"], []).append(call)
@@ -194,12 +203,13 @@ class Isolate(Step):
                     in_transition = True
             except botocore.exceptions.ClientError as err:
                 failed.append(eni_id)
+                reasons.append(describe(err))
                 ctx.warnings.append(self._roll_back(ctx, eni_id, in_transition, err))
         if failed:
             raise StepFailed(
                 f"ENI(s) {', '.join(failed)} could not be moved to the isolation group, so the "
-                "instance is NOT isolated.", "See the warnings for where each ENI is now, fix "
-                "the cause (permissions, limits), then run `ircli contain` again.")
+                f"instance is NOT isolated: {reasons[0]}", "See the warnings for where each ENI "
+                "is now, fix the cause (permissions, limits), then run `ircli contain` again.")
 
     def _roll_back(self, ctx: RunContext, eni_id: str, in_transition: bool,
                    err: botocore.exceptions.ClientError) -> str:
@@ -362,12 +372,15 @@ def _label(group: Any, name: str) -> str:
     return f"{name} ({group})" if isinstance(group, str) else name
 
 
-def _endpoint_targets(ctx: RunContext, vpc: str) -> tuple[set[str], set[str], set[str]]:
-    """Security groups of the SSM/S3 interface endpoints and the S3 gateway's prefix lists."""
+def _endpoint_targets(ctx: RunContext, vpc: str
+                      ) -> tuple[set[str], set[str], set[str], list[str]]:
+    """Security groups of the SSM/S3 interface endpoints, the S3 gateway's prefix lists, the
+    endpoint services found, and the S3 gateway endpoints whose policy opens every bucket."""
     ec2 = ctx.aws.client("ec2")
     groups: set[str] = set()
     services: set[str] = set()
     gateway_names: list[str] = []
+    open_s3: list[str] = []
     pages = ec2.get_paginator("describe_vpc_endpoints").paginate(
         Filters=[{"Name": "vpc-id", "Values": [vpc]}])
     for endpoint in (e for page in pages for e in page["VpcEndpoints"]):
@@ -377,6 +390,8 @@ def _endpoint_targets(ctx: RunContext, vpc: str) -> tuple[set[str], set[str], se
         if endpoint.get("VpcEndpointType") == "Gateway":
             if service == "s3":
                 gateway_names.append(endpoint["ServiceName"])
+                if opens_every_bucket(endpoint.get("PolicyDocument")):
+                    open_s3.append(endpoint["VpcEndpointId"])
         elif service in (*_SSM_SERVICES, "s3"):
             services.add(service)
             groups.update(g["GroupId"] for g in endpoint.get("Groups", []))
@@ -385,7 +400,34 @@ def _endpoint_targets(ctx: RunContext, vpc: str) -> tuple[set[str], set[str], se
         pages = ec2.get_paginator("describe_managed_prefix_lists").paginate(
             Filters=[{"Name": "prefix-list-name", "Values": gateway_names}])
         prefix_lists = {p["PrefixListId"] for page in pages for p in page["PrefixLists"]}
-    return groups, prefix_lists, services
+    return groups, prefix_lists, services, open_s3
+
+
+def opens_every_bucket(document: Any) -> bool:
+    """True for an endpoint policy that allows any principal S3 on any resource, without a
+    condition (AWS's default "full access" policy among them)."""
+    try:
+        policy = json.loads(document) if isinstance(document, str) else document or {}
+    except ValueError:
+        return False
+    statements = policy.get("Statement", []) if isinstance(policy, dict) else []
+    for st in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(st, dict) or st.get("Effect") != "Allow" or st.get("Condition"):
+            continue
+        principal = st.get("Principal", "*")
+        principals = principal.get("AWS", []) if isinstance(principal, dict) else principal
+        actions = st.get("Action", [])
+        resources = st.get("Resource", [])
+        if "*" in _listed(principals) and any(a in ("*", "s3:*") or a.startswith("s3:Put")
+                                              for a in _listed(actions)) and \
+                any(r in ("*", "arn:aws:s3:::*") or r.endswith(":s3:::*")
+                    for r in _listed(resources)):
+            return True
+    return False
+
+
+def _listed(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def _create_group(vpc: str, name: str, ref: Ref, description: str) -> Call:
