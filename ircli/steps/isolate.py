@@ -8,6 +8,7 @@ ways are untracked, and untracked flows stop the moment the isolation group repl
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import botocore.exceptions
@@ -94,10 +95,15 @@ class Isolate(Step):
         plan = StepPlan(before={"network_interfaces": [
             {"id": eni["NetworkInterfaceId"], "groups": [g["GroupId"] for g in eni["Groups"]]}
             for eni in interfaces]})
-        specs = {vpc: (transition_spec(), self.isolation_spec(ctx, plan, vpc)) for vpc in vpcs}
-        names = sorted({name for pair in specs.values() for spec in pair
-                        for name in spec.candidates()})
-        existing = find_groups(ctx, vpcs, names)
+        iso_name = isolation_group_name(self.ssm_egress, self.analyst_sg)
+        names = sorted({*transition_spec().candidates(),
+                        *GroupSpec(iso_name, "").candidates()})
+        # The existing groups and the rules they must hold are read at the same time.
+        with ThreadPoolExecutor(max_workers=1 + len(vpcs)) as pool:
+            found = pool.submit(find_groups, ctx, vpcs, names)
+            wanted = {vpc: pool.submit(self.isolation_spec, ctx, plan, vpc) for vpc in vpcs}
+            specs = {vpc: (transition_spec(), wanted[vpc].result()) for vpc in vpcs}
+            existing = found.result()
         trans: dict[str, Any] = {}
         iso: dict[str, Any] = {}
         checks: list[tuple[Any, GroupSpec]] = []
