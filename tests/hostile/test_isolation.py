@@ -106,6 +106,25 @@ def test_look_alike_groups_are_never_used(clients: Any, lab: WebCompromise) -> N
     assert rules(ec2, fake_trans) == {("in", "-1", None, None, "0.0.0.0/0")}
 
 
+def test_a_suspect_parked_in_a_look_alike_group_is_still_contained(clients: Any,
+                                                                  lab: WebCompromise) -> None:
+    ec2 = clients("ec2")
+    # The attacker moves its own ENIs into an allow-all group named like ircli's.
+    fake = ec2.create_security_group(GroupName="ircli-isolation-endpoints", VpcId=lab.vpc_id,
+                                     Description="ircli isolation")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=fake, IpPermissions=ALL_V4)
+    for eni in lab.suspect_enis:
+        ec2.modify_network_interface_attribute(NetworkInterfaceId=eni, Groups=[fake])
+
+    result = run_contain(lab.suspect, case_id="case-1", snapshot=False)
+
+    assert result.exit_code == ExitCode.OK, result.data["steps"]
+    iso = group_named(ec2, lab.vpc_id, "ircli-isolation-endpoints-2")["GroupId"]
+    assert eni_groups(ec2, lab.suspect_enis) == {e: [iso] for e in lab.suspect_enis}
+    assert rules(ec2, iso) == isolation_rules(ec2, lab)
+    assert any("named like ircli's" in w for w in result.data["warnings"])
+
+
 def test_tampered_ircli_groups_are_repaired_before_use(clients: Any, lab: WebCompromise) -> None:
     ec2 = clients("ec2")
     # Groups that carry ircli's tag (ircli made them, or someone copied the tag) but extra
