@@ -389,7 +389,9 @@ def _endpoint_targets(ctx: RunContext, vpc: str
     open_s3: list[str] = []
     pages = ec2.get_paginator("describe_vpc_endpoints").paginate(
         Filters=[{"Name": "vpc-id", "Values": [vpc]}])
-    for endpoint in (e for page in pages for e in page["VpcEndpoints"]):
+    endpoints = [e for page in pages for e in page["VpcEndpoints"]]
+    ctx.facts.setdefault("vpc_endpoints", {})[vpc] = endpoints  # cut-tracked-paths reads them
+    for endpoint in endpoints:
         if endpoint.get("State", "available").lower() not in ("available", "pending"):
             continue
         service = endpoint["ServiceName"].rsplit(".", 1)[-1]

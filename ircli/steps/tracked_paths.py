@@ -47,7 +47,7 @@ class CutTrackedPaths(Step):
     runbook_targets = ("instance",)
     title = "Cut always-tracked paths"
     milestone = "paths_cut"
-    permissions = ("ec2:DescribeRouteTables", "ec2:DescribeNatGateways",
+    permissions = ("ec2:DescribeRouteTables", "ec2:DescribeNatGateways", "ec2:DescribeVpcEndpoints",
                    "ec2:DescribeNetworkAcls", "ec2:CreateNetworkAclEntry", "ec2:CreateTags")
     undo_permissions = ("ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry",
                         "ec2:DeleteTags")
@@ -88,6 +88,11 @@ class CutTrackedPaths(Step):
             for eni_id in sorted({r["NetworkInterfaceId"] for r in routes
                                   if r.get("NetworkInterfaceId")}):
                 open_paths.append(f"appliance interface {eni_id}")
+        for vpc in sorted(set(vpc_of.values())):
+            open_paths += [f"PrivateLink endpoint {e['VpcEndpointId']} ({e['ServiceName']})"
+                           for e in _endpoints(ctx, vpc) if e.get("VpcEndpointType") ==
+                           "Interface" and _foreign(str(e.get("ServiceName", ""))) and
+                           str(e.get("State", "available")).lower() in ("available", "pending")]
         addresses = sorted({a for found in by_subnet.values() for a in found}, key=str)
         open_paths += self._plan_cuts(ctx, plan, nat_subnets, addresses, cuts, list(by_subnet))
         if open_paths:
@@ -191,6 +196,22 @@ def _acls(ctx: RunContext, ids: list[str]) -> dict[str, dict[str, Any]]:
             continue
         found.update({a["NetworkAclId"]: a for a in acls})
     return found
+
+
+def _foreign(service: str) -> bool:
+    """An endpoint service someone runs (``com.amazonaws.vpce.<region>.vpce-svc-…``, or a
+    partner's), not an AWS service endpoint (``com.amazonaws.<region>.ssm``)."""
+    return ".vpce-svc-" in service or not service.startswith("com.amazonaws.")
+
+
+def _endpoints(ctx: RunContext, vpc: str) -> list[dict[str, Any]]:
+    """The VPC's endpoints (as isolate read them, or read now)."""
+    known: list[dict[str, Any]] | None = ctx.facts.get("vpc_endpoints", {}).get(vpc)
+    if known is not None:
+        return known
+    pages = ctx.aws.client("ec2").get_paginator("describe_vpc_endpoints").paginate(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    return [e for page in pages for e in page["VpcEndpoints"]]
 
 
 def _routes(ctx: RunContext, subnet: str, vpc: str) -> list[dict[str, Any]]:

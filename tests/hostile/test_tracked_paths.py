@@ -139,3 +139,15 @@ def test_a_bucket_scoped_s3_endpoint_policy_is_not_warned_about(clients: Any) ->
                        "Resource": "arn:aws:s3:::acme-ir-evidence/*"}]}))
     result = run_contain(lab.suspect, snapshot=False)
     assert not any("any bucket" in w for w in result.data["warnings"])
+
+
+def test_a_privatelink_endpoint_to_a_foreign_service_is_named_as_an_open_path(
+        clients: Any, nat_vpc: NatVpc) -> None:
+    ec2 = clients("ec2")
+    service = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0"  # someone's service
+    endpoint = ec2.create_vpc_endpoint(VpcId=nat_vpc.vpc, ServiceName=service,
+                                       VpcEndpointType="Interface", SubnetIds=[nat_vpc.public])[
+        "VpcEndpoint"]["VpcEndpointId"]
+    data = run_contain(nat_vpc.suspect, snapshot=False).data
+    assert data["isolation"]["complete"] is False
+    assert f"PrivateLink endpoint {endpoint} ({service})" in data["isolation"]["open_paths"]
