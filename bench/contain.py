@@ -3,8 +3,10 @@
 Runs `contain` on the web-compromise scenario against the in-process emulator with a per-call
 latency injected into every AWS request ircli makes (default 100 ms, like a real round trip).
 Two cases: the isolation groups missing (first containment in a VPC), and existing (the
-common case once a VPC has seen one). Target: isolated after at most 6 calls when the groups
-exist. Usage: python bench/contain.py [--latency-ms 100]
+common case once a VPC has seen one). Target: isolated after at most 10 calls when the groups
+exist: resolve (1), leave the Auto Scaling group first (2), read the groups and the endpoint
+rules they must hold exactly, so a tampered group is never trusted (3), two moves per ENI (4).
+Usage: python bench/contain.py [--latency-ms 100]
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ def main() -> int:
     for name, row in rows:
         print(f"{name:<32}{row['calls_to_isolation']:>15}{row['seconds_to_isolation']:>12.2f}"
               f"{row['calls_total']:>13}{row['seconds_total']:>9.2f}")
-    ok = rows[1][1]["calls_to_isolation"] <= 6
-    print(f"target (≤ 6 calls to isolation when groups exist): {'met' if ok else 'MISSED'}")
+    ok = rows[1][1]["calls_to_isolation"] <= 10
+    print(f"target (≤ 10 calls to isolation when groups exist): {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
 
 

@@ -32,13 +32,27 @@ BOOT_SECONDS = 300
 IAM_PROPAGATION_SECONDS = 60
 
 
-def case_analysts(ctx: RunContext, case_id: str) -> list[dict[str, Any]]:
-    """The case's analyst instances that are not terminated, oldest first."""
-    pages = ctx.aws.client("ec2").get_paginator("describe_instances").paginate(Filters=[
+def case_analysts(ctx: RunContext, case_id: str, warnings: list[str] | None = None
+                  ) -> list[dict[str, Any]]:
+    """The case's analyst instances that are not terminated, oldest first.
+
+    Only instances whose ids the case recorded when ircli launched them, and which still carry
+    the case's tags: a tag is written by anyone who may tag, so an instance that merely carries
+    them (a production neighbour, tagged by the attacker) is never reused, detached from or
+    terminated. Such look-alikes are named in ``warnings``.
+    """
+    recorded = created_ids(ctx.record, "instance")
+    ec2 = ctx.aws.client("ec2")
+    pages = ec2.get_paginator("describe_instances").paginate(Filters=[
         {"Name": f"tag:{TAG_CASE}", "Values": [case_id]},
         {"Name": f"tag:{n.TAG_PURPOSE}", "Values": [n.PURPOSE_WORKSTATION]},
         {"Name": "instance-state-name", "Values": list(LIVE_STATES)}])
-    found = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+    tagged = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+    found = [i for i in tagged if i["InstanceId"] in recorded]
+    if warnings is not None:
+        warnings += [f"{i['InstanceId']} carries case {case_id}'s analyst tags but the case "
+                     "did not launch it: left alone." for i in tagged
+                     if i["InstanceId"] not in recorded]
     return sorted(found, key=lambda i: str(i.get("LaunchTime")))
 
 
@@ -99,9 +113,12 @@ class LaunchAnalyst(Step):
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None
         case_id = ctx.case.case_id
-        existing = case_analysts(ctx, case_id)
+        lookalikes: list[str] = []
+        existing = case_analysts(ctx, case_id, lookalikes)
         if existing and not self.new:
-            return self._reuse(ctx, existing[-1], len(existing))
+            plan = self._reuse(ctx, existing[-1], len(existing))
+            plan.warnings += lookalikes
+            return plan
         image_id = resolve_image(ctx, self.ami, self.instance_type)
         images = ctx.aws.client("ec2").describe_images(ImageIds=[image_id])["Images"]
         if not images:
@@ -130,7 +147,7 @@ class LaunchAnalyst(Step):
         ref = Ref("analyst/instance")
         ctx.facts["analyst_id"] = ref
         why = "--new: another analyst instance" if existing else "no analyst instance yet"
-        return StepPlan(notes=[why], calls=[Call(
+        return StepPlan(notes=[why], warnings=lookalikes, calls=[Call(
             "ec2", "run_instances", params,
             f"launch {self.instance_type} from {image_id} (IMDSv2 only, encrypted root, "
             "no public IP, Session Manager)", dry_run=True,
@@ -225,14 +242,16 @@ class ResolveAnalyst(Step):
         assert ctx.case is not None
         case_id = ctx.case.case_id
         launch = f"Run `ircli analyst launch --case-id {case_id}` first."
+        warnings: list[str] = []
         if self.instance_id:
             instance = describe_instance(ctx.aws, self.instance_id)
-            if not is_case_analyst(instance, case_id):
+            if not is_case_analyst(instance, case_id) or \
+                    self.instance_id not in created_ids(ctx.record, "instance"):
                 raise UserError(f"{self.instance_id} is not an ircli analyst instance of case "
                                 f"{case_id}.", "Pass the id `ircli analyst launch` printed.")
             found = [] if instance["State"]["Name"] not in LIVE_STATES else [instance]
         else:
-            found = case_analysts(ctx, case_id)
+            found = case_analysts(ctx, case_id, warnings)
         if self.require and not found:
             raise UserError(f"Case {case_id} has no analyst instance.", launch)
         if self.require and len(found) > 1:
@@ -242,4 +261,5 @@ class ResolveAnalyst(Step):
         ctx.facts["analysts"] = found
         ids = ", ".join(i["InstanceId"] for i in found) or "none running"
         return StepPlan(notes=[f"analyst instance(s): {ids}"], local_change=True,
+                        warnings=warnings,
                         data={"instance_ids": [i["InstanceId"] for i in found]})

@@ -80,7 +80,7 @@ class ForensicNetwork(Step):
             plan.warnings.append(f"{vpc} is peered with the suspect's VPC {', '.join(peered)}; "
                                  "the isolation group still blocks the suspect, but a forensic "
                                  "VPC should have no peering.")
-        groups, prefix_lists, services = endpoint_targets(ctx, vpc)
+        groups, prefix_lists, services, _open = endpoint_targets(ctx, vpc)
         if not set(n.SSM_SERVICES) <= services:
             plan.warnings.append(
                 f"{vpc} lacks SSM interface endpoints ({', '.join(n.SSM_SERVICES)}): Session "
@@ -121,7 +121,7 @@ class ForensicNetwork(Step):
                 {"Name": "prefix-list-name", "Values": [self._service(ctx, "s3")]}])[
                     "PrefixLists"]]
         else:
-            found_groups, found_lists, _ = endpoint_targets(ctx, str(vpc))
+            found_groups, found_lists, _, _open = endpoint_targets(ctx, str(vpc))
             groups, lists = [*sorted(found_groups)], sorted(found_lists)
         ctx.facts.update(vpc=vpc, subnet=subnet, az=az, endpoint_groups=groups,
                          s3_prefix_lists=lists)

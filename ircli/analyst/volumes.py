@@ -34,24 +34,36 @@ def case_snapshots(case: Case) -> list[dict[str, Any]]:
             for snap in target.get("snapshots") or []]
 
 
-def evidence_volumes(ctx: RunContext, case_id: str,
-                     analyst_ids: list[str] | None = None) -> list[dict[str, Any]]:
-    """The case's evidence copies: by their tags, and by the case's record of what it made."""
+def evidence_volumes(ctx: RunContext, case_id: str, analyst_ids: list[str] | None = None,
+                     warnings: list[str] | None = None) -> list[dict[str, Any]]:
+    """The case's evidence copies: volumes whose ids the case recorded when ircli created them
+    *and* that still carry the case's evidence-copy tags. A volume that merely carries the tags
+    (anyone may tag) is never attached, detached or deleted; it is named in ``warnings``."""
     ec2 = ctx.aws.client("ec2")
-    filters = [{"Name": f"tag:{TAG_CASE}", "Values": [case_id]},
-               {"Name": f"tag:{n.TAG_PURPOSE}", "Values": [n.PURPOSE_EVIDENCE_COPY]}]
-    if analyst_ids is not None:
-        filters.append({"Name": f"tag:{n.TAG_ANALYST_INSTANCE}", "Values": analyst_ids})
-    found = {v["VolumeId"]: v for page in ec2.get_paginator("describe_volumes").paginate(
-        Filters=filters) for v in page["Volumes"]}
-    recorded = [c for c in ctx.record.get("created", []) if c["kind"] == "volume"
-                and (analyst_ids is None or c.get("analyst_instance") in analyst_ids)]
-    if recorded:
-        found.update({v["VolumeId"]: v for page in ec2.get_paginator("describe_volumes")
-                      .paginate(Filters=[{"Name": "volume-id",
-                                          "Values": [c["id"] for c in recorded]}])
-                      for v in page["Volumes"]})
-    return [v for v in found.values() if v["State"] not in ("deleting", "deleted")]
+    recorded = {c["id"]: c for c in ctx.record.get("created", []) if c["kind"] == "volume"}
+    mine = [vid for vid, c in recorded.items()
+            if analyst_ids is None or c.get("analyst_instance") in analyst_ids]
+    found: list[dict[str, Any]] = []
+    if mine:
+        found = [v for page in ec2.get_paginator("describe_volumes").paginate(
+            Filters=[{"Name": "volume-id", "Values": mine}]) for v in page["Volumes"]]
+    kept = []
+    for volume in found:
+        if tag_value(volume, TAG_CASE) != case_id or \
+                tag_value(volume, n.TAG_PURPOSE) != n.PURPOSE_EVIDENCE_COPY:
+            if warnings is not None:
+                warnings.append(f"{volume['VolumeId']} was created by this case but its tags "
+                                "no longer say so (someone changed them): left alone.")
+            continue
+        kept.append(volume)
+    if warnings is not None:
+        tagged = ec2.get_paginator("describe_volumes").paginate(Filters=[
+            {"Name": f"tag:{TAG_CASE}", "Values": [case_id]},
+            {"Name": f"tag:{n.TAG_PURPOSE}", "Values": [n.PURPOSE_EVIDENCE_COPY]}])
+        warnings += [f"{v['VolumeId']} carries case {case_id}'s evidence-copy tags but the case "
+                     "did not create it: left alone." for page in tagged for v in page["Volumes"]
+                     if v["VolumeId"] not in recorded]
+    return [v for v in kept if v["State"] not in ("deleting", "deleted")]
 
 
 def _norm(device: str) -> str:
@@ -225,9 +237,9 @@ class DetachEvidence(Step):
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None
         analysts = [i["InstanceId"] for i in ctx.facts["analysts"]]
-        volumes = evidence_volumes(ctx, ctx.case.case_id,
-                                   analysts if self.only_given else None)
         plan = StepPlan()
+        volumes = evidence_volumes(ctx, ctx.case.case_id,
+                                   analysts if self.only_given else None, plan.warnings)
         for volume in volumes:
             vid = volume["VolumeId"]
             for attachment in volume.get("Attachments", []):  # else: delete once detached

@@ -89,9 +89,17 @@ def render_run(opts: GlobalOptions, data: dict[str, Any]) -> None:
                        f"Isolated behind: {group}" if isolated else
                        f"Isolation group: {group} — the instance is NOT isolated")
     iso = data.get("metrics", {}).get("isolated_after")
+    paths = data.get("isolation") or {}
+    if paths.get("cut_paths") and data["metrics"].get("paths_cut_after"):
+        iso = data["metrics"]["paths_cut_after"]  # isolated once the NAT paths were cut too
     if iso and data["command"] == "contain" and data["status"] != "planned":
-        summary.append(f"Time to isolation: {iso['seconds']:.2f} s ({iso['api_calls']} API "
-                       "calls)")
+        if paths.get("open_paths"):
+            summary.append(f"Time to isolation: INCOMPLETE, still open: "
+                           f"{'; '.join(paths['open_paths'])} (security groups swapped after "
+                           f"{iso['seconds']:.2f} s)")
+        else:
+            summary.append(f"Time to isolation: {iso['seconds']:.2f} s ({iso['api_calls']} "
+                           "API calls)")
     for snap in data.get("snapshots", []):
         summary.append(f"Snapshot:   {snap['snapshot_id']} of {snap['volume_id']} "
                        f"({snap.get('device')})")

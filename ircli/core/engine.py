@@ -328,8 +328,9 @@ def _remember(ctx: RunContext, step: Step, plan: StepPlan, status: str) -> None:
     if ctx.case is None or ctx.dry_run:
         return
     entry = ctx.record["steps"].setdefault(step.record_key, {})
-    if plan.before is not None and "before" not in entry:
-        entry["before"] = plan.before
+    if plan.before is not None:
+        entry["before"] = plan.before if "before" not in entry else \
+            step.merge_before(entry["before"], plan.before)
     if plan.data:
         entry.setdefault("data", {}).update(plan.data)
     entry["status"] = status

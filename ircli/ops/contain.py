@@ -36,9 +36,10 @@ from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
 from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress, isolation_group_name
 from ircli.steps.protect import Protect
-from ircli.steps.service import RemoveFromService
+from ircli.steps.service import LeaveAutoScaling, RemoveFromService
 from ircli.steps.snapshots import Snapshot
 from ircli.steps.tagging import TagContained
+from ircli.steps.tracked_paths import CutTrackedPaths
 
 
 @dataclass
@@ -73,7 +74,9 @@ class ContainOptions:
 
 
 def contain_steps(opts: ContainOptions) -> list[Step]:
-    """The containment sequence; isolation is the first change to AWS.
+    """The containment sequence; leaving the Auto Scaling group, then isolation, are the first
+    changes to AWS (an isolated instance in the group would fail its health checks and be
+    terminated).
 
     The same steps as the shipped ``ec2-compromise`` runbook (which adds ``collect``); a test
     holds the two to the same steps, arguments and resulting AWS state.
@@ -81,7 +84,9 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
     return [
         ResolveInstance(),
         RecordState(),
+        LeaveAutoScaling(),
         Isolate(ssm_egress=cast(SsmEgress, opts.ssm_egress), analyst_sg=opts.analyst_sg),
+        CutTrackedPaths(),
         DisassociateElasticIps(),
         Protect(),
         RemoveFromService(),
@@ -148,6 +153,10 @@ def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: l
         data = result_data(ctx, run.command, status, outcome.steps)
         data.update(run.extra)
         data["snapshots"] = snapshot_step.after(ctx) if snapshot_step else []
+        paths = ctx.facts.get("tracked_paths")
+        if paths is not None:  # isolation is complete only when no tracked path stays open
+            data["isolation"] = {"complete": not paths["open"] and not outcome.failed_critical,
+                                 "open_paths": paths["open"], "cut_paths": paths["cut"]}
         groups = ctx.facts.get("isolation_groups", {})
         data["isolation_group_id"] = next(iter(groups.values()), None)
         isolate = next((s for s in steps if isinstance(s, Isolate)), None)

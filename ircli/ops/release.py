@@ -27,8 +27,9 @@ from ircli.steps.instance_state import ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
 from ircli.steps.names import TAG_CASE
 from ircli.steps.protect import Protect
-from ircli.steps.service import RemoveFromService
+from ircli.steps.service import LeaveAutoScaling, RemoveFromService
 from ircli.steps.tagging import TagContained
+from ircli.steps.tracked_paths import CutTrackedPaths
 
 
 @dataclass
@@ -71,8 +72,10 @@ class Undo(Step):
 
 def release_steps(opts: ReleaseOptions) -> list[Step]:
     """Network first, then protection, credentials, service, and the tags last."""
-    return [ResolveInstance(), Undo(Isolate()), Undo(DisassociateElasticIps()), Undo(Protect()),
+    return [ResolveInstance(), Undo(Isolate()), Undo(CutTrackedPaths()),
+            Undo(DisassociateElasticIps()), Undo(Protect()),
             Undo(CutCredentials()), Undo(RemoveFromService(reattach_asg=opts.reattach_asg)),
+            Undo(LeaveAutoScaling(reattach_asg=opts.reattach_asg)),
             Undo(TagContained())]
 
 

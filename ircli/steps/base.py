@@ -82,6 +82,11 @@ class Step:
         for call in plan.calls:
             ctx.execute(call)
 
+    def merge_before(self, recorded: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+        """What a re-run found before changing it, merged into the first record (which wins:
+        by default nothing of ``new`` is kept)."""
+        return recorded
+
     def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:
         """The plan that restores ``record['before']``; None when the step has nothing to undo."""
         return None

@@ -24,6 +24,7 @@ from ircli.steps import (  # noqa: F401 - imported for their @register side effe
     service,
     snapshots,
     tagging,
+    tracked_paths,
 )
 from ircli.steps.base import STEPS, Step
 

@@ -7,7 +7,6 @@ from typing import Any
 from ircli.aws.ec2 import describe_instance, display_name, enis, require_live, tag_value
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
-from ircli.core.errors import UserError
 from ircli.steps.base import Step, StepPlan, register
 
 
@@ -90,17 +89,18 @@ class RecordState(Step):
         instance = ctx.facts["instance"]
         if ctx.case is not None and "pre_state" in ctx.record:
             return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
-        if _carries_ircli_groups(instance):
-            raise UserError(
-                f"Instance {instance['InstanceId']} already sits in an ircli isolation group, "
-                "but no case here records its original state.",
-                "Pass --case-id with the case that contained it (copy its case directory to "
-                "this machine first), so release can restore the right groups.",
-            )
         state = pre_change_state(instance)
-        return StepPlan(before=state, local_change=True,
+        plan = StepPlan(before=state, local_change=True,
                         notes=[f"{len(state['network_interfaces'])} ENI(s), "
                                f"{len(state['block_devices'])} volume(s)"])
+        if _carries_ircli_groups(instance):
+            # A group name is attacker-writable: never a reason to stop containment.
+            plan.warnings.append(
+                f"Instance {instance['InstanceId']} already sits in a group named like ircli's, "
+                "but no case here records its original state: these groups are recorded as its "
+                "original ones. If another machine contained it, pass --case-id with that case "
+                "(copy its directory here) so release restores the right groups.")
+        return plan
 
     def apply(self, ctx: RunContext, plan: StepPlan) -> None:
         ctx.record["pre_state"] = plan.before

@@ -8,7 +8,7 @@ the subnet boundary for every instance there. The expiry is a tag on the ACL (se
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ircli.aws.nacl import (
@@ -29,6 +29,7 @@ from ircli.aws.nacl import (
     private_reason,
     vpc_ranges,
 )
+from ircli.core.case import check_case_id, open_case
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput, NotFound, UserError
 from ircli.steps.base import Call, Step, StepPlan, register
@@ -125,6 +126,7 @@ class BlockIp(Step):
         self._refuse_or_warn(ctx, address, plan)
         expires = ctx.clock.now() + timedelta(hours=self.hours)
         blocks: list[Block] = []
+        created: list[Block] = []
         before: dict[str, Any] = {}
         for acl in (a for a in ctx.facts["network_acls"] if a.get("Associations")):
             acl_id = acl["NetworkAclId"]
@@ -160,8 +162,13 @@ class BlockIp(Step):
                            *(_entry(acl_id, rule, address, egress) for egress in (False, True))]
             plan.warnings += earlier_allows(acl, address, rule)
             blocks.append(block)
+            created.append(block)
         plan.before = {"network_acls": before}
-        plan.data = {"blocks": [b.to_dict() for b in blocks]}
+        # Every block this case ever made, written before the entries are: the proof
+        # `--expire` asks for (a tag alone proves nothing).
+        made = list(ctx.record["steps"].get(self.name, {}).get("data", {}).get("made", []))
+        made += [b.to_dict() for b in created if _key(b.to_dict()) not in map(_key, made)]
+        plan.data = {"blocks": [b.to_dict() for b in blocks], "made": made}
         ctx.facts["blocks"] = plan.data["blocks"]
         return plan
 
@@ -239,15 +246,42 @@ class ExpireBlocks(Step):
             found, bad = blocks_of(acl)
             plan.warnings += bad
             for block in found:
-                if block.expires_at <= now:
+                if block.expires_at > now:
+                    active.append(block.to_dict())
+                elif not recorded_by_case(block):
+                    plan.warnings.append(
+                        f"{acl['NetworkAclId']}: rule {block.rule_number} is tagged as a block "
+                        f"of case {block.case_id!r}, but no case on this machine records "
+                        "creating it: left alone (a tag is not proof; run --expire where the "
+                        "case lives, or lift it with `ircli unblock-ip`).")
+                else:
                     removal(plan, acl, block)
                     lifted.append(block.to_dict())
-                else:
-                    active.append(block.to_dict())
         plan.notes.append(f"{len(lifted)} expired, {len(active)} still active")
         plan.data = {"lifted": lifted}
         ctx.facts["lifted"], ctx.facts["active"] = lifted, active
         return plan
+
+
+def recorded_by_case(block: Block) -> bool:
+    """True when the case the tag names is on this machine and records making this block.
+
+    Anyone who may tag an ACL can write ``ircli:block:N`` on someone else's entry; only the
+    case's own record proves ircli made it.
+    """
+    try:
+        case = open_case(check_case_id(block.case_id), datetime.now(timezone.utc), create=False)
+    except UserError:
+        return False
+    target = case.data.get("targets", {}).get(f"ip/{block.address}", {})
+    records = [target, *target.get("history", [])]
+    made = [b for r in records for b in r.get("steps", {}).get("block-ip", {}).get(
+        "data", {}).get("made", [])]
+    return _key(block.to_dict()) in map(_key, made)
+
+
+def _key(block: dict[str, Any]) -> tuple[Any, ...]:
+    return block.get("network_acl_id"), block.get("rule_number"), block.get("address")
 
 
 def removal(plan: StepPlan, acl: dict[str, Any], block: Block) -> None:

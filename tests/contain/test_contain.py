@@ -58,8 +58,9 @@ def test_transition_group_is_applied_before_the_isolation_group(clients: Any,
              for line in lines if line.get("operation") == "ModifyNetworkInterfaceAttribute"]
     for eni in lab.suspect_enis:
         assert [groups for e, groups in moves if e == eni] == [[trans], [iso]]
-    first_change = next(line for line in lines if line["event"] == "aws-call")
-    assert first_change["operation"] == "CreateSecurityGroup"  # groups, then the ENI moves
+    changes = [line["operation"] for line in lines if line["event"] == "aws-call"]
+    # Out of the Auto Scaling group first (issue 11, item 5), then the groups, then the moves.
+    assert changes[:2] == ["DetachInstances", "CreateSecurityGroup"]
     assert verify_chain(audit) == []
     transition = ec2.describe_security_groups(GroupIds=[trans])["SecurityGroups"][0]
     assert any(r["IpProtocol"] == "-1" and {"CidrIp": "0.0.0.0/0"} in r["IpRanges"]
