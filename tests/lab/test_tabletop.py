@@ -37,9 +37,14 @@ def exercise(aws_env: Path) -> Iterator[dict[str, Any]]:
 
 
 def _lab_env() -> dict[str, str]:
-    lines = _ircli("lab", "env").stdout.splitlines()
-    return dict(line.removeprefix("export ").split("=", 1) for line in lines
-                if line.startswith("export "))
+    """The lab's exports; a lab that is not found fails here, before any command could run
+    with the environment's own AWS settings."""
+    proc = _ircli("lab", "env")
+    assert proc.returncode == 0, f"lab env failed: {proc.stderr}"
+    env = dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines()
+               if line.startswith("export "))
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:"), env
+    return env
 
 
 def _objectives(card: dict[str, Any]) -> dict[str, bool]:
