@@ -340,6 +340,22 @@ def _lab_env(port: int) -> dict[str, str]:
     }
 
 
+LAB_BUCKET_NOTE = (
+    "The lab runs its evidence bucket without the bucket policy: the emulator ignores policy "
+    "conditions, so the TLS-only deny would refuse every request (AWS evaluates them). On AWS "
+    "these policy checks fail; `ircli evidence init` puts the policy in place.")
+
+
+def lab_bucket_note(s3_endpoint: str | None, bucket: str) -> str | None:
+    """Why ``bucket`` has no policy, when it is the lab's evidence bucket at its endpoint."""
+    state = read_state()
+    if state is None or not s3_endpoint:
+        return None
+    lab = {state.endpoint, f"http://localhost:{state.port}"}
+    buckets = {s.get("evidence_bucket") for s in state.scenarios}
+    return LAB_BUCKET_NOTE if s3_endpoint.rstrip("/") in lab and bucket in buckets else None
+
+
 def env_lines(state: LabState) -> list[str]:
     """Shell lines for `eval "$(ircli lab env)"`; AWS_SESSION_TOKEN/PROFILE are cleared."""
     lines = [f"export {k}={v}" for k, v in _lab_env(state.port).items()]
