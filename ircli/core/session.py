@@ -92,6 +92,11 @@ class AwsSession:
                 "Pass --region, or set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your "
                 "AWS profile).",
             )
+        from ircli.core.awserrors import unknown_region
+
+        endpoints = base._session.get_component("data_loader").load_data("endpoints")
+        if (wrong := unknown_region(endpoints, base.region_name)) is not None:
+            raise wrong
         self.boto = self._assume(base, settings.role_arn) if settings.role_arn else base
         self.region: str = base.region_name
         self._config = Config(
