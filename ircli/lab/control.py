@@ -244,6 +244,12 @@ def _seed(state: LabState, scenario: str, clock: Clock) -> None:
 
 def _start(port: int, clock: Clock) -> LabState:
     if port_in_use(port):
+        other = _unrecorded_lab(port)
+        if other is not None:
+            raise UserError(f"Port {port} is used by an ircli lab emulator (pid {other}) that "
+                            "this IRCLI_HOME has no record of.",
+                            f"Stop it with: kill {other}; or start the lab on another port: "
+                            "ircli lab up --port N.")
         raise UserError(f"Port {port} on 127.0.0.1 is already in use by another program.",
                         "Stop it, or start the lab on another port: ircli lab up --port N.")
     lab_dir().mkdir(parents=True, exist_ok=True)
@@ -267,6 +273,16 @@ def _start(port: int, clock: Clock) -> LabState:
         raise UserError(f"The lab emulator did not start on port {port}.",
                         f"See {lab_dir() / 'server.log'}; its end reads: {tail.strip()}")
     return state
+
+
+def _unrecorded_lab(port: int) -> int | None:
+    """The pid of a lab emulator serving ``port`` that no state file here names (Linux)."""
+    wanted = f"{_SERVER_MODULE} --port {port} "
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and wanted in _cmdline(int(entry.name)) + " ":
+                return int(entry.name)
+    return None
 
 
 def down() -> bool:

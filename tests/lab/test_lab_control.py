@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,4 +208,24 @@ def test_a_lab_that_does_not_answer_is_reported_not_forgotten(lab_port: int,
     finally:
         down = _ircli("lab", "down")
     assert down.returncode == 0 and "Stopped" in down.stdout, down.stdout + down.stderr
+    assert not _alive(pid)
+
+
+def test_a_lab_without_its_record_is_named_not_called_another_program(lab_port: int,
+                                                                      aws_env: Path) -> None:
+    first = _ircli("lab", "up", "--port", str(lab_port), "--scenario", "leaked-key",
+                   "-o", "json")
+    assert first.returncode == 0, first.stderr
+    pid = json.loads(first.stdout)["pid"]
+    _state_file(aws_env).unlink()  # what an older ircli did, or a wiped IRCLI_HOME
+    try:
+        again = _ircli("lab", "up", "--port", str(lab_port))
+        assert again.returncode == 2
+        assert f"used by an ircli lab emulator (pid {pid})" in again.stderr, again.stderr
+        assert f"kill {pid}" in again.stderr
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while _alive(pid) and time.monotonic() < deadline:  # it is init's child, not ours
+            time.sleep(0.1)
     assert not _alive(pid)
