@@ -21,7 +21,7 @@ import botocore.exceptions
 
 from ircli.core.audit import verify_chain
 from ircli.core.awserrors import error_code
-from ircli.core.errors import NotFound
+from ircli.core.errors import AccessDenied, NotFound
 from ircli.evidence.ship import MANIFEST, case_prefix
 
 AUDIT = "audit.jsonl"
@@ -85,6 +85,16 @@ def _load_manifest(s3: Any, bucket: str, case_id: str) -> tuple[dict[str, Any], 
                            "shipped to this bucket.",
                            f"Run `ircli evidence sync {case_id}` on the responder's machine, "
                            "or check --evidence-bucket.") from err
+        if error_code(err) == "NoSuchBucket":
+            raise NotFound(f"The evidence bucket {bucket} does not exist.",
+                           "Check --evidence-bucket (or IRCLI_EVIDENCE_BUCKET, the config file) "
+                           "and the account you are in.") from err
+        if error_code(err) in ("403", "Forbidden", "AccessDenied"):
+            raise AccessDenied(f"This identity may not read s3://{bucket}/{key} "
+                               f"({error_code(err)}).",
+                               "Run with the responder or analyst role (--role-arn), or check "
+                               "--evidence-bucket: the bucket may belong to another account.") \
+                from err
         raise
     return json.loads(resp["Body"].read()), str(resp.get("VersionId"))
 
