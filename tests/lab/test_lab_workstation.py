@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -16,28 +15,33 @@ import pytest
 
 from tests.conftest import free_port
 
-pytestmark = pytest.mark.e2e
+# one lab for the module: keep its tests on one pytest-xdist worker (--dist loadgroup)
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lab-workstation")]
 
 
 def _ircli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    # module set-up runs before the per-test environment is cleaned: no AWS_*/IRCLI_* leaks in
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IRCLI_"))}
     return subprocess.run([sys.executable, "-m", "ircli", *args], capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=300,
-                          env={**os.environ, **(env or {})})
+                          env={**base, "AWS_EC2_METADATA_DISABLED": "true", **(env or {})})
 
 
-@pytest.fixture
-def lab(aws_env: Path) -> Iterator[dict[str, Any]]:
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One lab for the module, in its own IRCLI_HOME (each test still gets its own cases)."""
+    home = {"IRCLI_HOME": str(tmp_path_factory.mktemp("lab") / "ircli-home")}
     up = _ircli("lab", "up", "--port", str(free_port()), "--scenario", "web-compromise",
-                "-o", "json")
+                "-o", "json", env=home)
     try:
         assert up.returncode == 0, up.stderr
-        exports = _ircli("lab", "env")
+        exports = _ircli("lab", "env", env=home)
         assert exports.returncode == 0, exports.stderr
         env = dict(line.removeprefix("export ").split("=", 1)
                    for line in exports.stdout.splitlines() if line.startswith("export "))
-        yield {"state": json.loads(up.stdout), "env": env}
+        yield {"state": json.loads(up.stdout), "env": {**env, **home}}
     finally:
-        _ircli("lab", "down")
+        _ircli("lab", "down", env=home)
 
 
 def _client(lab: dict[str, Any], service: str) -> Any:

@@ -51,12 +51,11 @@ def _objectives(card: dict[str, Any]) -> dict[str, bool]:
     return {o["name"]: o["met"] for o in card["objectives"]}
 
 
-def test_start_shows_only_the_alert(exercise: dict[str, Any]) -> None:
+def test_start_shows_only_the_alert_and_without_a_response_all_is_missed(
+        exercise: dict[str, Any]) -> None:
+    # one exercise for both (starting one seeds a whole account): the alert, then the score
     assert exercise["alert"]["type"] == "Backdoor:EC2/C&CActivity.B"
     assert set(exercise) == {"scenario", "started_at", "alert"}
-
-
-def test_without_a_response_the_objectives_are_missed(exercise: dict[str, Any]) -> None:
     card = _json("tabletop", "score")
     met = _objectives(card)
     assert not any(met[name] for name in ("suspect-isolated", "suspect-every-eni",
