@@ -143,8 +143,7 @@ def test_a_slow_lab_is_still_the_lab(lab_port: int, aws_env: Path) -> None:
     """status, env, up, tabletop score and down through an emulator that answers late."""
     from tests.lab.slow_proxy import SlowProxy
 
-    started = _ircli("tabletop", "start", "web-compromise", "--port", str(lab_port), "-o",
-                     "json")
+    started = _ircli("tabletop", "start", "leaked-key", "--port", str(lab_port), "-o", "json")
     assert started.returncode == 0, started.stderr
     pid = json.loads(_ircli("lab", "status", "-o", "json").stdout)["pid"]
     with SlowProxy(lab_port) as proxy:
@@ -154,22 +153,22 @@ def test_a_slow_lab_is_still_the_lab(lab_port: int, aws_env: Path) -> None:
         status = _ircli("lab", "status", "-o", "json")
         assert json.loads(status.stdout)["running"] is True, status.stdout + status.stderr
         text = _ircli("lab", "status")
-        assert "running at" in text.stdout and "No ircli lab" not in text.stdout, text.stdout
+        assert str(pid) in text.stdout and "No ircli lab" not in text.stdout, text.stdout
 
         shell = _bash('eval "$(IRCLI lab env)" && echo "endpoint=$AWS_ENDPOINT_URL"')
         assert f"endpoint=http://127.0.0.1:{proxy.port}" in shell.stdout, shell.stderr
 
-        again = _ircli("lab", "up", "--port", str(proxy.port), "--scenario", "leaked-key",
-                       "-o", "json")
+        again = _ircli("lab", "up", "--port", str(proxy.port), "--scenario",
+                       "ssh-brute-force", "-o", "json")
         assert again.returncode == 0, again.stderr
         assert json.loads(again.stdout)["reused"] is True
         assert json.loads(again.stdout)["pid"] == pid
         assert [s["scenario"] for s in json.loads(_state_file(aws_env).read_text())[
-            "scenarios"]] == ["web-compromise", "leaked-key"]  # the state file is kept
+            "scenarios"]] == ["leaked-key", "ssh-brute-force"]  # the state file is kept
 
         score = _ircli("tabletop", "score", "-o", "json")
         assert score.returncode == 0, score.stderr
-        assert json.loads(score.stdout)["scenario"] == "web-compromise"
+        assert json.loads(score.stdout)["scenario"] == "leaked-key"
         assert not any(p.startswith("/moto-api/data.json") for p in proxy.requests)
 
         down = _ircli("lab", "down")
@@ -195,7 +194,7 @@ def test_a_lab_that_does_not_answer_is_reported_not_forgotten(lab_port: int,
             False, True, False)
         assert status["pid"] == pid
         text = _ircli("lab", "status", env=quick).stdout
-        assert f"process {pid} is running" in text and "did not answer" in text, text
+        assert str(pid) in text and "No ircli lab" not in text, text
 
         env = _ircli("lab", "env", env=quick)
         assert env.returncode == 2 and env.stdout.startswith("false")
