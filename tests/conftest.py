@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
+import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,87 @@ from moto.server import ThreadedMotoServer
 from tests.fakes import FakeClock
 
 REGION = "us-east-1"
+
+
+SESSION_MARK = "PYTEST_IRCLI_SESSION"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_survives() -> Iterator[None]:
+    """Fail the run if a process the suite started (a lab emulator, an agent, a collector, a
+    test's helper) still runs at the end, and stop it.
+
+    Every process started from here inherits a mark in its environment, even one that was
+    handed to init when its parent exited (as `ircli lab up` does with its emulator), so the
+    end of the session finds them in /proc whoever their parent is now.
+    """
+    mark = f"{os.getpid()}-{uuid.uuid4().hex}"
+    os.environ[SESSION_MARK] = mark
+    yield
+    survivors = marked_processes(mark)
+    deadline = time.monotonic() + 5  # one that is exiting right now gets a moment
+    while survivors and time.monotonic() < deadline:
+        time.sleep(0.1)
+        survivors = marked_processes(mark)
+    for pid in survivors:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if survivors:
+        pytest.fail("processes started by the test suite were still running at its end "
+                    "(now killed): " + "; ".join(f"{pid}: {cmd}" for pid, cmd in
+                                                 survivors.items()), pytrace=False)
+
+
+def marked_processes(mark: str) -> dict[int, str]:
+    """pid -> command line of every other live process whose environment carries ``mark``."""
+    needle = f"{SESSION_MARK}={mark}".encode()
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace").strip()
+        except OSError:
+            continue
+        if cmdline:  # a zombie has neither environment nor command line left
+            found[int(entry.name)] = cmdline
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def botocore_models_once() -> Iterator[None]:
+    """Parse each botocore JSON model once per test process, not once per client.
+
+    ircli opens a session per command, and each new botocore session re-reads and re-parses
+    every service model and the large endpoints file: in the in-process tests that parsing
+    was about a third of all CPU time. botocore treats loaded data as read-only (it shares it
+    the same way within one session), so sharing it across sessions changes no behaviour.
+    """
+    from botocore.loaders import Loader
+
+    cache: dict[Any, Any] = {}
+    load_model, load_data = Loader.load_service_model, Loader.load_data_with_path
+
+    def shared_model(self: Loader, service_name: str, type_name: str,
+                     api_version: str | None = None) -> Any:
+        key = ("model", service_name, type_name, api_version)
+        if key not in cache:
+            cache[key] = load_model(self, service_name, type_name, api_version)
+        return cache[key]
+
+    def shared_data(self: Loader, name: str) -> Any:
+        key = ("data", name)
+        if key not in cache:
+            cache[key] = load_data(self, name)
+        return cache[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Loader, "load_service_model", shared_model)
+        patch.setattr(Loader, "load_data_with_path", shared_data)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -79,9 +164,9 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()  # port 0: the kernel picks a free port, no race with other workers
+    port = server.get_host_and_port()[1]
     yield f"http://127.0.0.1:{port}"
     server.stop()
 

@@ -44,15 +44,21 @@ def up_cmd(opts: GlobalOptions, port: int | None, scenario: str) -> int:
 
 @lab_group.command("env")
 @global_options
-def env_cmd() -> int:
-    """Print the shell exports that point AWS tools at the running lab."""
-    from ircli.core.errors import UserError
-    from ircli.lab.control import env_lines, running
+@click.pass_obj
+def env_cmd(opts: GlobalOptions) -> int:
+    """Print the shell exports that point AWS tools at the running lab.
 
-    state = running()
-    if state is None:
-        raise UserError("No ircli lab is running.", "Start one with: ircli lab up")
-    click.echo("\n".join(env_lines(state)))
+    Without a usable lab it exits 2 and prints `false` on stdout, so `eval "$(ircli lab env)"`
+    fails too instead of leaving the shell pointed wherever it pointed before.
+    """
+    from ircli.lab.control import env_lines, probe
+
+    found = probe()
+    if not found.running or found.state is None:
+        if not opts.json:
+            click.echo("false  # ircli lab env: no usable lab, nothing exported (see stderr)")
+        raise found.error()
+    click.echo("\n".join(env_lines(found.state)))
     return 0
 
 
@@ -61,14 +67,20 @@ def env_cmd() -> int:
 @click.pass_obj
 def status_cmd(opts: GlobalOptions) -> int:
     """Is a lab running, where, and what it holds."""
-    from ircli.lab.control import running
+    from ircli.lab.control import probe
 
-    state = running()
+    found = probe()
+    state = found.state if found.process_alive else None
     if opts.json:
-        emit_json({"running": state is not None, **(state.to_dict() if state else {})})
+        emit_json({"running": found.running, "process_alive": found.process_alive,
+                   "answering": found.answering, **(state.to_dict() if state else {})})
         return 0
     if state is None:
         click.echo("No ircli lab is running.")
+        return 0
+    if not found.answering:
+        click.echo(f"ircli lab process {state.pid} is running but {state.endpoint} did not "
+                   f"answer within {found.waited:.0f} s (busy?). Stop it with: ircli lab down")
         return 0
     click.echo(f"ircli lab running at {state.endpoint} (pid {state.pid}) since "
                f"{state.started_at}")

@@ -105,6 +105,41 @@ class LazyGroup(click.Group):
             names = []
         return names + click.Command.shell_complete(self, ctx, incomplete)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        stdout_before = _stdout_identity()
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as err:  # click would turn it into a silent exit 1
+            raise _OutputClosed from err
+        except SystemExit as err:
+            # rich answers a broken pipe by pointing stdout at /dev/null and exiting 1
+            now = _stdout_identity()
+            if err.code == 1 and now != stdout_before and now == _devnull_identity():
+                raise _OutputClosed from err
+            raise
+
+
+def _stdout_identity() -> tuple[int, int] | None:
+    """Which file descriptor 1 is (device, inode)."""
+    import os
+
+    try:
+        found = os.fstat(1)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _devnull_identity() -> tuple[int, int]:
+    import os
+
+    found = os.stat(os.devnull)
+    return found.st_dev, found.st_ino
+
+
+class _OutputClosed(Exception):
+    """The reader of stdout went away (``ircli … | head``)."""
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ircli")
@@ -123,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     ctx_obj = GlobalOptions()
     try:
         result = cli.main(args=args, prog_name="ircli", standalone_mode=False, obj=ctx_obj)
+    except _OutputClosed:
+        _output_closed()
     except click.exceptions.Abort:
         _fail(ctx_obj, IrcliError("Aborted; nothing more was changed."), ExitCode.USER)
     except click.ClickException as err:
@@ -142,7 +179,21 @@ def main(argv: list[str] | None = None) -> None:
             _bug(ctx_obj, err)
         else:
             _fail(ctx_obj, known, known.exit_code)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _output_closed()
     sys.exit(int(result) if isinstance(result, int) else 0)
+
+
+def _output_closed() -> None:
+    """Like a tool killed by SIGPIPE: no traceback, no message (the reader chose to stop),
+    exit 141 (128 + SIGPIPE) so a pipeline with `set -o pipefail` still sees it."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+    sys.exit(141)
 
 
 def _fail(opts: GlobalOptions, err: IrcliError, code: int) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import botocore.exceptions
+from botocore.parsers import ResponseParserError
 
 from ircli.core.errors import (
     AccessDenied,
     CredentialsMissing,
+    InvalidInput,
     IrcliError,
     NotFound,
     RegionMissing,
@@ -24,6 +28,8 @@ _DENIED = {
     "SignatureDoesNotMatch",
     "ExpiredToken",
     "ExpiredTokenException",
+    "403",  # S3 answers HEAD (and moto some GETs) with a bare status and no error body
+    "Forbidden",
 }
 
 
@@ -71,9 +77,43 @@ def translate(err: BaseException) -> IrcliError | None:
             "Run `ircli policy` to see the IAM permissions ircli needs, and grant them to the "
             "identity you are using (or pass --role-arn).",
         )
+    if code == "NoSuchBucket":
+        name = _error_field(err, "BucketName")
+        return NotFound(
+            f"The S3 bucket {name + ' ' if name else ''}does not exist.",
+            "Check the bucket name (--evidence-bucket, IRCLI_EVIDENCE_BUCKET or the config "
+            "file) and that you are in the account that owns it.")
     if code.endswith(".NotFound") or code.endswith("NotFound") or code == "NoSuchEntity":
         return NotFound(f"{_message(err)} ({code}).")
+    if code == "404":
+        return NotFound(f"{operation_name(err) or 'A call'} found nothing there (404 Not Found).")
+    if isinstance(err, ResponseParserError):
+        return ServiceUnreachable(
+            "The AWS endpoint answered with something that is not an AWS API response "
+            "(an error page).",
+            "Check AWS_ENDPOINT_URL and the region; if it is the ircli lab, see "
+            "`ircli lab status`.")
     return None
+
+
+def unknown_region(endpoints: dict[str, Any], region: str) -> InvalidInput | None:
+    """An error when ``region`` is in none of the partitions botocore knows (``endpoints``:
+    botocore's endpoints data), or None. A mistyped region otherwise surfaces as a DNS failure
+    on AWS, or an HTML error page from an emulator, far from its cause."""
+    known = {name for partition in endpoints.get("partitions", [])
+             for name in partition.get("regions", {})}
+    if not known or region in known:
+        return None
+    return InvalidInput(
+        f"'{region}' is not an AWS region.",
+        "Check --region, AWS_REGION / AWS_DEFAULT_REGION or your profile (e.g. us-east-1); "
+        "if the region is newer than your botocore, upgrade it: pip install -U boto3.")
+
+
+def _error_field(err: BaseException, name: str) -> str:
+    if isinstance(err, botocore.exceptions.ClientError):
+        return str(err.response.get("Error", {}).get(name, ""))
+    return ""
 
 
 def _message(err: BaseException) -> str:

@@ -102,6 +102,11 @@ class AwsSession:
                 "Pass --region, or set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your "
                 "AWS profile).",
             )
+        from ircli.core.awserrors import unknown_region
+
+        endpoints = base._session.get_component("data_loader").load_data("endpoints")
+        if (wrong := unknown_region(endpoints, base.region_name)) is not None:
+            raise wrong
         self.region: str = base.region_name
         arn = None if credentials else settings.role_arn or self._account_role(base)
         self.role_arn: str | None = arn

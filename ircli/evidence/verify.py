@@ -29,7 +29,7 @@ import botocore.exceptions
 
 from ircli.core.audit import verify_chain
 from ircli.core.awserrors import error_code
-from ircli.core.errors import NotFound
+from ircli.core.errors import AccessDenied, NotFound
 from ircli.evidence import anchor as anc
 from ircli.evidence.ship import AUDIT, MANIFEST, case_prefix
 
@@ -94,15 +94,29 @@ def list_versions(s3: Any, bucket: str, prefix: str) -> Listing:
     """S3 lists each key's versions newest first ("in the order they were stored, most
     recent first"); the listing keeps them oldest first."""
     listing = Listing()
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-        for version in page.get("Versions", []):
-            listing.versions.setdefault(version["Key"], []).insert(0, version)
-            if version.get("IsLatest"):
-                listing.latest[version["Key"]] = version
-        for marker in page.get("DeleteMarkers", []):
-            listing.markers.setdefault(marker["Key"], []).append(marker)
-            if marker.get("IsLatest"):
-                listing.latest[marker["Key"]] = {**marker, "DeleteMarker": True}
+    try:
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket,
+                                                                      Prefix=prefix):
+            for version in page.get("Versions", []):
+                listing.versions.setdefault(version["Key"], []).insert(0, version)
+                if version.get("IsLatest"):
+                    listing.latest[version["Key"]] = version
+            for marker in page.get("DeleteMarkers", []):
+                listing.markers.setdefault(marker["Key"], []).append(marker)
+                if marker.get("IsLatest"):
+                    listing.latest[marker["Key"]] = {**marker, "DeleteMarker": True}
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "NoSuchBucket":
+            raise NotFound(f"The evidence bucket {bucket} does not exist.",
+                           "Check --evidence-bucket (or IRCLI_EVIDENCE_BUCKET, the config file) "
+                           "and the account you are in.") from err
+        if error_code(err) in ("403", "Forbidden", "AccessDenied"):
+            raise AccessDenied(f"This identity may not list s3://{bucket}/{prefix} "
+                               f"({error_code(err)}).",
+                               "Run with the responder or analyst role (--role-arn), or check "
+                               "--evidence-bucket: the bucket may belong to another account.") \
+                from err
+        raise
     return listing
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import errno
+import http.client
 import logging
+import os
 import signal
 import socket
 import threading
@@ -34,12 +36,22 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def responds(endpoint: str) -> bool:
-    """True when a moto server answers at ``endpoint``."""
+# moto's dashboard page: about 10 KB whatever the emulator holds. Not /moto-api/data.json, the
+# whole state dump (6 MB fresh, more after every exercise), which takes seconds under load.
+PROBE_PATH = "/moto-api/"
+# Loopback requests never go through an HTTP proxy the user's environment may name.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# What the lab's emulator needs beyond moto's defaults: AWS managed policies exist (the analyst
+# workstation's role attaches AmazonSSMManagedInstanceCore, as on AWS).
+SERVER_ENV = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+
+
+def responds(endpoint: str, timeout: float = 3.0) -> bool:
+    """True when a moto server answers one small request at ``endpoint`` within ``timeout``."""
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1) as resp:
+        with _DIRECT.open(f"{endpoint}{PROBE_PATH}", timeout=timeout) as resp:
             return bool(resp.status == 200)
-    except OSError:
+    except (OSError, http.client.HTTPException, ValueError):
         return False
 
 
@@ -139,6 +151,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="ircli lab emulator")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    for key, value in SERVER_ENV.items():
+        os.environ.setdefault(key, value)
     done = threading.Event()
 
     def finish(_sig: int, _frame: FrameType | None) -> None:

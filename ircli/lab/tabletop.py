@@ -21,7 +21,7 @@ from ircli.core.case import list_cases
 from ircli.core.clock import Clock, iso
 from ircli.core.errors import UserError
 from ircli.lab import findings
-from ircli.lab.control import DEFAULT_PORT, lab_dir, running, up, write_state
+from ircli.lab.control import DEFAULT_PORT, lab_dir, require_running, running, up, write_state
 from ircli.lab.scenarios import LabAws
 
 
@@ -108,10 +108,7 @@ class Objective:
 
 
 def _lab_aws() -> LabAws:
-    state = running()
-    if state is None:
-        raise UserError("The lab is not running, so there is nothing to score.",
-                        "Start an exercise with: ircli tabletop start SCENARIO")
+    state = require_running("Start an exercise with: ircli tabletop start SCENARIO")
     return LabAws(state.endpoint, state.region)
 
 

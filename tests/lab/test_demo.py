@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,13 +13,24 @@ import pytest
 
 from ircli.lab.server import responds
 
-pytestmark = pytest.mark.e2e
+# one demo run for the module: keep its tests on one pytest-xdist worker (--dist loadgroup)
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lab-demo")]
 
 
-def test_lab_demo_end_to_end(aws_env: Path) -> None:
-    proc = subprocess.run(
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """One demo run for the module (it is the suite's longest command): JSON on stdout,
+    progress on stderr."""
+    home = tmp_path_factory.mktemp("demo") / "ircli-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "IRCLI_"))}
+    return subprocess.run(
         [sys.executable, "-m", "ircli", "lab", "demo", "--sections", "system,processes,sockets",
-         "-o", "json"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+         "-o", "json"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+        env={**env, "IRCLI_HOME": str(home), "AWS_EC2_METADATA_DISABLED": "true"})
+
+
+def test_lab_demo_end_to_end(demo: subprocess.CompletedProcess[str]) -> None:
+    proc = demo
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     summary = result["summary"]
@@ -38,12 +50,15 @@ def test_lab_demo_end_to_end(aws_env: Path) -> None:
     assert endpoint and not responds(endpoint.group(0))  # the emulator is gone
 
 
-def test_lab_demo_text_summary_speaks_plainly(aws_env: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ircli", "lab", "demo", "--sections", "system"],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
-    assert proc.returncode == 0, proc.stderr
+def test_lab_demo_text_summary_speaks_plainly(demo: subprocess.CompletedProcess[str],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The text summary the demo prints without -o json, from the same run's summary."""
+    from ircli.cli.cmd_lab import _print_summary
+
+    assert demo.returncode == 0, demo.stderr
+    _print_summary(json.loads(demo.stdout)["summary"])
+    out = capsys.readouterr().out
     for words in ("Compromised:", "What ircli did:", "Time to isolation:", "verified",
                   "nothing is left running"):
-        assert words in proc.stdout
-    assert "▶ triage" in proc.stderr  # progress goes to stderr
+        assert words in out
+    assert "▶ triage" in demo.stderr  # progress goes to stderr

@@ -37,21 +37,25 @@ def exercise(aws_env: Path) -> Iterator[dict[str, Any]]:
 
 
 def _lab_env() -> dict[str, str]:
-    lines = _ircli("lab", "env").stdout.splitlines()
-    return dict(line.removeprefix("export ").split("=", 1) for line in lines
-                if line.startswith("export "))
+    """The lab's exports; a lab that is not found fails here, before any command could run
+    with the environment's own AWS settings."""
+    proc = _ircli("lab", "env")
+    assert proc.returncode == 0, f"lab env failed: {proc.stderr}"
+    env = dict(line.removeprefix("export ").split("=", 1) for line in proc.stdout.splitlines()
+               if line.startswith("export "))
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:"), env
+    return env
 
 
 def _objectives(card: dict[str, Any]) -> dict[str, bool]:
     return {o["name"]: o["met"] for o in card["objectives"]}
 
 
-def test_start_shows_only_the_alert(exercise: dict[str, Any]) -> None:
+def test_start_shows_only_the_alert_and_without_a_response_all_is_missed(
+        exercise: dict[str, Any]) -> None:
+    # one exercise for both (starting one seeds a whole account): the alert, then the score
     assert exercise["alert"]["type"] == "Backdoor:EC2/C&CActivity.B"
     assert set(exercise) == {"scenario", "started_at", "alert"}
-
-
-def test_without_a_response_the_objectives_are_missed(exercise: dict[str, Any]) -> None:
     card = _json("tabletop", "score")
     met = _objectives(card)
     assert not any(met[name] for name in ("suspect-isolated", "suspect-every-eni",
