@@ -7,6 +7,7 @@ import click
 from ircli.cli.complete import complete_case_id
 from ircli.cli.confirm import confirm_new_case, instance_from_input
 from ircli.cli.flow import plan_confirm_run, under_planned_case
+from ircli.cli.locating import locate_option, where_found
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 
@@ -39,6 +40,7 @@ from ircli.cli.options import GlobalOptions, global_options
 @click.option("--dry-run", is_flag=True,
               help="Show the plan (agent, document, key); send nothing, change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
+@locate_option
 @global_options
 @click.pass_obj
 def collect_cmd(opts: GlobalOptions, instance_id: str | None, resume_case: str | None,
@@ -66,6 +68,7 @@ def collect_cmd(opts: GlobalOptions, instance_id: str | None, resume_case: str |
     if not instance_id:
         raise click.UsageError("Name the instance to collect from (or --resume CASE_ID).")
     instance_id = instance_from_input(opts, instance_id)
+    opts = where_found(opts, instance_id)
     confirm_new_case(case_id, new_case, dry_run)
     settings = CollectSettings(os=os_name, timeout=timeout, wait=wait,
                                include_memory=include_memory, sections=sections,

@@ -13,6 +13,7 @@ import click
 from ircli.cli.complete import complete_case_id
 from ircli.cli.confirm import confirm_new_case, instance_from_input
 from ircli.cli.flow import Run, plan_confirm_run, under_planned_case
+from ircli.cli.locating import locate_option, where_found
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 
@@ -46,6 +47,7 @@ from ircli.cli.options import GlobalOptions, global_options
 @click.option("--collect", is_flag=True,
               help="Then run the live-response collector (`ircli collect` defaults) and verify "
                    "its archive in the evidence bucket.")
+@locate_option
 @global_options
 @click.pass_obj
 def contain_cmd(opts: GlobalOptions, instance_ids: tuple[str, ...], targets_file: Any,
@@ -79,16 +81,19 @@ def contain_cmd(opts: GlobalOptions, instance_ids: tuple[str, ...], targets_file
         options.validate()
         return options
 
-    def run_for(instance_id: str) -> Run:
+    def run_for(instance_id: str, where: GlobalOptions) -> Run:
         return under_planned_case(options_for(instance_id), lambda o, emit: contain(
-            aws_session(opts, o.case_id), clock, o, emit=emit))
+            aws_session(where, o.case_id), clock, o, emit=emit))
 
     if not fleet:
-        return plan_confirm_run(opts, run_for(targets[0]), f"Contain {targets[0]} now?",
-                                dry_run=dry_run, yes=yes)
+        where = where_found(opts, targets[0])
+        return plan_confirm_run(where, run_for(targets[0], where),
+                                f"Contain {targets[0]} now?", dry_run=dry_run, yes=yes)
     from ircli.cli.fleet import FleetItem, plan_confirm_run_many
 
-    items = [FleetItem(t, run_for(t), opts.account, opts.region) for t in targets]
+    places = {t: where_found(opts, t) for t in targets}
+    items = [FleetItem(t, run_for(t, places[t]), places[t].account, places[t].region)
+             for t in targets]
     return plan_confirm_run_many(opts, "contain", items, "Contain these {count} instances now?",
                                  dry_run=dry_run, yes=yes, parallel=parallel)
 

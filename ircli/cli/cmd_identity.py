@@ -9,6 +9,7 @@ import click
 from ircli.cli.complete import complete_case_id
 from ircli.cli.confirm import confirm_new_case
 from ircli.cli.flow import plan_confirm_run, under_planned_case
+from ircli.cli.locating import locate_option, where_found
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @click.option("--keep-login", is_flag=True,
               help="Keep the console password (deleting it cannot be undone).")
 @click.option("--all-keys", is_flag=True, help="Deactivate every key of the key's user.")
+@locate_option
 @global_options
 @click.pass_obj
 def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str | None,
@@ -46,6 +48,8 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str |
                                  evidence_bucket=evidence_bucket(opts.evidence_bucket,
                                                                  strict=False))
     options.validate()
+    if access_key_id:
+        opts = where_found(opts, access_key_id)
     clock = SystemClock()
 
     run = under_planned_case(options, lambda o, emit: disable_keys(

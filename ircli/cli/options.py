@@ -22,6 +22,7 @@ class GlobalOptions:
     role_arn: str | None = None
     account: str | None = None
     role_name: str | None = None
+    locate: bool = False  # --locate: find the target's account and region first
     output: str | None = None  # --output; None: IRCLI_OUTPUT, then the config, then text
     verbose: int = 0
     evidence_bucket: str | None = None
