@@ -11,6 +11,8 @@ from ircli.analyst import (  # noqa: F401 - imported for their @register side ef
     volumes,
 )
 from ircli.steps import (  # noqa: F401 - imported for their @register side effect
+    advice,
+    assumed_role,
     collect,
     credentials,
     identity,

@@ -1,0 +1,102 @@
+"""Runbooks on the target kinds beyond instances, keys and addresses: roles and containers.
+
+Each runs like ``revoke-sessions`` does: the target resolved before the run (a role that
+does not exist is a clear error before any plan), then the kind's preamble and the
+runbook's steps under the target's case, with the same record, audit and result.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from ircli.aws.iam_identity import get_role
+from ircli.core.clock import Clock, iso
+from ircli.core.engine import Emit, RunContext, run_steps
+from ircli.core.errors import ExitCode, UserError
+from ircli.core.session import AwsSession
+from ircli.ops.common import (
+    RunSummary,
+    collect_warnings,
+    keep_result,
+    open_target_case,
+    pick_case,
+    record_run,
+    run_result,
+)
+from ircli.ops.identity import role_target
+from ircli.steps.advice import parse_workload
+from ircli.steps.base import Step
+
+FAMILY_KINDS = ("role", "container")
+SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
+
+
+def container_target(target: str) -> str:
+    cluster, namespace, pod = parse_workload(target)
+    return f"workload/{cluster}" + (f"/{namespace}/{pod}" if namespace else "")
+
+
+def resolve_role(aws: AwsSession, name: str) -> dict[str, Any]:
+    """The role (GetRole); roles whose sessions IAM cannot deny are refused with the way out."""
+    role = get_role(aws, name)
+    path = str(role.get("Path", ""))
+    if path.startswith("/aws-service-role/"):
+        raise UserError(f"{name} is a service-linked role, whose sessions AWS does not let "
+                        "anyone revoke.",
+                        "Contain what uses it instead (the instance, the user, the service).")
+    if path.startswith(SSO_PATH):
+        raise UserError(f"{name} belongs to an IAM Identity Center permission set, which IAM "
+                        "does not let anyone change.",
+                        "In Identity Center, disable the user and add an aws:TokenIssueTime "
+                        "deny to the permission set's inline policy, then re-provision it.")
+    return role
+
+
+def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, steps: list[Step],
+                     *, case_id: str | None, dry_run: bool, command: str,
+                     facts: dict[str, Any], options: dict[str, Any], extra: dict[str, Any],
+                     emit: Emit | None = None) -> RunSummary:
+    """Run ``steps`` (the kind's preamble first) on a role or a container workload."""
+    if kind == "role":
+        role = resolve_role(aws, target)
+        ctx = RunContext(aws, clock, role_target(role["RoleName"]), dry_run=dry_run, emit=emit)
+        ctx.facts["role"] = role
+        record = {"kind": "iam-role", "name": role["RoleName"], "arn": role["Arn"]}
+        fields = {"target": ctx.target_id, "role_name": role["RoleName"],
+                  "role_arn": role["Arn"]}
+        done = "contained"
+        follow_up = [f"New sessions of role {role['RoleName']} still work: contain whatever "
+                     "let the attacker assume it (a user's key, another role, the trust "
+                     "policy), then look in CloudTrail for what the sessions did.",
+                     f"`ircli release --role {role['RoleName']}` lifts the revocation and "
+                     "restores a trust policy ircli changed."]
+    else:
+        ctx = RunContext(aws, clock, container_target(target), dry_run=dry_run, emit=emit)
+        ctx.facts["workload"] = target
+        record = {"kind": "container-workload", "name": target}
+        fields = {"target": ctx.target_id, "workload": target}
+        done = "manual"
+        follow_up = ["ircli changed nothing in Kubernetes: run the actions in the plan, then "
+                     "contain the node with `ircli contain INSTANCE_ID` if the pod escaped."]
+    ctx.facts.update(facts)
+    case = pick_case(case_id, None, ctx, ctx.target_id)
+    started = iso(clock.now())
+    with ExitStack() as stack:
+        open_target_case(ctx, case, stack)
+        ctx.record.update(**{**aws.location(), "account": aws.account}, **record)
+        ctx.record.setdefault("status", "containing")
+        ctx.save()
+        ctx.audit("run-start", command=command, dry_run=dry_run, options=options)
+        outcome = run_steps(ctx, steps, after_step=keep_result(ctx))
+        status = ("planned" if dry_run else "failed" if outcome.failed_critical
+                  else "partial" if outcome.failed else done)
+        data = run_result(ctx, command, status, outcome.steps, **fields)
+        data.update(extra)
+        data["manual_follow_up"] = follow_up
+        data["warnings"] = collect_warnings(ctx, outcome)
+        if not dry_run:
+            ctx.record["status"] = status
+            record_run(ctx, command, status, started)
+    code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
+    return RunSummary(data, code, data["warnings"])
