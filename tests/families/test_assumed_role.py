@@ -94,3 +94,21 @@ def test_a_role_that_does_not_exist_is_one_sentence(capsys, clients) -> None:
     result = ircli(capsys, "runbook", "run", "assumed-role-compromise", "--target", "ghost",
                    "--dry-run")
     assert result.code == 2 and "IAM role ghost was not found" in result.err
+
+
+def test_release_without_fix_trust_leaves_the_trust_policy_alone(clients, deploy_role: str,
+                                                                   aws_env) -> None:
+    from ircli.ops.release_identity import IdentityReleaseOptions, release_identity
+
+    iam = clients("iam")
+    before = role_state(iam, deploy_role)
+    run(deploy_role, FakeClock(), case_id="case-plain")
+    iam.update_assume_role_policy(RoleName=deploy_role, PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [TRUST["Statement"][0]]}))  # the owner's fix
+    fixed = role_state(iam, deploy_role)["trust"]
+    result = release_identity(AwsSession(AwsSettings()), FakeClock(),
+                              IdentityReleaseOptions(role=deploy_role))
+    assert result.data["status"] == "released", result.data
+    after = role_state(iam, deploy_role)
+    assert after["trust"] == fixed  # never "restored" over a change ircli did not make
+    assert after["inline"] == before["inline"]
