@@ -25,11 +25,15 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @click.option("--no-reattach-asg", is_flag=True, help="Leave it out of its Auto Scaling group.")
 @click.option("--user", help="Release an IAM user contained by disable-keys.")
 @click.option("--role", help="Remove the session revocation revoke-sessions put on a role.")
+@click.option("--bucket", help="Release an S3 bucket contained by s3-exposure/s3-exfiltration.")
 @global_options
 @click.pass_obj
 def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | None, dry_run: bool,
-                yes: bool, no_reattach_asg: bool, user: str | None, role: str | None) -> int:
+                yes: bool, no_reattach_asg: bool, user: str | None, role: str | None,
+                bucket: str | None = None) -> int:
     """Undo containment exactly as the case recorded it (snapshots stay)."""
+    if bucket:
+        return _release_bucket(opts, bucket, case_id, dry_run, yes)
     if user or role or (instance_id or "").startswith(("AKIA", "ASIA")):
         from ircli.cli.cmd_identity import release_identity_cmd
 
@@ -52,3 +56,17 @@ def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | Non
 
     return plan_confirm_run(opts, run, f"Release {instance_id} back into service?",
                             dry_run=dry_run, yes=yes)
+
+
+def _release_bucket(opts: GlobalOptions, bucket: str, case_id: str | None, dry_run: bool,
+                    yes: bool) -> int:
+    from ircli.core.clock import SystemClock
+    from ircli.ops.release_family import release_bucket
+
+    clock = SystemClock()
+
+    def run(dry: bool, emit: Emit | None) -> RunSummary:
+        return release_bucket(aws_session(opts, case_id), clock, bucket, case_id=case_id,
+                              dry_run=dry, emit=emit)
+
+    return plan_confirm_run(opts, run, f"Release bucket {bucket}?", dry_run=dry_run, yes=yes)

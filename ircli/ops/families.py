@@ -10,10 +10,13 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
+import botocore.exceptions
+
 from ircli.aws.iam_identity import get_role
+from ircli.core.awserrors import error_code
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
-from ircli.core.errors import ExitCode, UserError
+from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.ops.common import (
     RunSummary,
@@ -27,8 +30,9 @@ from ircli.ops.common import (
 from ircli.ops.identity import role_target
 from ircli.steps.advice import parse_workload
 from ircli.steps.base import Step
+from ircli.steps.s3_bucket import check_bucket_name
 
-FAMILY_KINDS = ("role", "container")
+FAMILY_KINDS = ("role", "container", "bucket")
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 
 
@@ -53,6 +57,19 @@ def resolve_role(aws: AwsSession, name: str) -> dict[str, Any]:
     return role
 
 
+def resolve_bucket(aws: AwsSession, name: str) -> str:
+    """The bucket, if it exists and this account may see it; one sentence otherwise."""
+    check_bucket_name(name)
+    try:
+        aws.client("s3").head_bucket(Bucket=name)
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) in ("404", "NoSuchBucket", "NotFound"):
+            raise NotFound(f"S3 bucket {name} does not exist.",
+                           "Check the bucket name (the finding names it).") from err
+        raise
+    return name
+
+
 def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, steps: list[Step],
                      *, case_id: str | None, dry_run: bool, command: str,
                      facts: dict[str, Any], options: dict[str, Any], extra: dict[str, Any],
@@ -71,6 +88,18 @@ def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, step
                      "policy), then look in CloudTrail for what the sessions did.",
                      f"`ircli release --role {role['RoleName']}` lifts the revocation and "
                      "restores a trust policy ircli changed."]
+    elif kind == "bucket":
+        bucket = resolve_bucket(aws, target)
+        ctx = RunContext(aws, clock, f"bucket/{bucket}", dry_run=dry_run, emit=emit)
+        ctx.facts["bucket"] = bucket
+        record = {"kind": "s3-bucket", "name": bucket}
+        fields = {"target": ctx.target_id, "bucket": bucket}
+        done = "contained"
+        follow_up = ["ircli did not touch objects or versioning: look in CloudTrail data "
+                     "events and server access logs for what was read or written, and "
+                     "contain the caller the finding names (its key or role).",
+                     f"`ircli release --bucket {bucket}` restores the public access block and "
+                     "removes ircli's deny statement."]
     else:
         ctx = RunContext(aws, clock, container_target(target), dry_run=dry_run, emit=emit)
         ctx.facts["workload"] = target

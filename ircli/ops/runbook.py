@@ -31,6 +31,7 @@ from ircli.runbook.model import Runbook
 from ircli.steps.advice import parse_workload
 from ircli.steps.base import STEPS, Step
 from ircli.steps.notify import check_topic_arn
+from ircli.steps.s3_bucket import check_bucket_name
 
 ENV_NOTIFY_TOPIC = "IRCLI_NOTIFY_TOPIC"
 
@@ -73,6 +74,8 @@ def check_target(kind: str, target: str) -> None:
             check_iam_name(target, "role")
         elif kind == "container":
             parse_workload(target)
+        elif kind == "bucket":
+            check_bucket_name(target)
         else:
             parse_address(target)
     except UserError as err:

@@ -66,6 +66,11 @@ def finding_target(finding: Finding, runbook: Runbook) -> str:
         return role_from_finding(finding, runbook)
     if runbook.target == "container":
         return workload_from_finding(finding, runbook)
+    if runbook.target == "bucket":
+        if finding.bucket_name:
+            return finding.bucket_name
+        raise UserError(f"The finding names no S3 bucket, and runbook {runbook.name} acts on "
+                        "one.", "Run `ircli runbook run` with --target BUCKET yourself.")
     if finding.remote.ip:
         return finding.remote.ip
     raise UserError(f"The finding names no remote address, and runbook {runbook.name} blocks "

@@ -36,6 +36,7 @@ KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (
     TargetKind("ip", "IP address", "198.51.100.7", ("resolve-network",)),
     TargetKind("role", "IAM role", "app-deploy", ("record-role",),
                also=("revoke-role-sessions",)),
+    TargetKind("bucket", "S3 bucket", "acme-exports", ("record-bucket",)),
     TargetKind("container", "container workload (EKS cluster or cluster/namespace/pod)",
                "prod-cluster/default/web-7d4b9c", ()),
 )}

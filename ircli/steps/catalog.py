@@ -22,6 +22,7 @@ from ircli.steps import (  # noqa: F401 - imported for their @register side effe
     notify,
     protect,
     role_sessions,
+    s3_bucket,
     service,
     snapshots,
     tagging,

@@ -22,4 +22,6 @@ def fits(finding: Finding, kind: str) -> bool:
         return finding.user_type not in ROLE_USER_TYPES
     if kind == "role":
         return finding.user_type in ROLE_USER_TYPES
+    if kind == "bucket":
+        return finding.resource_type in ("S3Bucket", "S3Object") or bool(finding.bucket_name)
     return True

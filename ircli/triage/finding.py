@@ -184,6 +184,13 @@ class Finding:
         return str(name) if name else None
 
     @property
+    def bucket_name(self) -> str | None:
+        """The first bucket an S3 finding names (``resource.s3BucketDetails``)."""
+        buckets = self._get("resource", "s3BucketDetails") or [{}]
+        name = buckets[0].get("name") if isinstance(buckets[0], dict) else None
+        return str(name) if name else None
+
+    @property
     def cluster_name(self) -> str | None:
         return self._text("resource", "eksClusterDetails", "name") or \
             self._text("resource", "ecsClusterDetails", "name")

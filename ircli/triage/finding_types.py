@@ -260,9 +260,6 @@ NODE_ESCAPE_TYPES = frozenset({
     "DefenseEvasion:Runtime/KernelModuleLoaded",
 })
 
-_S3_REASON = ("an S3 bucket: ircli has no bucket containment yet. Turn on the bucket's Block "
-              "Public Access, review its policy and ACL, and contain the caller the finding "
-              "names (its access key or role).")
 _RDS_REASON = ("an RDS database: ircli has no database containment yet. Snapshot it, enable "
                "deletion protection, rotate the database user's password and restrict its "
                "security group to known clients.")
@@ -291,11 +288,11 @@ UNANSWERED: tuple[tuple[str, str], ...] = (
      "object as your Malware Protection plan says; ircli never deletes objects."),
     ("Execution:S3/MaliciousFile!RecoveryPoint", "a malicious file in a backup recovery point: "
      "do not restore from it; ircli does not act on AWS Backup."),
-    ("*:S3/*", _S3_REASON),
+    ("Policy:S3/AccountBlockPublicAccessDisabled", "the account-level public access block "
+     "was turned off, no one bucket: turn it back on (`aws s3control "
+     "put-public-access-block`) and contain the caller."),
     ("Execution:EC2/MaliciousFile!*", "a malicious file in a snapshot or AMI, not a running "
      "instance: stop sharing and launching from it; ircli contains instances only."),
     ("*:RDS/*", _RDS_REASON),
     ("*:Lambda/*", _LAMBDA_REASON),
-    ("Execution:ECS/*", "an ECS task: ircli does not stop tasks. Stop the task "
-     "(`aws ecs stop-task`) after collecting what you need, and scale its service to 0."),
 )

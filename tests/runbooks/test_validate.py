@@ -22,7 +22,7 @@ from tests.runbooks.conftest import SHIPPED, write
 
 SHIPPED_NAMES = ["assumed-role-compromise", "crypto-mining", "ec2-compromise",
                  "iam-key-compromise", "instance-credential-exfiltration",
-                 "kubernetes-workload", "ssh-brute-force"]
+                 "kubernetes-workload", "s3-exfiltration", "s3-exposure", "ssh-brute-force"]
 
 
 @pytest.mark.parametrize("name", SHIPPED_NAMES)
