@@ -26,14 +26,16 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @click.option("--user", help="Release an IAM user contained by disable-keys.")
 @click.option("--role", help="Remove the session revocation revoke-sessions put on a role.")
 @click.option("--bucket", help="Release an S3 bucket contained by s3-exposure/s3-exfiltration.")
+@click.option("--trail", help="Put back the selectors cloudtrail-tampering replaced (logging "
+                              "stays on).")
 @global_options
 @click.pass_obj
 def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | None, dry_run: bool,
                 yes: bool, no_reattach_asg: bool, user: str | None, role: str | None,
-                bucket: str | None = None) -> int:
+                bucket: str | None = None, trail: str | None = None) -> int:
     """Undo containment exactly as the case recorded it (snapshots stay)."""
-    if bucket:
-        return _release_bucket(opts, bucket, case_id, dry_run, yes)
+    if bucket or trail:
+        return _release_resource(opts, bucket, trail, case_id, dry_run, yes)
     if user or role or (instance_id or "").startswith(("AKIA", "ASIA")):
         from ircli.cli.cmd_identity import release_identity_cmd
 
@@ -58,15 +60,21 @@ def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | Non
                             dry_run=dry_run, yes=yes)
 
 
-def _release_bucket(opts: GlobalOptions, bucket: str, case_id: str | None, dry_run: bool,
-                    yes: bool) -> int:
+def _release_resource(opts: GlobalOptions, bucket: str | None, trail: str | None,
+                      case_id: str | None, dry_run: bool, yes: bool) -> int:
     from ircli.core.clock import SystemClock
-    from ircli.ops.release_family import release_bucket
+    from ircli.ops.release_family import release_bucket, release_trail
 
+    if bucket and trail:
+        raise click.UsageError("Release a bucket or a trail, not both in one run.")
     clock = SystemClock()
 
     def run(dry: bool, emit: Emit | None) -> RunSummary:
-        return release_bucket(aws_session(opts, case_id), clock, bucket, case_id=case_id,
-                              dry_run=dry, emit=emit)
+        aws = aws_session(opts, case_id)
+        if bucket:
+            return release_bucket(aws, clock, bucket, case_id=case_id, dry_run=dry, emit=emit)
+        assert trail is not None
+        return release_trail(aws, clock, trail, case_id=case_id, dry_run=dry, emit=emit)
 
-    return plan_confirm_run(opts, run, f"Release bucket {bucket}?", dry_run=dry_run, yes=yes)
+    what = f"bucket {bucket}" if bucket else f"trail {trail}"
+    return plan_confirm_run(opts, run, f"Release {what}?", dry_run=dry_run, yes=yes)

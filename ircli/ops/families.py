@@ -31,8 +31,9 @@ from ircli.ops.identity import role_target
 from ircli.steps.advice import parse_workload
 from ircli.steps.base import Step
 from ircli.steps.s3_bucket import check_bucket_name
+from ircli.steps.trail import check_trail_name
 
-FAMILY_KINDS = ("role", "container", "bucket")
+FAMILY_KINDS = ("role", "container", "bucket", "trail")
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 
 
@@ -70,6 +71,18 @@ def resolve_bucket(aws: AwsSession, name: str) -> str:
     return name
 
 
+def resolve_trail(aws: AwsSession, name: str) -> dict[str, Any]:
+    check_trail_name(name)
+    try:
+        return dict(aws.client("cloudtrail").get_trail(Name=name)["Trail"])
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) in ("TrailNotFoundException", "InvalidTrailNameException"):
+            raise NotFound(f"CloudTrail trail {name} was not found in {aws.region}.",
+                           "Check the name, and pass --region of the trail's home region.") \
+                from err
+        raise
+
+
 def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, steps: list[Step],
                      *, case_id: str | None, dry_run: bool, command: str,
                      facts: dict[str, Any], options: dict[str, Any], extra: dict[str, Any],
@@ -100,6 +113,20 @@ def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, step
                      "contain the caller the finding names (its key or role).",
                      f"`ircli release --bucket {bucket}` restores the public access block and "
                      "removes ircli's deny statement."]
+    elif kind == "trail":
+        trail = resolve_trail(aws, target)
+        ctx = RunContext(aws, clock, f"trail/{trail['Name']}", dry_run=dry_run, emit=emit)
+        ctx.facts["trail"] = trail["Name"]
+        record = {"kind": "cloudtrail-trail", "name": trail["Name"],
+                  "arn": trail.get("TrailARN")}
+        fields = {"target": ctx.target_id, "trail": trail["Name"],
+                  "trail_arn": trail.get("TrailARN")}
+        done = "contained"
+        follow_up = ["Contain the principal that stopped the trail (the finding's access "
+                     "key): `ircli disable-keys --access-key-id KEY` for an IAM user's key, "
+                     "`ircli revoke-sessions --role ROLE` for a role's session.",
+                     "Check the trail's bucket policy, KMS key and log file validation: "
+                     "tampering rarely stops at StopLogging."]
     else:
         ctx = RunContext(aws, clock, container_target(target), dry_run=dry_run, emit=emit)
         ctx.facts["workload"] = target

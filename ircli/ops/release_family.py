@@ -1,4 +1,4 @@
-"""``release --bucket``: give a bucket back exactly what the case recorded.
+"""``release --bucket`` / ``--trail``: give a bucket or trail back what the case recorded.
 
 The public access block returns to its recorded settings (or is removed if there was none);
 only ircli's deny statement leaves the bucket policy, so a change the owners made to the
@@ -8,6 +8,7 @@ policy during the incident stays.
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Any
 
 from ircli.core.case import check_case_id, find_any_case, open_case
 from ircli.core.clock import Clock, iso
@@ -15,26 +16,44 @@ from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run, run_result
-from ircli.ops.families import resolve_bucket
+from ircli.ops.families import resolve_bucket, resolve_trail
 from ircli.ops.release import Undo
 from ircli.steps.base import Step
 from ircli.steps.s3_bucket import BlockBucketPublicAccess, DenyBucketAccess
+from ircli.steps.trail import RestoreTrailSelectors
 
 
 def release_bucket(aws: AwsSession, clock: Clock, bucket: str, *, case_id: str | None = None,
                    dry_run: bool = False, emit: Emit | None = None) -> RunSummary:
     """Undo the bucket runbooks as the case recorded them."""
+    bucket = resolve_bucket(aws, bucket)
+    # The block first: S3 rejects putting back a public policy while BlockPublicPolicy is on.
+    steps: list[Step] = [Undo(BlockBucketPublicAccess()), Undo(DenyBucketAccess())]
+    return _release(aws, clock, f"bucket/{bucket}", {"bucket": bucket}, {"bucket": bucket},
+                    steps, case_id=case_id, dry_run=dry_run, emit=emit)
+
+
+def release_trail(aws: AwsSession, clock: Clock, trail: str, *, case_id: str | None = None,
+                  dry_run: bool = False, emit: Emit | None = None) -> RunSummary:
+    """Put back the selectors ircli replaced; logging stays on (never stopped again)."""
+    name = str(resolve_trail(aws, trail)["Name"])
+    return _release(aws, clock, f"trail/{name}", {"trail": name}, {"trail": name},
+                    [Undo(RestoreTrailSelectors())], case_id=case_id, dry_run=dry_run,
+                    emit=emit)
+
+
+def _release(aws: AwsSession, clock: Clock, target: str, facts: dict[str, Any],
+             fields: dict[str, Any], steps: list[Step], *, case_id: str | None,
+             dry_run: bool, emit: Emit | None) -> RunSummary:
     if case_id:
         check_case_id(case_id)
-    bucket = resolve_bucket(aws, bucket)
-    target = f"bucket/{bucket}"
-    fields = {"target": target, "bucket": bucket}
+    fields = {"target": target, **fields}
     ctx = RunContext(aws, clock, target, dry_run=dry_run, emit=emit)
-    ctx.facts["bucket"] = bucket
+    ctx.facts.update(facts)
     found = case_id or find_any_case(target)
     if not found:
-        raise UserError(f"Bucket {bucket} was never contained by ircli: no case on this "
-                        "machine records it.", "Pass --case-id (copy the case directory to "
+        raise UserError(f"{target} was never contained by ircli: no case on this machine "
+                        "records it.", "Pass --case-id (copy the case directory to "
                         "IRCLI_HOME first); `ircli case list` shows the cases here.")
     open_case(found, clock.now(), create=False)  # a wrong --case-id must not create one
     case = open_run_case(ctx, found)
@@ -45,8 +64,6 @@ def release_bucket(aws: AwsSession, clock: Clock, bucket: str, *, case_id: str |
         data = run_result(ctx, "release", "released", [], **fields)
         data["warnings"] = [f"already released at {ctx.record.get('released_at')}"]
         return RunSummary(data, ExitCode.OK, data["warnings"])
-    # The block first: S3 rejects putting back a public policy while BlockPublicPolicy is on.
-    steps: list[Step] = [Undo(BlockBucketPublicAccess()), Undo(DenyBucketAccess())]
     started = iso(clock.now())
     with case.locked() if not dry_run else nullcontext():
         ctx.audit("run-start", command="release", dry_run=dry_run)

@@ -32,6 +32,7 @@ from ircli.steps.advice import parse_workload
 from ircli.steps.base import STEPS, Step
 from ircli.steps.notify import check_topic_arn
 from ircli.steps.s3_bucket import check_bucket_name
+from ircli.steps.trail import check_trail_name
 
 ENV_NOTIFY_TOPIC = "IRCLI_NOTIFY_TOPIC"
 
@@ -76,6 +77,8 @@ def check_target(kind: str, target: str) -> None:
             parse_workload(target)
         elif kind == "bucket":
             check_bucket_name(target)
+        elif kind == "trail":
+            check_trail_name(target)
         else:
             parse_address(target)
     except UserError as err:

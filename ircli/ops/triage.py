@@ -66,6 +66,11 @@ def finding_target(finding: Finding, runbook: Runbook) -> str:
         return role_from_finding(finding, runbook)
     if runbook.target == "container":
         return workload_from_finding(finding, runbook)
+    if runbook.target == "trail":
+        if finding.trail_name:
+            return finding.trail_name
+        raise UserError(f"The finding names no trail, and runbook {runbook.name} acts on one.",
+                        "Run `ircli runbook run` with --target TRAIL yourself.")
     if runbook.target == "bucket":
         if finding.bucket_name:
             return finding.bucket_name

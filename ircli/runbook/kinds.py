@@ -37,6 +37,7 @@ KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (
     TargetKind("role", "IAM role", "app-deploy", ("record-role",),
                also=("revoke-role-sessions",)),
     TargetKind("bucket", "S3 bucket", "acme-exports", ("record-bucket",)),
+    TargetKind("trail", "CloudTrail trail", "org-trail", ("record-trail",)),
     TargetKind("container", "container workload (EKS cluster or cluster/namespace/pod)",
                "prod-cluster/default/web-7d4b9c", ()),
 )}

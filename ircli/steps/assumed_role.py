@@ -132,7 +132,7 @@ class FixTrust(Step):
     name = "fix-trust"
     title = "Check the role's trust policy"
     permissions = ("iam:GetRole", "iam:UpdateAssumeRolePolicy")
-    undo_permissions = ("iam:UpdateAssumeRolePolicy",)
+    undo_permissions = ("iam:GetRole", "iam:UpdateAssumeRolePolicy")
     runbook_targets = ("role",)
 
     def __init__(self, apply: bool = False, trusted_accounts: list[str] | None = None) -> None:
@@ -168,8 +168,14 @@ class FixTrust(Step):
 
     def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:
         before = record.get("before")
-        if not before or not record.get("data", {}).get("applied"):
+        data = record.get("data", {})
+        if not before or not data.get("applied"):
             return None  # shown, never made: nothing to restore
+        current = trust_document(dict(ctx.aws.client("iam").get_role(
+            RoleName=before["role"])["Role"]))
+        if current != data.get("proposed_trust_policy"):
+            return StepPlan(notes=[f"the trust policy of {before['role']} changed after ircli "
+                                   "fixed it: left as it is now"])
         return StepPlan(calls=[Call("iam", "update_assume_role_policy", {
             "RoleName": before["role"], "PolicyDocument": json.dumps(before["trust_policy"])},
             f"restore the recorded trust policy of role {before['role']}")])

@@ -26,6 +26,7 @@ from ircli.steps import (  # noqa: F401 - imported for their @register side effe
     service,
     snapshots,
     tagging,
+    trail,
 )
 from ircli.steps.base import STEPS, Step
 

@@ -191,6 +191,17 @@ class Finding:
         return str(name) if name else None
 
     @property
+    def trail_name(self) -> str | None:
+        """The trail an API-call finding says was affected (``affectedResources``)."""
+        affected = self._get("service", "action", "awsApiCallAction", "affectedResources")
+        if not isinstance(affected, dict):
+            return None
+        # the key reads "aWS::…" after the PascalCase folding of GetFindings answers
+        value = next((v for k, v in affected.items()
+                      if k.lower() == "aws::cloudtrail::trail"), None)
+        return str(value) if value else None
+
+    @property
     def cluster_name(self) -> str | None:
         return self._text("resource", "eksClusterDetails", "name") or \
             self._text("resource", "ecsClusterDetails", "name")

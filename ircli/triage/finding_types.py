@@ -276,9 +276,6 @@ UNANSWERED: tuple[tuple[str, str], ...] = (
      "sign in as root, rotate its password, delete its access keys, check its MFA device."),
     ("Stealth:IAMUser/PasswordPolicyChange", "the account password policy changed: restore "
      "it (`aws iam update-account-password-policy`) and contain the caller if unexpected."),
-    ("Stealth:IAMUser/CloudTrailLoggingDisabled", "ircli does not restore trails yet: "
-     "`aws cloudtrail start-logging --name TRAIL`, then contain the caller's access key "
-     "(`ircli triage` on an IAMUser finding, `ircli disable-keys`)."),
     ("DefenseEvasion:IAMUser/BedrockLoggingDisabled", "turn Bedrock model invocation logging "
      "back on (`aws bedrock put-model-invocation-logging-configuration`) and contain the "
      "caller's credentials."),

@@ -112,3 +112,15 @@ def test_release_without_fix_trust_leaves_the_trust_policy_alone(clients, deploy
     after = role_state(iam, deploy_role)
     assert after["trust"] == fixed  # never "restored" over a change ircli did not make
     assert after["inline"] == before["inline"]
+
+
+def test_release_never_overwrites_a_trust_policy_changed_after_the_fix(
+        capsys, clients, deploy_role: str, cli_clock) -> None:
+    iam = clients("iam")
+    ircli(capsys, "runbook", "run", "assumed-role-compromise", "--target", deploy_role,
+          "--fix-trust", "--yes")
+    owners = {"Version": "2012-10-17", "Statement": [TRUST["Statement"][0]]}
+    iam.update_assume_role_policy(RoleName=deploy_role, PolicyDocument=json.dumps(owners))
+    released = ircli(capsys, "release", "--role", deploy_role, "--yes")
+    assert released.code == 0, released.err
+    assert iam.get_role(RoleName=deploy_role)["Role"]["AssumeRolePolicyDocument"] == owners

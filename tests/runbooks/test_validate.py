@@ -20,8 +20,8 @@ from ircli.steps.nacl import BlockIp
 from tests.helpers import ircli
 from tests.runbooks.conftest import SHIPPED, write
 
-SHIPPED_NAMES = ["assumed-role-compromise", "crypto-mining", "ec2-compromise",
-                 "iam-key-compromise", "instance-credential-exfiltration",
+SHIPPED_NAMES = ["assumed-role-compromise", "cloudtrail-tampering", "crypto-mining",
+                 "ec2-compromise", "iam-key-compromise", "instance-credential-exfiltration",
                  "kubernetes-workload", "s3-exfiltration", "s3-exposure", "ssh-brute-force"]
 
 
