@@ -26,16 +26,19 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @click.option("--user", help="Release an IAM user contained by disable-keys.")
 @click.option("--role", help="Remove the session revocation revoke-sessions put on a role.")
 @click.option("--bucket", help="Release an S3 bucket contained by s3-exposure/s3-exfiltration.")
+@click.option("--function", "function",
+              help="Release a Lambda function contained by lambda-compromise.")
 @click.option("--trail", help="Put back the selectors cloudtrail-tampering replaced (logging "
                               "stays on).")
 @global_options
 @click.pass_obj
 def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | None, dry_run: bool,
                 yes: bool, no_reattach_asg: bool, user: str | None, role: str | None,
-                bucket: str | None = None, trail: str | None = None) -> int:
+                bucket: str | None = None, trail: str | None = None,
+                function: str | None = None) -> int:
     """Undo containment exactly as the case recorded it (snapshots stay)."""
-    if bucket or trail:
-        return _release_resource(opts, bucket, trail, case_id, dry_run, yes)
+    if bucket or trail or function:
+        return _release_resource(opts, bucket, trail, function, case_id, dry_run, yes)
     if user or role or (instance_id or "").startswith(("AKIA", "ASIA")):
         from ircli.cli.cmd_identity import release_identity_cmd
 
@@ -61,20 +64,25 @@ def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | Non
 
 
 def _release_resource(opts: GlobalOptions, bucket: str | None, trail: str | None,
-                      case_id: str | None, dry_run: bool, yes: bool) -> int:
+                      function: str | None, case_id: str | None, dry_run: bool,
+                      yes: bool) -> int:
     from ircli.core.clock import SystemClock
-    from ircli.ops.release_family import release_bucket, release_trail
+    from ircli.ops.release_family import release_bucket, release_function, release_trail
 
-    if bucket and trail:
-        raise click.UsageError("Release a bucket or a trail, not both in one run.")
+    if len([x for x in (bucket, trail, function) if x]) > 1:
+        raise click.UsageError("Release one bucket, trail or function per run.")
     clock = SystemClock()
 
     def run(dry: bool, emit: Emit | None) -> RunSummary:
         aws = aws_session(opts, case_id)
         if bucket:
             return release_bucket(aws, clock, bucket, case_id=case_id, dry_run=dry, emit=emit)
+        if function:
+            return release_function(aws, clock, function, case_id=case_id, dry_run=dry,
+                                    emit=emit)
         assert trail is not None
         return release_trail(aws, clock, trail, case_id=case_id, dry_run=dry, emit=emit)
 
-    what = f"bucket {bucket}" if bucket else f"trail {trail}"
+    what = f"bucket {bucket}" if bucket else f"function {function}" if function \
+        else f"trail {trail}"
     return plan_confirm_run(opts, run, f"Release {what}?", dry_run=dry_run, yes=yes)

@@ -30,10 +30,11 @@ from ircli.ops.common import (
 from ircli.ops.identity import role_target
 from ircli.steps.advice import parse_workload
 from ircli.steps.base import Step
+from ircli.steps.lambda_fn import check_function_name
 from ircli.steps.s3_bucket import check_bucket_name
 from ircli.steps.trail import check_trail_name
 
-FAMILY_KINDS = ("role", "container", "bucket", "trail")
+FAMILY_KINDS = ("role", "container", "bucket", "trail", "function")
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 
 
@@ -83,6 +84,17 @@ def resolve_trail(aws: AwsSession, name: str) -> dict[str, Any]:
         raise
 
 
+def resolve_function(aws: AwsSession, name: str) -> dict[str, Any]:
+    check_function_name(name)
+    try:
+        return dict(aws.client("lambda").get_function(FunctionName=name))
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "ResourceNotFoundException":
+            raise NotFound(f"Lambda function {name} was not found in {aws.region}.",
+                           "Check the name and --region.") from err
+        raise
+
+
 def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, steps: list[Step],
                      *, case_id: str | None, dry_run: bool, command: str,
                      facts: dict[str, Any], options: dict[str, Any], extra: dict[str, Any],
@@ -113,6 +125,21 @@ def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, step
                      "contain the caller the finding names (its key or role).",
                      f"`ircli release --bucket {bucket}` restores the public access block and "
                      "removes ircli's deny statement."]
+    elif kind == "function":
+        found = resolve_function(aws, target)
+        name = found["Configuration"]["FunctionName"]
+        ctx = RunContext(aws, clock, f"function/{name}", dry_run=dry_run, emit=emit)
+        ctx.facts["function"] = found
+        record = {"kind": "lambda-function", "name": name,
+                  "arn": found["Configuration"]["FunctionArn"]}
+        fields = {"target": ctx.target_id, "function": name,
+                  "function_arn": found["Configuration"]["FunctionArn"]}
+        done = "contained"
+        follow_up = ["Review the function's code and layers against the recorded CodeSha256, "
+                     "its event source mappings and function URL; rotate the secrets its "
+                     "environment variables name.",
+                     f"`ircli release --function {name}` restores concurrency, the removed "
+                     "statements and the role."]
     elif kind == "trail":
         trail = resolve_trail(aws, target)
         ctx = RunContext(aws, clock, f"trail/{trail['Name']}", dry_run=dry_run, emit=emit)

@@ -16,9 +16,10 @@ from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run, run_result
-from ircli.ops.families import resolve_bucket, resolve_trail
+from ircli.ops.families import resolve_bucket, resolve_function, resolve_trail
 from ircli.ops.release import Undo
 from ircli.steps.base import Step
+from ircli.steps.lambda_fn import CloseFunctionPolicy, DenyFunctionRole, ThrottleFunction
 from ircli.steps.s3_bucket import BlockBucketPublicAccess, DenyBucketAccess
 from ircli.steps.trail import RestoreTrailSelectors
 
@@ -31,6 +32,18 @@ def release_bucket(aws: AwsSession, clock: Clock, bucket: str, *, case_id: str |
     steps: list[Step] = [Undo(BlockBucketPublicAccess()), Undo(DenyBucketAccess())]
     return _release(aws, clock, f"bucket/{bucket}", {"bucket": bucket}, {"bucket": bucket},
                     steps, case_id=case_id, dry_run=dry_run, emit=emit)
+
+
+def release_function(aws: AwsSession, clock: Clock, function: str, *,
+                     case_id: str | None = None, dry_run: bool = False,
+                     emit: Emit | None = None) -> RunSummary:
+    """The role first, then the statements, then invocations run again."""
+    found = resolve_function(aws, function)
+    name = str(found["Configuration"]["FunctionName"])
+    steps: list[Step] = [Undo(DenyFunctionRole()), Undo(CloseFunctionPolicy()),
+                         Undo(ThrottleFunction())]
+    return _release(aws, clock, f"function/{name}", {"function": found},
+                    {"function": name}, steps, case_id=case_id, dry_run=dry_run, emit=emit)
 
 
 def release_trail(aws: AwsSession, clock: Clock, trail: str, *, case_id: str | None = None,

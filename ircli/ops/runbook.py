@@ -30,6 +30,7 @@ from ircli.runbook.loader import substitute
 from ircli.runbook.model import Runbook
 from ircli.steps.advice import parse_workload
 from ircli.steps.base import STEPS, Step
+from ircli.steps.lambda_fn import check_function_name
 from ircli.steps.notify import check_topic_arn
 from ircli.steps.s3_bucket import check_bucket_name
 from ircli.steps.trail import check_trail_name
@@ -79,6 +80,8 @@ def check_target(kind: str, target: str) -> None:
             check_bucket_name(target)
         elif kind == "trail":
             check_trail_name(target)
+        elif kind == "function":
+            check_function_name(target)
         else:
             parse_address(target)
     except UserError as err:

@@ -66,6 +66,11 @@ def finding_target(finding: Finding, runbook: Runbook) -> str:
         return role_from_finding(finding, runbook)
     if runbook.target == "container":
         return workload_from_finding(finding, runbook)
+    if runbook.target == "function":
+        if finding.function_name:
+            return finding.function_name
+        raise UserError(f"The finding names no Lambda function, and runbook {runbook.name} "
+                        "acts on one.", "Run `ircli runbook run` with --target FUNCTION.")
     if runbook.target == "trail":
         if finding.trail_name:
             return finding.trail_name

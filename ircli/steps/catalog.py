@@ -18,6 +18,7 @@ from ircli.steps import (  # noqa: F401 - imported for their @register side effe
     identity,
     instance_state,
     isolate,
+    lambda_fn,
     nacl,
     notify,
     protect,

@@ -202,6 +202,11 @@ class Finding:
         return str(value) if value else None
 
     @property
+    def function_name(self) -> str | None:
+        """The Lambda function a Lambda Protection finding names (``lambdaDetails``)."""
+        return self._text("resource", "lambdaDetails", "functionName")
+
+    @property
     def cluster_name(self) -> str | None:
         return self._text("resource", "eksClusterDetails", "name") or \
             self._text("resource", "ecsClusterDetails", "name")

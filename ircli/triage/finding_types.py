@@ -263,11 +263,6 @@ NODE_ESCAPE_TYPES = frozenset({
 _RDS_REASON = ("an RDS database: ircli has no database containment yet. Snapshot it, enable "
                "deletion protection, rotate the database user's password and restrict its "
                "security group to known clients.")
-_LAMBDA_REASON = ("a Lambda function: ircli has no function containment yet. Set its reserved "
-                  "concurrency to 0 (`aws lambda put-function-concurrency "
-                  "--reserved-concurrent-executions 0`), review its resource policy and "
-                  "revoke its role's sessions (`ircli revoke-sessions --role ROLE`).")
-
 # Types no runbook answers, and why: fnmatch patterns, the first that matches gives the reason.
 UNANSWERED: tuple[tuple[str, str], ...] = (
     ("Recon:EC2/PortProbe*", "an open port probed from outside is exposure, not compromise: "
@@ -291,5 +286,4 @@ UNANSWERED: tuple[tuple[str, str], ...] = (
     ("Execution:EC2/MaliciousFile!*", "a malicious file in a snapshot or AMI, not a running "
      "instance: stop sharing and launching from it; ircli contains instances only."),
     ("*:RDS/*", _RDS_REASON),
-    ("*:Lambda/*", _LAMBDA_REASON),
 )

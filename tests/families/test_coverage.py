@@ -49,6 +49,7 @@ def test_every_stated_reason_is_used_by_a_type() -> None:
     ("Execution:Kubernetes/ExecInKubeSystemPod", "workload named", "kubernetes-workload"),
     ("Policy:S3/BucketPublicAccessGranted", "", "s3-exposure"),
     ("Stealth:IAMUser/CloudTrailLoggingDisabled", "IAM user", "cloudtrail-tampering"),
+    ("CryptoCurrency:Lambda/BitcoinTool.B", "", "lambda-compromise"),
     ("Exfiltration:S3/AnomalousBehavior", "", "s3-exfiltration"),
 ])
 def test_types_that_fell_through_now_get_their_runbook(finding_type: str, when: str,
