@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @click.option("--bucket", help="Release an S3 bucket contained by s3-exposure/s3-exfiltration.")
 @click.option("--function", "function",
               help="Release a Lambda function contained by lambda-compromise.")
+@click.option("--db", help="Release an RDS DB instance contained by rds-compromise.")
 @click.option("--trail", help="Put back the selectors cloudtrail-tampering replaced (logging "
                               "stays on).")
 @global_options
@@ -35,10 +36,10 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | None, dry_run: bool,
                 yes: bool, no_reattach_asg: bool, user: str | None, role: str | None,
                 bucket: str | None = None, trail: str | None = None,
-                function: str | None = None) -> int:
+                function: str | None = None, db: str | None = None) -> int:
     """Undo containment exactly as the case recorded it (snapshots stay)."""
-    if bucket or trail or function:
-        return _release_resource(opts, bucket, trail, function, case_id, dry_run, yes)
+    if bucket or trail or function or db:
+        return _release_resource(opts, bucket, trail, function, db, case_id, dry_run, yes)
     if user or role or (instance_id or "").startswith(("AKIA", "ASIA")):
         from ircli.cli.cmd_identity import release_identity_cmd
 
@@ -64,19 +65,26 @@ def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | Non
 
 
 def _release_resource(opts: GlobalOptions, bucket: str | None, trail: str | None,
-                      function: str | None, case_id: str | None, dry_run: bool,
-                      yes: bool) -> int:
+                      function: str | None, db: str | None, case_id: str | None,
+                      dry_run: bool, yes: bool) -> int:
     from ircli.core.clock import SystemClock
-    from ircli.ops.release_family import release_bucket, release_function, release_trail
+    from ircli.ops.release_family import (
+        release_bucket,
+        release_db,
+        release_function,
+        release_trail,
+    )
 
-    if len([x for x in (bucket, trail, function) if x]) > 1:
-        raise click.UsageError("Release one bucket, trail or function per run.")
+    if len([x for x in (bucket, trail, function, db) if x]) > 1:
+        raise click.UsageError("Release one bucket, trail, function or database per run.")
     clock = SystemClock()
 
     def run(dry: bool, emit: Emit | None) -> RunSummary:
         aws = aws_session(opts, case_id)
         if bucket:
             return release_bucket(aws, clock, bucket, case_id=case_id, dry_run=dry, emit=emit)
+        if db:
+            return release_db(aws, clock, db, case_id=case_id, dry_run=dry, emit=emit)
         if function:
             return release_function(aws, clock, function, case_id=case_id, dry_run=dry,
                                     emit=emit)
@@ -84,5 +92,5 @@ def _release_resource(opts: GlobalOptions, bucket: str | None, trail: str | None
         return release_trail(aws, clock, trail, case_id=case_id, dry_run=dry, emit=emit)
 
     what = f"bucket {bucket}" if bucket else f"function {function}" if function \
-        else f"trail {trail}"
+        else f"database {db}" if db else f"trail {trail}"
     return plan_confirm_run(opts, run, f"Release {what}?", dry_run=dry_run, yes=yes)

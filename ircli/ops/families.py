@@ -31,10 +31,11 @@ from ircli.ops.identity import role_target
 from ircli.steps.advice import parse_workload
 from ircli.steps.base import Step
 from ircli.steps.lambda_fn import check_function_name
+from ircli.steps.rds import check_db_identifier
 from ircli.steps.s3_bucket import check_bucket_name
 from ircli.steps.trail import check_trail_name
 
-FAMILY_KINDS = ("role", "container", "bucket", "trail", "function")
+FAMILY_KINDS = ("role", "container", "bucket", "trail", "function", "db")
 SSO_PATH = "/aws-reserved/sso.amazonaws.com/"
 
 
@@ -95,6 +96,19 @@ def resolve_function(aws: AwsSession, name: str) -> dict[str, Any]:
         raise
 
 
+def resolve_db(aws: AwsSession, name: str) -> dict[str, Any]:
+    check_db_identifier(name)
+    try:
+        found = aws.client("rds").describe_db_instances(DBInstanceIdentifier=name)
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "DBInstanceNotFound":
+            raise NotFound(f"RDS DB instance {name} was not found in {aws.region}.",
+                           "Check the identifier and --region (Aurora clusters: contain "
+                           "each instance).") from err
+        raise
+    return dict(found["DBInstances"][0])
+
+
 def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, steps: list[Step],
                      *, case_id: str | None, dry_run: bool, command: str,
                      facts: dict[str, Any], options: dict[str, Any], extra: dict[str, Any],
@@ -125,6 +139,20 @@ def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, step
                      "contain the caller the finding names (its key or role).",
                      f"`ircli release --bucket {bucket}` restores the public access block and "
                      "removes ircli's deny statement."]
+    elif kind == "db":
+        db = resolve_db(aws, target)
+        ctx = RunContext(aws, clock, f"db/{db['DBInstanceIdentifier']}", dry_run=dry_run,
+                         emit=emit)
+        ctx.facts["db"] = db
+        record = {"kind": "rds-db-instance", "name": db["DBInstanceIdentifier"],
+                  "arn": db.get("DBInstanceArn")}
+        fields = {"target": ctx.target_id, "db": db["DBInstanceIdentifier"]}
+        done = "contained"
+        follow_up = ["Rotate the database users' passwords (the finding names the user) and "
+                     "review the database's own audit log; ircli changed no data.",
+                     f"`ircli release --db {db['DBInstanceIdentifier']}` restores the "
+                     "groups, public accessibility and deletion protection (the snapshot "
+                     "stays)."]
     elif kind == "function":
         found = resolve_function(aws, target)
         name = found["Configuration"]["FunctionName"]

@@ -16,10 +16,11 @@ from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run, run_result
-from ircli.ops.families import resolve_bucket, resolve_function, resolve_trail
+from ircli.ops.families import resolve_bucket, resolve_db, resolve_function, resolve_trail
 from ircli.ops.release import Undo
 from ircli.steps.base import Step
 from ircli.steps.lambda_fn import CloseFunctionPolicy, DenyFunctionRole, ThrottleFunction
+from ircli.steps.rds import IsolateDb
 from ircli.steps.s3_bucket import BlockBucketPublicAccess, DenyBucketAccess
 from ircli.steps.trail import RestoreTrailSelectors
 
@@ -44,6 +45,15 @@ def release_function(aws: AwsSession, clock: Clock, function: str, *,
                          Undo(ThrottleFunction())]
     return _release(aws, clock, f"function/{name}", {"function": found},
                     {"function": name}, steps, case_id=case_id, dry_run=dry_run, emit=emit)
+
+
+def release_db(aws: AwsSession, clock: Clock, db: str, *, case_id: str | None = None,
+               dry_run: bool = False, emit: Emit | None = None) -> RunSummary:
+    """Groups, public accessibility and deletion protection back; the snapshot stays."""
+    found = resolve_db(aws, db)
+    name = str(found["DBInstanceIdentifier"])
+    return _release(aws, clock, f"db/{name}", {"db": found}, {"db": name},
+                    [Undo(IsolateDb())], case_id=case_id, dry_run=dry_run, emit=emit)
 
 
 def release_trail(aws: AwsSession, clock: Clock, trail: str, *, case_id: str | None = None,

@@ -32,6 +32,7 @@ from ircli.steps.advice import parse_workload
 from ircli.steps.base import STEPS, Step
 from ircli.steps.lambda_fn import check_function_name
 from ircli.steps.notify import check_topic_arn
+from ircli.steps.rds import check_db_identifier
 from ircli.steps.s3_bucket import check_bucket_name
 from ircli.steps.trail import check_trail_name
 
@@ -82,6 +83,8 @@ def check_target(kind: str, target: str) -> None:
             check_trail_name(target)
         elif kind == "function":
             check_function_name(target)
+        elif kind == "db":
+            check_db_identifier(target)
         else:
             parse_address(target)
     except UserError as err:

@@ -66,6 +66,11 @@ def finding_target(finding: Finding, runbook: Runbook) -> str:
         return role_from_finding(finding, runbook)
     if runbook.target == "container":
         return workload_from_finding(finding, runbook)
+    if runbook.target == "db":
+        if finding.db_identifier:
+            return finding.db_identifier
+        raise UserError(f"The finding names no DB instance, and runbook {runbook.name} acts "
+                        "on one.", "Run `ircli runbook run` with --target DB_ID yourself.")
     if runbook.target == "function":
         if finding.function_name:
             return finding.function_name

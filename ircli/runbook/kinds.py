@@ -38,6 +38,7 @@ KINDS: dict[str, TargetKind] = {kind.name: kind for kind in (
                also=("revoke-role-sessions",)),
     TargetKind("bucket", "S3 bucket", "acme-exports", ("record-bucket",)),
     TargetKind("trail", "CloudTrail trail", "org-trail", ("record-trail",)),
+    TargetKind("db", "RDS DB instance", "orders-db", ("record-db",)),
     TargetKind("function", "Lambda function", "orders-api", ("record-function",)),
     TargetKind("container", "container workload (EKS cluster or cluster/namespace/pod)",
                "prod-cluster/default/web-7d4b9c", ()),

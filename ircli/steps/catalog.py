@@ -22,6 +22,7 @@ from ircli.steps import (  # noqa: F401 - imported for their @register side effe
     nacl,
     notify,
     protect,
+    rds,
     role_sessions,
     s3_bucket,
     service,

@@ -22,6 +22,8 @@ def fits(finding: Finding, kind: str) -> bool:
         return finding.user_type not in ROLE_USER_TYPES
     if kind == "role":
         return finding.user_type in ROLE_USER_TYPES
+    if kind == "db":
+        return finding.resource_type == "RDSDBInstance" or bool(finding.db_identifier)
     if kind == "function":
         return finding.resource_type == "Lambda" or bool(finding.function_name)
     if kind == "trail":

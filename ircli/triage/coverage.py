@@ -48,6 +48,8 @@ _SHAPES["runtime"] = [
                   "instanceDetails": _INSTANCE,
                   "kubernetesDetails": {"kubernetesWorkloadDetails": _POD}}, None)]
 _SHAPES["malware"] = [_SHAPES["runtime"][0]]
+_SHAPES["rds"] = [("", {"resourceType": "RDSDBInstance",
+                        "rdsDbInstanceDetails": {"dbInstanceIdentifier": "orders-db"}}, None)]
 _SHAPES["lambda"] = [("", {"resourceType": "Lambda",
                            "lambdaDetails": {"functionName": "orders-api"}}, None)]
 _SHAPES["s3"] = [("", {"resourceType": "S3Bucket",

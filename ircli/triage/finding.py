@@ -207,6 +207,11 @@ class Finding:
         return self._text("resource", "lambdaDetails", "functionName")
 
     @property
+    def db_identifier(self) -> str | None:
+        """The DB instance an RDS Protection finding names (``rdsDbInstanceDetails``)."""
+        return self._text("resource", "rdsDbInstanceDetails", "dbInstanceIdentifier")
+
+    @property
     def cluster_name(self) -> str | None:
         return self._text("resource", "eksClusterDetails", "name") or \
             self._text("resource", "ecsClusterDetails", "name")

@@ -260,9 +260,6 @@ NODE_ESCAPE_TYPES = frozenset({
     "DefenseEvasion:Runtime/KernelModuleLoaded",
 })
 
-_RDS_REASON = ("an RDS database: ircli has no database containment yet. Snapshot it, enable "
-               "deletion protection, rotate the database user's password and restrict its "
-               "security group to known clients.")
 # Types no runbook answers, and why: fnmatch patterns, the first that matches gives the reason.
 UNANSWERED: tuple[tuple[str, str], ...] = (
     ("Recon:EC2/PortProbe*", "an open port probed from outside is exposure, not compromise: "
@@ -285,5 +282,4 @@ UNANSWERED: tuple[tuple[str, str], ...] = (
      "put-public-access-block`) and contain the caller."),
     ("Execution:EC2/MaliciousFile!*", "a malicious file in a snapshot or AMI, not a running "
      "instance: stop sharing and launching from it; ircli contains instances only."),
-    ("*:RDS/*", _RDS_REASON),
 )

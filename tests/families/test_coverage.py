@@ -50,6 +50,7 @@ def test_every_stated_reason_is_used_by_a_type() -> None:
     ("Policy:S3/BucketPublicAccessGranted", "", "s3-exposure"),
     ("Stealth:IAMUser/CloudTrailLoggingDisabled", "IAM user", "cloudtrail-tampering"),
     ("CryptoCurrency:Lambda/BitcoinTool.B", "", "lambda-compromise"),
+    ("CredentialAccess:RDS/AnomalousBehavior.SuccessfulLogin", "", "rds-compromise"),
     ("Exfiltration:S3/AnomalousBehavior", "", "s3-exfiltration"),
 ])
 def test_types_that_fell_through_now_get_their_runbook(finding_type: str, when: str,

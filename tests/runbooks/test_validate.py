@@ -22,8 +22,8 @@ from tests.runbooks.conftest import SHIPPED, write
 
 SHIPPED_NAMES = ["assumed-role-compromise", "cloudtrail-tampering", "crypto-mining",
                  "ec2-compromise", "iam-key-compromise", "instance-credential-exfiltration",
-                 "kubernetes-workload", "lambda-compromise", "s3-exfiltration", "s3-exposure",
-                 "ssh-brute-force"]
+                 "kubernetes-workload", "lambda-compromise", "rds-compromise", "s3-exfiltration",
+                 "s3-exposure", "ssh-brute-force"]
 
 
 @pytest.mark.parametrize("name", SHIPPED_NAMES)
