@@ -25,11 +25,21 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @click.option("--no-reattach-asg", is_flag=True, help="Leave it out of its Auto Scaling group.")
 @click.option("--user", help="Release an IAM user contained by disable-keys.")
 @click.option("--role", help="Remove the session revocation revoke-sessions put on a role.")
+@click.option("--bucket", help="Release an S3 bucket contained by s3-exposure/s3-exfiltration.")
+@click.option("--function", "function",
+              help="Release a Lambda function contained by lambda-compromise.")
+@click.option("--db", help="Release an RDS DB instance contained by rds-compromise.")
+@click.option("--trail", help="Put back the selectors cloudtrail-tampering replaced (logging "
+                              "stays on).")
 @global_options
 @click.pass_obj
 def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | None, dry_run: bool,
-                yes: bool, no_reattach_asg: bool, user: str | None, role: str | None) -> int:
+                yes: bool, no_reattach_asg: bool, user: str | None, role: str | None,
+                bucket: str | None = None, trail: str | None = None,
+                function: str | None = None, db: str | None = None) -> int:
     """Undo containment exactly as the case recorded it (snapshots stay)."""
+    if bucket or trail or function or db:
+        return _release_resource(opts, bucket, trail, function, db, case_id, dry_run, yes)
     if user or role or (instance_id or "").startswith(("AKIA", "ASIA")):
         from ircli.cli.cmd_identity import release_identity_cmd
 
@@ -52,3 +62,35 @@ def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | Non
 
     return plan_confirm_run(opts, run, f"Release {instance_id} back into service?",
                             dry_run=dry_run, yes=yes)
+
+
+def _release_resource(opts: GlobalOptions, bucket: str | None, trail: str | None,
+                      function: str | None, db: str | None, case_id: str | None,
+                      dry_run: bool, yes: bool) -> int:
+    from ircli.core.clock import SystemClock
+    from ircli.ops.release_family import (
+        release_bucket,
+        release_db,
+        release_function,
+        release_trail,
+    )
+
+    if len([x for x in (bucket, trail, function, db) if x]) > 1:
+        raise click.UsageError("Release one bucket, trail, function or database per run.")
+    clock = SystemClock()
+
+    def run(dry: bool, emit: Emit | None) -> RunSummary:
+        aws = aws_session(opts, case_id)
+        if bucket:
+            return release_bucket(aws, clock, bucket, case_id=case_id, dry_run=dry, emit=emit)
+        if db:
+            return release_db(aws, clock, db, case_id=case_id, dry_run=dry, emit=emit)
+        if function:
+            return release_function(aws, clock, function, case_id=case_id, dry_run=dry,
+                                    emit=emit)
+        assert trail is not None
+        return release_trail(aws, clock, trail, case_id=case_id, dry_run=dry, emit=emit)
+
+    what = f"bucket {bucket}" if bucket else f"function {function}" if function \
+        else f"database {db}" if db else f"trail {trail}"
+    return plan_confirm_run(opts, run, f"Release {what}?", dry_run=dry_run, yes=yes)

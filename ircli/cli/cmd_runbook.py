@@ -98,10 +98,26 @@ def validate_cmd(opts: GlobalOptions, files: tuple[str, ...], runbooks_dir: str 
     return 0 if all(r.valid for r in runbooks) else 2
 
 
+@runbook_group.command("coverage")
+@runbooks_dir_option
+@global_options
+@click.pass_obj
+def coverage_cmd(opts: GlobalOptions, runbooks_dir: str | None) -> int:
+    """Every GuardDuty finding type ircli knows: the runbook that answers it, or why none."""
+    from ircli.cli.cmd_runbook_coverage import render_coverage
+    from ircli.runbook.library import all_runbooks
+    from ircli.triage.coverage import coverage_document
+
+    document = coverage_document(all_runbooks(runbooks_dir))
+    render_coverage(opts, document)
+    return 0 if not document["unanswered"] else 3  # partial: a type has no answer
+
+
 @runbook_group.command("run")
 @click.argument("runbook", shell_complete=complete_runbook)
 @click.option("--target", required=True,
-              help="What to act on: an instance id, an access key id, or an IP address.")
+              help="What to act on: an instance id, an access key id, an IP address, a role "
+                   "name, or an EKS CLUSTER/NAMESPACE/POD.")
 @click.option("--vpc", help="IP runbooks: act in every network ACL of this VPC.")
 @click.option("--subnet", "subnets", multiple=True,
               help="IP runbooks: act in the network ACLs of these subnets (repeatable).")
@@ -113,12 +129,16 @@ def validate_cmd(opts: GlobalOptions, files: tuple[str, ...], runbooks_dir: str 
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @click.option("--notify-topic", help="SNS topic for notify steps (default: IRCLI_NOTIFY_TOPIC, "
                                      "then [notify] topic in the ircli config).")
+@click.option("--fix-trust", is_flag=True,
+              help="Role runbooks: remove the unexpected principals the plan shows from the "
+                   "role's trust policy (recorded; release restores it).")
 @runbooks_dir_option
 @global_options
 @click.pass_obj
 def run_cmd(opts: GlobalOptions, runbook: str, target: str, vpc: str | None,
             subnets: tuple[str, ...], case_id: str | None, reason: str | None, dry_run: bool,
-            yes: bool, notify_topic: str | None, runbooks_dir: str | None) -> int:
+            yes: bool, notify_topic: str | None, runbooks_dir: str | None,
+            fix_trust: bool = False) -> int:
     """Run a runbook (by name or file) against one target, as `contain` runs: plan, confirm, run."""
     from ircli.core.config import evidence_bucket
     from ircli.ops.runbook import RunbookOptions
@@ -126,10 +146,14 @@ def run_cmd(opts: GlobalOptions, runbook: str, target: str, vpc: str | None,
     from ircli.runbook.library import get_runbook
 
     book = get_runbook(runbook, runbooks_dir)
+    if fix_trust and "fix-trust" not in [s.name for s in book.steps]:
+        raise click.UsageError(f"--fix-trust applies to runbooks with a fix-trust step; "
+                               f"{book.name} has none.")
     options = RunbookOptions(target=target, vpc=vpc, subnets=list(subnets), case_id=case_id,
                              reason=reason, dry_run=True,
                              evidence_bucket=evidence_bucket(opts.evidence_bucket, strict=False),
-                             notify_topic=topic_setting(notify_topic))
+                             notify_topic=topic_setting(notify_topic),
+                             overrides={"fix-trust": {"apply": True}} if fix_trust else {})
     options.validate(book)
     return run_with_confirmation(opts, book, options, dry_run=dry_run, yes=yes)
 

@@ -26,6 +26,7 @@ from ircli.ops.common import (
 )
 from ircli.ops.identity import resolve_user, role_target, user_target
 from ircli.ops.release import Undo
+from ircli.steps.assumed_role import FixTrust
 from ircli.steps.base import Step
 from ircli.steps.identity import DeleteLoginProfile, DenyUser, DisableKeys, TagUser
 from ircli.steps.names import TAG_CASE
@@ -71,7 +72,7 @@ def release_identity(aws: AwsSession, clock: Clock, opts: IdentityReleaseOptions
         role = get_role(aws, opts.role)
         target = role_target(role["RoleName"])
         fields = {"target": target, "role_name": role["RoleName"], "role_arn": role["Arn"]}
-        steps: list[Step] = [Undo(RevokeRoleSessions())]
+        steps: list[Step] = [Undo(FixTrust()), Undo(RevokeRoleSessions())]
         tagged = None
     else:
         user = resolve_user(aws, opts.access_key_id, opts.user)

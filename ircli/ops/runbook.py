@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ircli.aws.ec2 import check_instance_id
-from ircli.aws.iam_identity import check_access_key_id
+from ircli.aws.iam_identity import check_access_key_id, check_iam_name
 from ircli.aws.nacl import parse_address
 from ircli.core.case import check_case_id
 from ircli.core.clock import Clock
@@ -23,12 +23,18 @@ from ircli.core.session import AwsSession
 from ircli.ops.block import IpRun, require_scope, run_ip_steps
 from ircli.ops.common import RunSummary
 from ircli.ops.contain import InstanceRun, run_instance_steps
+from ircli.ops.families import FAMILY_KINDS, run_family_steps
 from ircli.ops.identity import DisableKeysOptions, run_user_steps
 from ircli.runbook.kinds import KINDS
 from ircli.runbook.loader import substitute
 from ircli.runbook.model import Runbook
+from ircli.steps.advice import parse_workload
 from ircli.steps.base import STEPS, Step
+from ircli.steps.lambda_fn import check_function_name
 from ircli.steps.notify import check_topic_arn
+from ircli.steps.rds import check_db_identifier
+from ircli.steps.s3_bucket import check_bucket_name
+from ircli.steps.trail import check_trail_name
 
 ENV_NOTIFY_TOPIC = "IRCLI_NOTIFY_TOPIC"
 
@@ -67,6 +73,18 @@ def check_target(kind: str, target: str) -> None:
             check_instance_id(target)
         elif kind == "access-key":
             check_access_key_id(target)
+        elif kind == "role":
+            check_iam_name(target, "role")
+        elif kind == "container":
+            parse_workload(target)
+        elif kind == "bucket":
+            check_bucket_name(target)
+        elif kind == "trail":
+            check_trail_name(target)
+        elif kind == "function":
+            check_function_name(target)
+        elif kind == "db":
+            check_db_identifier(target)
         else:
             parse_address(target)
     except UserError as err:
@@ -115,6 +133,10 @@ def run_runbook(aws: AwsSession, clock: Clock, runbook: Runbook, opts: RunbookOp
                        extra=extra, evidence_bucket=opts.evidence_bucket)
         return run_ip_steps(aws, clock, ip_run, steps, emit=emit)  # adds resolve-network
     preamble = [STEPS[name]() for name in KINDS[runbook.target].preamble]
+    if runbook.target in FAMILY_KINDS:
+        return run_family_steps(aws, clock, runbook.target, opts.target, [*preamble, *steps],
+                                case_id=opts.case_id, dry_run=opts.dry_run, command="runbook",
+                                facts=facts, options=options, extra=extra, emit=emit)
     if runbook.target == "instance":
         run = InstanceRun("runbook", opts.target, opts.case_id, opts.reason, opts.dry_run,
                           opts.evidence_bucket, options=options, facts=facts, extra=extra)

@@ -15,6 +15,8 @@ from ircli.core.session import AwsSession
 from ircli.ops.runbook import RunbookOptions
 from ircli.runbook.kinds import KINDS
 from ircli.runbook.model import Runbook
+from ircli.triage.applicable import fits
+from ircli.triage.coverage import reason_for
 from ircli.triage.describe import look_up_names, report
 from ircli.triage.finding import Finding
 from ircli.triage.match import Match, closest_runbooks, match_runbook
@@ -35,10 +37,13 @@ class Triage:
 def triage(aws: AwsSession, finding: Finding, runbooks: list[Runbook]) -> Triage:
     """Describe the finding and pick its runbook (or the closest ones); changes nothing."""
     names = look_up_names(aws, finding)
-    usable = [r for r in runbooks if r.target in KINDS]
+    usable = [r for r in runbooks if r.target in KINDS and fits(finding, r.target)]
     match = match_runbook(finding, usable)
     closest = [] if match else closest_runbooks(finding, usable)
-    return Triage(finding, report(finding, names), match, closest)
+    described = report(finding, names)
+    if match is None:  # why no runbook answers it, as `runbook coverage` states it
+        described["no_runbook_reason"] = reason_for(finding.type)
+    return Triage(finding, described, match, closest)
 
 
 def finding_target(finding: Finding, runbook: Runbook) -> str:
@@ -57,10 +62,65 @@ def finding_target(finding: Finding, runbook: Runbook) -> str:
                 "For a role's sessions run `ircli revoke-sessions --role NAME`; for instance "
                 "credentials, the instance-credential-exfiltration runbook.")
         return str(key["accessKeyId"])
+    if runbook.target == "role":
+        return role_from_finding(finding, runbook)
+    if runbook.target == "container":
+        return workload_from_finding(finding, runbook)
+    if runbook.target == "db":
+        if finding.db_identifier:
+            return finding.db_identifier
+        raise UserError(f"The finding names no DB instance, and runbook {runbook.name} acts "
+                        "on one.", "Run `ircli runbook run` with --target DB_ID yourself.")
+    if runbook.target == "function":
+        if finding.function_name:
+            return finding.function_name
+        raise UserError(f"The finding names no Lambda function, and runbook {runbook.name} "
+                        "acts on one.", "Run `ircli runbook run` with --target FUNCTION.")
+    if runbook.target == "trail":
+        if finding.trail_name:
+            return finding.trail_name
+        raise UserError(f"The finding names no trail, and runbook {runbook.name} acts on one.",
+                        "Run `ircli runbook run` with --target TRAIL yourself.")
+    if runbook.target == "bucket":
+        if finding.bucket_name:
+            return finding.bucket_name
+        raise UserError(f"The finding names no S3 bucket, and runbook {runbook.name} acts on "
+                        "one.", "Run `ircli runbook run` with --target BUCKET yourself.")
     if finding.remote.ip:
         return finding.remote.ip
     raise UserError(f"The finding names no remote address, and runbook {runbook.name} blocks "
                     "one.", "Run `ircli block-ip IP --vpc VPC` with the address yourself.")
+
+
+def role_from_finding(finding: Finding, runbook: Runbook) -> str:
+    """The role whose session the finding is about; federated users have no role to deny."""
+    if finding.role_name:
+        return finding.role_name
+    key = finding.access_key
+    if finding.user_type == "FederatedUser":
+        raise UserError(f"Federated user {key.get('userName')} got its session from an IAM "
+                        "user's GetFederationToken, not from a role.",
+                        "Contain the IAM user that federated it: `ircli disable-keys --user "
+                        "NAME` (its deny covers the sessions the user minted).")
+    raise UserError(f"The finding names no role, and runbook {runbook.name} acts on one.",
+                    "Run `ircli runbook run` with --target ROLE_NAME yourself.")
+
+
+def workload_from_finding(finding: Finding, runbook: Runbook) -> str:
+    """``CLUSTER/NAMESPACE/POD`` (or the cluster alone) from the finding."""
+    cluster = finding.cluster_name
+    if not cluster:
+        raise UserError(f"The finding names no EKS cluster, and runbook {runbook.name} acts "
+                        "on a workload in one.", "Run `ircli runbook run` with --target "
+                        "CLUSTER/NAMESPACE/POD yourself.")
+    workload = finding.workload
+    target = cluster
+    if workload.get("namespace") and workload.get("name"):
+        target = f"{cluster}/{workload['namespace']}/{workload['name']}"
+    from ircli.steps.advice import parse_workload
+
+    parse_workload(target)  # names from the finding must be Kubernetes names, or refused
+    return target
 
 
 def runbook_options(finding: Finding, runbook: Runbook, *, vpc: str | None,

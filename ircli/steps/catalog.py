@@ -11,20 +11,26 @@ from ircli.analyst import (  # noqa: F401 - imported for their @register side ef
     volumes,
 )
 from ircli.steps import (  # noqa: F401 - imported for their @register side effect
+    advice,
+    assumed_role,
     collect,
     collect_adopt,
     credentials,
     identity,
     instance_state,
     isolate,
+    lambda_fn,
     nacl,
     notify,
     protect,
+    rds,
     role_sessions,
+    s3_bucket,
     service,
     snapshots,
     tagging,
     tracked_paths,
+    trail,
 )
 from ircli.steps.base import STEPS, Step
 

@@ -168,6 +168,83 @@ class Finding:
             protocol=network.get("protocol"), domain=dns.get("domain"),
             api=api.get("api"), service=api.get("serviceName"))
 
+    # -- families beyond instances and IAM users (issue 15) ------------------------------
+    @property
+    def user_type(self) -> str | None:
+        """``IAMUser``, ``AssumedRole``, ``FederatedUser``, ``Root``, ``IdentityCenterUser``…"""
+        value = self.access_key.get("userType")
+        return str(value) if value else None
+
+    @property
+    def role_name(self) -> str | None:
+        """The role whose session the finding is about (AssumedRole credentials)."""
+        if self.user_type not in ("AssumedRole", "IdentityCenterUser"):
+            return None
+        name = self.access_key.get("userName")
+        return str(name) if name else None
+
+    @property
+    def bucket_name(self) -> str | None:
+        """The first bucket an S3 finding names (``resource.s3BucketDetails``)."""
+        buckets = self._get("resource", "s3BucketDetails") or [{}]
+        name = buckets[0].get("name") if isinstance(buckets[0], dict) else None
+        return str(name) if name else None
+
+    @property
+    def trail_name(self) -> str | None:
+        """The trail an API-call finding says was affected (``affectedResources``)."""
+        affected = self._get("service", "action", "awsApiCallAction", "affectedResources")
+        if not isinstance(affected, dict):
+            return None
+        # the key reads "aWS::…" after the PascalCase folding of GetFindings answers
+        value = next((v for k, v in affected.items()
+                      if k.lower() == "aws::cloudtrail::trail"), None)
+        return str(value) if value else None
+
+    @property
+    def function_name(self) -> str | None:
+        """The Lambda function a Lambda Protection finding names (``lambdaDetails``)."""
+        return self._text("resource", "lambdaDetails", "functionName")
+
+    @property
+    def db_identifier(self) -> str | None:
+        """The DB instance an RDS Protection finding names (``rdsDbInstanceDetails``)."""
+        return self._text("resource", "rdsDbInstanceDetails", "dbInstanceIdentifier")
+
+    @property
+    def cluster_name(self) -> str | None:
+        return self._text("resource", "eksClusterDetails", "name") or \
+            self._text("resource", "ecsClusterDetails", "name")
+
+    @property
+    def workload(self) -> dict[str, Any]:
+        """The Kubernetes workload (pod, deployment…) the finding names, if any."""
+        return dict(self._get("resource", "kubernetesDetails", "kubernetesWorkloadDetails")
+                    or {})
+
+    @property
+    def is_container_finding(self) -> bool:
+        """An EKS, ECS or container finding (rather than one about a plain instance)."""
+        return self.resource_type in ("EKSCluster", "ECSCluster", "Container") or \
+            bool(self.workload) or bool(self._get("resource", "containerDetails"))
+
+    @property
+    def node_affected(self) -> bool:
+        """True when the finding says the node (the instance) itself is affected: an EC2
+        resource, a container escape, a privileged or host-network pod, or no container named."""
+        from ircli.triage.finding_types import NODE_ESCAPE_TYPES
+
+        if not self.instance_id:
+            return False
+        if not self.is_container_finding or self.type in NODE_ESCAPE_TYPES:
+            return True
+        containers = self.workload.get("containers") or []
+        privileged = any((c.get("securityContext") or {}).get("privileged")
+                         for c in containers if isinstance(c, dict))
+        named = bool(self.workload) or bool(self._get("resource", "containerDetails")) or \
+            bool(self._get("service", "runtimeDetails", "process", "containerUuid"))
+        return privileged or bool(self.workload.get("hostNetwork")) or not named
+
     def summary(self) -> dict[str, Any]:
         """What a result or a notification keeps of the finding."""
         return {"id": self.id, "type": self.type, "title": self.title,

@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from ircli.runbook.model import FindingPattern, Runbook
+from ircli.triage.applicable import fits
 from ircli.triage.finding import Finding
 
 _WILDCARDS = re.compile(r"[*?\[\]]")
@@ -48,6 +49,8 @@ def match_runbook(finding: Finding, runbooks: list[Runbook]) -> Match | None:
     """The best runbook for the finding, or None when no pattern answers its type."""
     candidates = []
     for runbook in runbooks:
+        if not fits(finding, runbook.target):
+            continue  # a pod-only finding never gets the instance runbook, a role no key one
         hits = [p for p in runbook.finding_types if _matches(p, finding)]
         if hits:
             best = max(hits, key=_specificity)
@@ -65,7 +68,7 @@ def closest_runbooks(finding: Finding, runbooks: list[Runbook], n: int = 3
     """The ``n`` runbooks whose patterns look most like the finding's type."""
     scored: list[dict[str, Any]] = []
     for runbook in runbooks:
-        if not runbook.finding_types:
+        if not runbook.finding_types or not fits(finding, runbook.target):
             continue
         best = max(runbook.finding_types, key=lambda p: _likeness(finding.type, p.pattern))
         scored.append({"runbook": runbook.name, "pattern": best.pattern,

@@ -41,7 +41,8 @@ def test_lab_demo_end_to_end(demo: subprocess.CompletedProcess[str]) -> None:
     assert summary["evidence"]["verified"] is True and summary["evidence"]["mismatches"] == []
     assert summary["collection"]["sha256"] and summary["collection"]["size"] > 0
     assert [s["name"] for s in result["run"]["steps"]][-1] == "collect"
-    assert all(s["status"] == "done" for s in result["run"]["steps"])
+    advice = ("dns-resolver-warning", "kubernetes-actions")  # change nothing: "skipped"
+    assert all(s["status"] == "done" for s in result["run"]["steps"] if s["name"] not in advice)
     copy = Path(summary["evidence"]["local_copy"])
     assert (copy / "manifest.json").exists() and (copy / "audit.jsonl").exists()
     assert any(copy.glob("collect/*.tar.gz"))

@@ -61,7 +61,7 @@ def test_each_sample_finding_picks_its_runbook(name: str, expected: str | None) 
         closest = closest_runbooks(finding, runbooks)
         assert [c["runbook"] for c in closest] == [
             "ec2-compromise", "ssh-brute-force", "crypto-mining"]
-        assert closest[0]["pattern"] == "Behavior:EC2/NetworkPortUnusual"
+        assert closest[0]["pattern"] == "Recon:EC2/Portscan"  # the nearest type, not a match
 
 
 def test_resource_role_decides_between_blocking_and_containing(clients) -> None:
@@ -211,7 +211,7 @@ def test_no_matching_runbook_lists_the_closest(capsys, clients, tmp_path) -> Non
     result = ircli(capsys, "triage", str(FINDINGS / "port-probe.json"), json_output=False)
     assert result.code == 0
     assert "none answers Recon:EC2/PortProbeUnprotectedPort" in result.out
-    assert "closest:  ec2-compromise (Behavior:EC2/NetworkPortUnusual, similarity 0.7)" \
+    assert "closest:  ec2-compromise (Recon:EC2/Portscan, similarity 0.79)" \
         in result.out
     refused = ircli(capsys, "triage", str(FINDINGS / "port-probe.json"), "--execute", "--yes")
     assert refused.code == 2

@@ -20,8 +20,10 @@ from ircli.steps.nacl import BlockIp
 from tests.helpers import ircli
 from tests.runbooks.conftest import SHIPPED, write
 
-SHIPPED_NAMES = ["crypto-mining", "ec2-compromise", "iam-key-compromise",
-                 "instance-credential-exfiltration", "ssh-brute-force"]
+SHIPPED_NAMES = ["assumed-role-compromise", "cloudtrail-tampering", "crypto-mining",
+                 "ec2-compromise", "iam-key-compromise", "instance-credential-exfiltration",
+                 "kubernetes-workload", "lambda-compromise", "rds-compromise", "s3-exfiltration",
+                 "s3-exposure", "ssh-brute-force"]
 
 
 @pytest.mark.parametrize("name", SHIPPED_NAMES)
@@ -45,7 +47,7 @@ def test_validate_command_over_the_shipped_runbooks(capsys) -> None:
     result = ircli(capsys, "runbook", "validate")
     assert result.code == 0, result.out
     assert result.data["valid"] is True
-    assert len(result.data["runbooks"]) == 5
+    assert len(result.data["runbooks"]) == len(SHIPPED_NAMES)
 
 
 def test_unknown_step_names_file_line_and_the_fix(tmp_path: Path) -> None:
