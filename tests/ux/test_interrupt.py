@@ -60,7 +60,7 @@ def test_ctrl_c_after_isolation_says_what_it_leaves_and_exits_3(
             proc.communicate()
     assert proc.returncode == 3, (out, err)
     assert "Traceback" not in err
-    assert (f"Interrupted during 'Protect the evidence': {lab.suspect} is isolated; 4 of 9 "
+    assert (f"Interrupted during 'Protect the evidence': {lab.suspect} is isolated; 6 of 11 "
             "steps done; case ir-int-1.") in err, err
     assert "Run the same command to finish" in err
 
@@ -68,7 +68,7 @@ def test_ctrl_c_after_isolation_says_what_it_leaves_and_exits_3(
     audit = [json.loads(line) for line in (case_dir / "audit.jsonl").read_text().splitlines()]
     [line] = [e for e in audit if e["event"] == "run-interrupted"]
     assert (line["step"], line["steps_done"], line["steps_total"], line["isolated"]) == (
-        "protect", 4, 9, True)
+        "protect", 6, 11, True)
     record = json.loads((case_dir / "case.json").read_text())
     target = record["targets"][lab.suspect]
     assert target["status"] == "partial"
@@ -91,8 +91,8 @@ def _interrupt(*_args: Any) -> Any:
 
 
 @pytest.mark.parametrize(("where", "code", "isolated"), [
-    ("ircli.steps.instance_state.ResolveInstance.plan", 130, "NOT isolated; 0 of 9"),
-    ("ircli.steps.isolate.Isolate.apply", 4, "NOT isolated; 2 of 9"),
+    ("ircli.steps.instance_state.ResolveInstance.plan", 130, "NOT isolated; 0 of 11"),
+    ("ircli.steps.isolate.Isolate.apply", 4, "NOT isolated; 3 of 11"),
 ])
 def test_ctrl_c_before_isolation_says_so(clients: Any, aws_env: Path,
                                          monkeypatch: pytest.MonkeyPatch, where: str, code: int,
@@ -121,12 +121,33 @@ def test_ctrl_c_while_recording_the_state_changed_nothing_in_aws(
 
     lab = seed_web_compromise(clients, "us-east-1")
     state = aws_state(clients)
-    monkeypatch.setattr("ircli.steps.isolate.Isolate.plan", _interrupt)
+    # resolve and record are done, leave-asg has not detached anything yet
+    monkeypatch.setattr("ircli.steps.service.LeaveAutoScaling.plan", _interrupt)
     with pytest.raises(Interrupted) as stop:
         run_contain(lab.suspect, case_id="ir-int-3")
     assert int(stop.value.exit_code) == 130  # the case was written, AWS was not touched
-    assert "NOT isolated; 2 of 9 steps done; case ir-int-3" in stop.value.message
+    assert "NOT isolated; 2 of 11 steps done; case ir-int-3" in stop.value.message
     assert aws_state(clients) == state
+
+
+def test_ctrl_c_after_leaving_the_asg_but_before_isolation_is_not_contained(
+        clients: Any, aws_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ASG detach is a change to AWS: a stop right after it is exit 4, not 130."""
+    from ircli.core.errors import Interrupted
+    from tests.helpers import run_contain
+
+    lab = seed_web_compromise(clients, "us-east-1")
+    monkeypatch.setattr("ircli.steps.isolate.Isolate.plan", _interrupt)
+    with pytest.raises(Interrupted) as stop:
+        run_contain(lab.suspect, case_id="ir-int-5")
+    assert int(stop.value.exit_code) == 4
+    assert f"{lab.suspect} is NOT isolated; 3 of 11 steps done; case ir-int-5" in \
+        stop.value.message
+    assert "Run the same command to finish" in (stop.value.remediation or "")
+    # AWS: the suspect really left its group (and so no longer counts in it)
+    group = clients("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[lab.asg])["AutoScalingGroups"][0]
+    assert lab.suspect not in {i["InstanceId"] for i in group["Instances"]}
 
 
 def test_ctrl_c_in_a_run_without_isolation_is_partial_once_aws_changed(moto_aws: None) -> None:
