@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ircli.lab import findings
-from ircli.lab.control import LabState
+from ircli.lab.control import LabProbe, LabState
 from ircli.lab.web_compromise import seed_web_compromise
 from tests.helpers import ircli
 
@@ -39,8 +39,8 @@ def test_case_show_lists_steps_in_run_order_with_when_each_took_effect(
     assert ircli(capsys, "contain", lab.suspect, "--yes").code == 0  # a rerun: already-done
     out = ircli(capsys, "case", "show", "ir-order", json_output=False).out
     steps = [line.split()[0] for line in out.splitlines() if "took effect" in line]
-    assert steps == ["record", "isolate", "disassociate-eips", "protect", "remove-from-service",
-                     "cut-credentials", "tag", "snapshot"]
+    assert steps == ["record", "leave-asg", "isolate", "cut-tracked-paths", "disassociate-eips",
+                     "protect", "remove-from-service", "cut-credentials", "tag", "snapshot"]
     audit = [json.loads(line) for line in
              (_case_dir("ir-order") / "audit.jsonl").read_text().splitlines()]
     first_done = next(e["time"] for e in audit if e["event"] == "step-end"
@@ -92,7 +92,8 @@ def test_lab_status_prints_resources_by_role_not_a_dict(
     state = LabState(pid=1, port=4510, started_at="2026-12-01T03:00:00Z", scenarios=[{
         "scenario": "web-compromise", "finding_files": ["/lab/findings/web-compromise-1.json"],
         "resources": {"suspect": "i-0abc", "subnet_ids": ["subnet-1", "subnet-2"]}}])
-    monkeypatch.setattr("ircli.lab.control.running", lambda: state)
+    # `lab status` asks probe() (process identity, then one request); this is a rendering test
+    monkeypatch.setattr("ircli.lab.control.probe", lambda: LabProbe(state, True, True, 1.0))
     out = ircli(capsys, "lab", "status", json_output=False).out
     assert "{" not in out
     assert "    suspect            i-0abc" in out
