@@ -13,6 +13,7 @@ reads the archive's head: a gzip'd tar whose first members are ``manifest.jsonl`
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -32,10 +33,19 @@ _MISSING = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
 _CHUNK = 1024 * 1024
 
 
-def archive_key(case_id: str, instance_id: str, now: datetime) -> str:
-    """``cases/<case-id>/collect/<instance-id>-<UTC timestamp>.tar.gz``: one key per run."""
+def archive_key(case_id: str, instance_id: str, now: datetime,
+                taken: Iterable[str] = ()) -> str:
+    """``cases/<case-id>/collect/<instance-id>-<UTC timestamp>.tar.gz``: one key per run.
+
+    The upload writes a key once (``If-None-Match: *``), so a second run in the same second
+    must not reuse a key the case already holds (``taken``): it gets ``-2``, ``-3``…
+    """
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return f"{case_prefix(case_id)}collect/{instance_id}-{stamp}.tar.gz"
+    base = f"{case_prefix(case_id)}collect/{instance_id}-{stamp}"
+    used, key, n = set(taken), f"{base}.tar.gz", 2
+    while key in used:
+        key, n = f"{base}-{n}.tar.gz", n + 1
+    return key
 
 
 def require_bucket(bucket: str | None) -> str:

@@ -102,7 +102,8 @@ class Collect(Step):
         document = inspect_document(ctx.aws.client("ssm"), os_name)
         deploy, version = deploy_calls(document, ctx.values)
         region, bucket_warnings = bucket_region(ctx.aws, bucket)
-        key = archive_key(ctx.case.case_id, iid, ctx.clock.now())
+        key = archive_key(ctx.case.case_id, iid, ctx.clock.now(), taken=[
+            str(e.get("key")) for e in ctx.record.get("collections", [])])
         parameters = settings.parameters(ctx.case.case_id)
         resolve_parameters(load_document(os_name), {**parameters, "UploadUrl": "https://x/y"})
         send = Call("ssm", "send_command", {

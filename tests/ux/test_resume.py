@@ -88,6 +88,8 @@ def test_a_still_running_command_is_left_to_resume_and_the_next_collect_adopts_i
     entries = _record(lab, "ir-next")["collections"]
     assert [(e["command_id"], e["status"]) for e in entries] == [
         (first["command_id"], "collected"), (data["command_id"], "collected")]
+    # the same second (the clock is frozen): the one-write upload needs a key of its own
+    assert entries[0]["key"] != entries[1]["key"] == data["key"]
 
 
 def test_ctrl_c_while_waiting_names_the_command_and_resume_finishes(cli: RunCli,
