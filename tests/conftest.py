@@ -86,15 +86,20 @@ def botocore_models_once() -> Iterator[None]:
     cache: dict[Any, Any] = {}
     load_model, load_data = Loader.load_service_model, Loader.load_data_with_path
 
+    def kind(self: Loader) -> tuple[Any, ...]:
+        # moto's Loader subclass merges its extras (e.g. S3's PreconditionFailed -> 412) into
+        # the models it loads: its models and files must not be shared with botocore's
+        return (type(self), tuple(self.search_paths), tuple(self.extras_types))
+
     def shared_model(self: Loader, service_name: str, type_name: str,
                      api_version: str | None = None) -> Any:
-        key = ("model", service_name, type_name, api_version)
+        key = ("model", kind(self), service_name, type_name, api_version)
         if key not in cache:
             cache[key] = load_model(self, service_name, type_name, api_version)
         return cache[key]
 
     def shared_data(self: Loader, name: str) -> Any:
-        key = ("data", name)
+        key = ("data", kind(self), name)
         if key not in cache:
             cache[key] = load_data(self, name)
         return cache[key]

@@ -106,17 +106,26 @@ def checked_key(kms: Any, key_id: str) -> str:
     return str(meta["Arn"])
 
 
+def planned_signing_key(kms: Any, key_id: str | None) -> str | None:
+    """Read-only, for init's plan and init itself: the ARN of the named key or of
+    ``alias/ircli-evidence-signing`` once checked (a wrong or moved key raises), None when
+    the alias does not exist yet (init creates the key)."""
+    if key_id:
+        return checked_key(kms, key_id)
+    try:
+        return checked_key(kms, DEFAULT_ALIAS)
+    except kms.exceptions.NotFoundException:
+        return None
+
+
 def ensure_signing_key(kms: Any, key_id: str | None, responder_arn: str,
                        account: str, partition: str) -> tuple[str, str]:
     """The signing key for ``evidence init``: the one named, else ``alias/ircli-evidence-
     signing`` (checked like a named key: an alias can be moved), created when absent.
     Returns (key ARN, what happened)."""
-    if key_id:
-        return checked_key(kms, key_id), f"signing key {key_id} checked"
-    try:
-        return checked_key(kms, DEFAULT_ALIAS), f"signing key {DEFAULT_ALIAS} checked"
-    except kms.exceptions.NotFoundException:
-        pass
+    existing = planned_signing_key(kms, key_id)
+    if existing:
+        return existing, f"signing key {key_id or DEFAULT_ALIAS} checked"
     policy = {"Version": "2012-10-17", "Statement": [
         {"Sid": "KeyAdministration", "Effect": "Allow",
          "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},

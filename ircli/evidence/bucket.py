@@ -374,8 +374,11 @@ def bucket_exists(aws: AwsSession, bucket: str) -> bool:
 
 
 def check_bucket(aws: AwsSession, spec: BucketSpec) -> BucketReport:
-    """Audit ``spec.name``; changes nothing."""
+    """Audit ``spec.name``; changes nothing. For init's plan (``manage_signing_key``) a
+    wrong or moved signing key is refused here, as init itself would, before anyone is asked."""
     spec.validate()
+    if spec.manage_signing_key:
+        anc.planned_signing_key(aws.client("kms"), spec.signing_key)
     if not bucket_exists(aws, spec.name):
         return BucketReport(spec.name, [Check("exists", "fail", "no such bucket")])
     return BucketReport(spec.name, BucketAuditor(aws, spec).checks())

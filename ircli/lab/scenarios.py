@@ -90,7 +90,9 @@ def evidence_bucket(aws: LabAws) -> tuple[str, list[str]]:
     except iam.exceptions.EntityAlreadyExistsException:
         analyst = iam.get_role(RoleName=ANALYST_ROLE)["Role"]["Arn"]
     responder = f"arn:aws:iam::{findings.ACCOUNT}:role/ircli-lab-responder"
-    init_bucket(aws.session, BucketSpec(EVIDENCE_BUCKET, 90, "GOVERNANCE", None, (analyst,),
+    # COMPLIANCE, as `evidence init` defaults to: the emulator's state goes with `lab down`,
+    # so nothing outlives the lab, and `evidence check` fails only on what the lab cannot have
+    init_bucket(aws.session, BucketSpec(EVIDENCE_BUCKET, 90, "COMPLIANCE", None, (analyst,),
                                         responder))
     # The emulator applies the policy's Deny statements but ignores their conditions, so
     # with the policy in place it refuses every upload; AWS evaluates the conditions.

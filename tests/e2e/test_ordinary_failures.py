@@ -46,8 +46,31 @@ def test_verify_on_a_bucket_that_does_not_exist(ircli: Any, server_clients: Any)
     assert "evidence bucket no-such-evidence-bucket does not exist" in _one_sentence(result)
 
 
+@pytest.fixture
+def listing_obeys_bucket_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shim: moto 5.2.5 applies a bucket policy's Deny to object requests only (a bare 403)
+    and lists a denied bucket's versions anyway; AWS refuses ListObjectVersions with
+    AccessDenied. The server runs in this process, so its listing is patched here."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.exceptions import AccessDeniedByLock  # moto's AccessDenied / "Access Denied"
+    from moto.s3.responses import S3Response
+
+    listing = S3Response.list_object_versions
+
+    def list_object_versions(self: Any) -> Any:
+        bucket = self.backend.get_bucket(self.bucket_name)
+        if bucket.get_permission("s3:ListBucketVersions", f"arn:aws:s3:::{bucket.name}") \
+                == PermissionResult.DENIED:
+            raise AccessDeniedByLock()
+        return listing(self)
+
+    monkeypatch.setattr(S3Response, "list_object_versions", list_object_versions)
+
+
+@pytest.mark.usefixtures("listing_obeys_bucket_policy")
 def test_verify_on_a_bucket_that_answers_403(ircli: Any, server_clients: Any) -> None:
-    # another team's bucket: its policy denies everyone (the emulator answers a bare 403)
+    # another team's bucket: its policy denies everyone (AWS answers AccessDenied to its
+    # listing, the first thing verify asks)
     s3 = server_clients("s3")
     s3.create_bucket(Bucket="someone-elses-bucket")
     s3.put_bucket_policy(Bucket="someone-elses-bucket", Policy=json.dumps({
@@ -58,14 +81,17 @@ def test_verify_on_a_bucket_that_answers_403(ircli: Any, server_clients: Any) ->
     result = ircli("evidence", "verify", "ir-20260101-000000-abcd", "--evidence-bucket",
                    "someone-elses-bucket")
     assert result.code == 2, result.stderr
-    assert "may not read s3://someone-elses-bucket/" in _one_sentence(result)
+    assert "may not list s3://someone-elses-bucket/cases/ir-20260101-000000-abcd/" \
+        in _one_sentence(result)
     json_result = ircli("evidence", "verify", "ir-20260101-000000-abcd", "--evidence-bucket",
                         "someone-elses-bucket", "-o", "json")
     assert json_result.code == 2
     assert json.loads(json_result.stdout)["error"]["type"] == "AccessDenied"
 
 
-@pytest.mark.parametrize("args", [("policy",), ("runbook", "list")])  # click.echo, rich
+# click.echo, rich; the bucket is named, or `policy` rightly warns on stderr that it is not
+@pytest.mark.parametrize("args", [("policy", "--evidence-bucket", "ir-evidence"),
+                                  ("runbook", "list")])
 def test_output_into_a_closed_pipe_exits_quietly(args: tuple[str, ...]) -> None:
     """`ircli … | head`: the reader left; exit 141 (as if killed by SIGPIPE), say nothing."""
     read_end, write_end = os.pipe()

@@ -20,8 +20,8 @@ BREAK_GLASS = "arn:aws:iam::123456789012:role/EvidenceBreakGlass"
 
 
 def _init(cli: RunCli, *extra: str) -> tuple[int, dict[str, Any]]:  # noqa: F811
-    return cli_json(cli, "evidence", "init", "--bucket", BUCKET, "--analyst-role-arn", ANALYST,
-                    "--responder-role-arn", RESPONDER, *extra)
+    return cli_json(cli, "evidence", "init", "--yes", "--bucket", BUCKET, "--analyst-role-arn",
+                    ANALYST, "--responder-role-arn", RESPONDER, *extra)
 
 
 def _check(cli: RunCli, *extra: str) -> tuple[int, dict[str, str]]:  # noqa: F811
@@ -54,8 +54,8 @@ def test_policy_denies_undoing_the_protection_to_all_but_break_glass(
 
 def test_without_break_glass_only_root_may_change_the_bucket_and_init_says_so(
         clients: Any, cli: RunCli) -> None:  # noqa: F811
-    code, _out, err = cli("evidence", "init", "--bucket", BUCKET, "--responder-role-arn",
-                          RESPONDER)
+    code, _out, err = cli("evidence", "init", "--yes", "--bucket", BUCKET,
+                          "--responder-role-arn", RESPONDER)
     assert code == 0
     assert "No --break-glass-role-arn: from now on only the account's root user" in err
     deny = _statements(clients)["IrcliDenyBucketChangesButBreakGlass"]
@@ -77,7 +77,7 @@ def test_compliance_is_the_default_and_governance_is_warned(
     assert _init(cli)[0] == 0
     lock = clients("s3").get_object_lock_configuration(Bucket=BUCKET)["ObjectLockConfiguration"]
     assert lock["Rule"]["DefaultRetention"]["Mode"] == "COMPLIANCE"
-    code, _out, err = cli("evidence", "init", "--bucket", "ircli-evidence-governed",
+    code, _out, err = cli("evidence", "init", "--yes", "--bucket", "ircli-evidence-governed",
                           "--retention-mode", "GOVERNANCE")
     assert code == 0 and "--retention-mode GOVERNANCE: GOVERNANCE retention yields" in err
 
@@ -175,6 +175,7 @@ def test_a_moved_signing_alias_or_a_wrong_key_is_refused_before_anything_changes
         clients: Any, cli: RunCli) -> None:  # noqa: F811
     kms = clients("kms")
     symmetric = kms.create_key()["KeyMetadata"]
+    # no --yes and no terminal: the key is refused by the plan, before init would ask
     code, _out, err = cli("evidence", "init", "--bucket", BUCKET, "--signing-key-id",
                           symmetric["Arn"])
     assert code == 2 and "is not an asymmetric signing key" in err
