@@ -177,7 +177,11 @@ def test_an_eni_attached_after_containment_is_recorded_and_restored(
     assert eni_groups(ec2, [extra]) == {extra: [again.data["isolation_group_id"]]}
     record = json.loads(Path(again.data["case_dir"], "case.json").read_text())
     recorded = record["targets"][lab.suspect]["steps"]["isolate"]["before"]
-    assert {"id": extra, "groups": [lab.web_sg]} in recorded["network_interfaces"]
+    late = [eni for eni in recorded["network_interfaces"] if eni["id"] == extra]
+    # Ids are what release restores; the names beside them are recorded for every ENI too.
+    web_name = ec2.describe_security_groups(GroupIds=[lab.web_sg])["SecurityGroups"][0][
+        "GroupName"]
+    assert [(eni["groups"], eni["group_names"]) for eni in late] == [([lab.web_sg], [web_name])]
     assert len(recorded["network_interfaces"]) == 3  # the first two kept their originals
 
     released = run_release(lab.suspect, case_id=CASE)

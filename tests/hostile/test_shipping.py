@@ -68,7 +68,12 @@ def test_revoke_sessions_ships(capsys: Any, clients: Any, evidence_bucket: str) 
     assert run.code == 0, run.err
     case, audit = shipped(clients, evidence_bucket, run.data["case_id"])
     assert case["targets"]["role/app"]["status"] == "revoked"
-    assert any(line.get("operation") == "PutRolePolicy" for line in audit)
+    # The revocation is a managed deny attached to the role: the shipped audit records that call.
+    attached = [p["PolicyArn"] for p in clients("iam").list_attached_role_policies(
+        RoleName="app")["AttachedPolicies"]]
+    assert [(line["params"]["RoleName"], line["params"]["PolicyArn"]) for line in audit
+            if line.get("operation") == "AttachRolePolicy"] == [("app", arn) for arn in attached]
+    assert attached
 
 
 def test_block_unblock_and_expire_ship(capsys: Any, clients: Any, evidence_bucket: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +47,19 @@ def moto_endpoint(aws_env: None) -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+def reset_emulator(endpoint: str) -> None:
+    """Empty every moto backend before a module builds its lab on the session's server.
+
+    moto's backends are global to the process: the root conftest's server (tests/collect
+    deploys the same SSM documents there) and ``mock_aws`` tests share them with this one, so a
+    module-scoped lab cannot assume it starts clean. Modules that use this also carry an
+    ``xdist_group`` mark so their tests run together on one worker, never interleaved with a
+    test that resets or fills the backends between them.
+    """
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset",
+                                                  method="POST")).read()
 
 
 def client(service: str, endpoint: str) -> Any:

@@ -23,6 +23,10 @@ from ircli.liveresponse import documents as d
 from ircli.liveresponse.agent import AgentSubstitute, hold_new_commands_pending
 from ircli.liveresponse.collection import SECTIONS
 from ircli.liveresponse.result import open_archive, parse_result_line, verify_archive
+from tests.liveresponse.conftest import reset_emulator
+
+# One module-scoped lab on a process-wide emulator: its tests run together on one worker.
+pytestmark = pytest.mark.xdist_group("liveresponse-agent-e2e")
 
 INSTANCE = "i-0123456789abcdef0"
 BUCKET = "ircli-evidence-test"
@@ -32,8 +36,9 @@ MACHINE_SECTIONS = [s for s in SECTIONS if s not in ("memory", "integrity")]
 
 
 @pytest.fixture(scope="module")
-def lab(s3: Any, ssm: Any) -> dict[str, Any]:
-    """Bucket (Object Lock + versioning) and both documents created in the emulator."""
+def lab(moto_endpoint: str, s3: Any, ssm: Any) -> dict[str, Any]:
+    """Bucket (Object Lock + versioning) and both documents created in a clean emulator."""
+    reset_emulator(moto_endpoint)
     s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     names = {}
