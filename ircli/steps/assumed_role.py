@@ -128,6 +128,7 @@ class RecordRole(Step):
 @register
 class FixTrust(Step):
     """Show (and with ``apply``, make) the trust policy without its unexpected principals."""
+    audience = "contain-resources"  # rewrites a policy of any resource of its kind
 
     name = "fix-trust"
     title = "Check the role's trust policy"

@@ -143,6 +143,7 @@ class ThrottleFunction(Step):
 @register
 class CloseFunctionPolicy(Step):
     """Remove the statements that let the public or other accounts invoke the function."""
+    audience = "contain-resources"  # rewrites a policy of any resource of its kind
 
     name = "function-policy-close"
     title = "Remove public and cross-account statements from the function's policy"
@@ -195,6 +196,7 @@ def _add_permission(function: str, statement: dict[str, Any]) -> dict[str, Any]:
 @register
 class DenyFunctionRole(Step):
     """Deny everything to credentials the function's role issued to this function only."""
+    audience = "contain-resources"  # rewrites a policy of any resource of its kind
 
     name = "function-role-deny"
     title = "Deny the execution role to this function's sessions"

@@ -2,7 +2,7 @@
 
 Steps declare ``permissions`` as plain action strings (any resource) or as :class:`Permission`
 values naming the resources and conditions the action is limited to. ``ircli policy`` turns
-the declarations into the three policies (who holds each is the :data:`AUDIENCES` key).
+the declarations into one policy per audience (who holds each is the :data:`AUDIENCES` key).
 
 Templates in resources and condition values are filled in when the policy is printed:
 ``{partition}`` (``aws``, ``aws-cn``...), ``{dns_suffix}`` (``amazonaws.com``...) and
@@ -23,6 +23,10 @@ AUDIENCES = {
                "block-ip, triage, runbooks, evidence sync and verify",
     "analyst": "whoever runs `ircli analyst launch|attach|detach|terminate`",
     "evidence-admin": "one-time set-up: `ircli evidence init|check` and `ircli ssm-docs deploy`",
+    "contain-resources": "the responder too, for the runbooks whose only lever is a resource's "
+                         "own policy (S3 bucket policy, Lambda resource policy and execution "
+                         "role, a role's trust with --fix-trust): these may rewrite that policy "
+                         "on any resource of the kind, so they are a grant of their own",
 }
 
 # The ARNs ircli's own things live under, shared by the steps that declare them.

@@ -124,6 +124,7 @@ class RecordBucket(Step):
 @register
 class BlockBucketPublicAccess(Step):
     """Turn on all four settings of the bucket's public access block."""
+    audience = "contain-resources"  # rewrites a policy of any resource of its kind
 
     name = "bucket-public-access-block"
     title = "Block public access to the bucket"
@@ -159,6 +160,7 @@ class BlockBucketPublicAccess(Step):
 @register
 class DenyBucketAccess(Step):
     """Add one deny-all statement to the bucket policy, except the responders."""
+    audience = "contain-resources"  # rewrites a policy of any resource of its kind
 
     name = "bucket-deny-all"
     title = "Deny everyone but the responders access to the bucket"

@@ -45,7 +45,10 @@ def parse_once() -> Iterator[None]:
 
     def shared_model(self: Loader, service_name: str, type_name: str,
                      api_version: str | None = None) -> Any:
-        key = (service_name, type_name, api_version)
+        # keyed by the loader too: moto's Loader merges its extras (S3's PreconditionFailed ->
+        # 412) into its models, which must not be shared with botocore's plain ones
+        key = (type(self), tuple(self.search_paths), tuple(self.extras_types), service_name,
+               type_name, api_version)
         if key not in models:
             models[key] = load_model(self, service_name, type_name, api_version)
         return models[key]

@@ -19,9 +19,17 @@ def role_state(iam: Any, name: str) -> dict[str, Any]:
     """What containment may change on a role, read back from IAM."""
     role = iam.get_role(RoleName=name)["Role"]
     policies = iam.list_role_policies(RoleName=name)["PolicyNames"]
-    return {"trust": role["AssumeRolePolicyDocument"], "inline": sorted(policies),
-            "documents": {p: iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
-                          for p in policies}}
+    documents = {p: iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"]
+                 for p in policies}
+    attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+    for found in attached:  # ircli's denies are managed policies under /ircli/
+        meta = iam.get_policy(PolicyArn=found["PolicyArn"])["Policy"]
+        documents[found["PolicyName"]] = iam.get_policy_version(
+            PolicyArn=found["PolicyArn"], VersionId=meta["DefaultVersionId"])[
+                "PolicyVersion"]["Document"]
+    return {"trust": role["AssumeRolePolicyDocument"],
+            "inline": sorted([*policies, *(a["PolicyName"] for a in attached)]),
+            "documents": documents}
 
 
 def run(target: str, clock: FakeClock, **options: Any) -> Any:

@@ -17,8 +17,17 @@ from ircli.ops.runbook import RunbookOptions, run_runbook
 from ircli.runbook.library import get_runbook
 from tests.fakes import FakeClock
 from tests.families.conftest import OUTSIDER, TRUST
+from tests.iam_shim import moto_view
 
 pytestmark = pytest.mark.e2e
+
+
+
+def _responder_policy() -> dict[str, Any]:
+    """What a responder of these runbooks holds: contain plus contain-resources, as moto can
+    enforce it (tests/iam_shim.py: moto ignores conditions and most resource scopes)."""
+    contain, extra = least_privilege_policy(), least_privilege_policy("contain-resources")
+    return moto_view({**contain, "Statement": [*contain["Statement"], *extra["Statement"]]})
 
 
 def _reset_auth(endpoint: str, count: int) -> None:
@@ -49,7 +58,7 @@ def _responder(iam: Any, policy: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 def test_policy_is_enough_for_the_role_runbook_and_its_release(
         enforced: str, server_clients: Any, aws_env, monkeypatch: pytest.MonkeyPatch) -> None:
     iam = server_clients("iam")
-    _responder(iam, least_privilege_policy(), monkeypatch)
+    _responder(iam, _responder_policy(), monkeypatch)
     _reset_auth(enforced, 0)  # from now on every call is checked against IAM
     book = get_runbook("assumed-role-compromise")
     result = run_runbook(AwsSession(AwsSettings()), FakeClock(), book, RunbookOptions(
@@ -66,7 +75,7 @@ def test_policy_is_enough_for_the_role_runbook_and_its_release(
 
 def test_without_the_trust_permission_the_fix_fails_and_says_so(
         enforced: str, server_clients: Any, aws_env, monkeypatch: pytest.MonkeyPatch) -> None:
-    policy = least_privilege_policy()
+    policy = _responder_policy()
     for statement in policy["Statement"]:
         statement["Action"] = [a for a in statement["Action"]
                                if a != "iam:UpdateAssumeRolePolicy"]
