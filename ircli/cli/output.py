@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shutil
 from typing import Any
 
 import click
 
 from ircli.cli.options import DOCUMENT_FORMATS, OUTPUT_FORMATS, GlobalOptions
+from ircli.cli.plain import escape_controls
 from ircli.core.errors import InvalidInput
 
 ENV_OUTPUT = "IRCLI_OUTPUT"
-# C0 and C1 controls and DEL: text from AWS, a finding or a host never drives the terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def compile_query(expression: str) -> Any:
@@ -112,7 +110,7 @@ def plain(value: Any) -> str:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     else:
         text = str(value)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return escape_controls(text)  # the one escaping of attacker text (ircli.cli.plain)
 
 
 def _is_rows(value: Any) -> bool:
