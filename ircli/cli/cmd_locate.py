@@ -10,7 +10,7 @@ import click
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, global_options
 from ircli.cli.output import emit_json
-from ircli.cli.plain import printable
+from ircli.cli.plain import escape_controls
 
 
 @click.command("locate")
@@ -79,11 +79,11 @@ def _render(data: dict[str, Any]) -> None:
                  h["resource"], h.get("instance_id") or h.get("eni_id")
                  or h.get("access_key_id"), _details(h)] for h in data["found"]])
     else:
-        click.echo(f"{printable(data['target'])} was not found in the "
+        click.echo(f"{escape_controls(data['target'])} was not found in the "
                    f"{pairs['searched']} account-region pairs searched.")
     for failed in data["failed"]:
         click.echo(f"  {failed['account']} {failed['region']}: {failed['status']} — "
-                   f"{printable(failed['detail'])}")
+                   f"{escape_controls(failed['detail'])}")
     click.echo(f"Searched {pairs['searched']} of {pairs['total']} pairs; "
                + ", ".join(f"{k} {v}" for k, v in sorted(pairs.items())
                            if k not in ("total", "searched")) + ".")

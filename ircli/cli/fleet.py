@@ -19,7 +19,7 @@ from ircli.cli.confirm import confirm_or_refuse
 from ircli.cli.flow import Run
 from ircli.cli.options import GlobalOptions
 from ircli.cli.output import emit_json
-from ircli.cli.plain import print_rows, printable
+from ircli.cli.plain import escape_controls, print_rows
 from ircli.core.errors import ExitCode, IrcliError, worst_exit_code
 
 DEFAULT_PARALLEL = 8
@@ -95,7 +95,7 @@ def plan_confirm_run_many(opts: GlobalOptions, command: str, items: list[FleetIt
     def line(outcome: Outcome) -> None:
         if not opts.json:
             detail = f" — {outcome.detail}" if outcome.detail else ""
-            click.echo(printable(f"  {_mark(outcome)} {outcome.item.target}: {outcome.status}"
+            click.echo(escape_controls(f"  {_mark(outcome)} {outcome.item.target}: {outcome.status}"
                                  f"{detail}"), err=True)
 
     results = _each(ready, False, parallel, done=line)

@@ -30,8 +30,6 @@ def escape_controls(value: object) -> str:
     return _CONTROLS.sub(_escape, value if isinstance(value, str) else str(value))
 
 
-printable = escape_controls
-
 
 def echo_error(message: object) -> None:
     """One line on stderr (for logs of the CLI itself), escaped like any data."""
