@@ -15,8 +15,8 @@ from tenacity import Retrying, retry_if_exception, wait_exponential
 
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext, stop_after_clock
+from ircli.core.step import Call, Step, StepPlan, register
 from ircli.evidence import policy as pol
-from ircli.steps.base import Call, Step, StepPlan, register
 
 IAM_PROPAGATION_SECONDS = 60
 

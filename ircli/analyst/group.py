@@ -12,7 +12,7 @@ from typing import Any
 from ircli.analyst import names as n
 from ircli.analyst.record import remember_result
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
 
 _DEFAULT_EGRESS = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
 

@@ -23,9 +23,9 @@ from ircli.aws.ec2 import describe_instance, tag_value
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import NotFound, StepFailed, UserError
-from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.permission import PASS_ANALYST_ROLE, Permission
+from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
 from ircli.steps.names import TAG_CASE
-from ircli.steps.permission import PASS_ANALYST_ROLE, Permission
 
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
 BOOT_SECONDS = 300

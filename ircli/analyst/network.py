@@ -15,7 +15,7 @@ from ircli.analyst.group import new_group
 from ircli.analyst.record import remember_result
 from ircli.core.engine import RunContext
 from ircli.core.errors import UserError
-from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
 from ircli.steps.isolate import _endpoint_targets as endpoint_targets
 from ircli.steps.names import TAG_MANAGED
 

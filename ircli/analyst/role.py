@@ -18,9 +18,9 @@ from ircli.analyst.record import remember
 from ircli.aws.iam_policies import inline_policy, policy_document
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext
+from ircli.core.permission import ANALYST_PROFILES, ANALYST_ROLES, PASS_ANALYST_ROLE, Permission
+from ircli.core.step import Call, Ref, Step, StepPlan, register
 from ircli.evidence.ship import case_prefix
-from ircli.steps.base import Call, Ref, Step, StepPlan, register
-from ircli.steps.permission import ANALYST_PROFILES, ANALYST_ROLES, PASS_ANALYST_ROLE, Permission
 
 
 def evidence_read_policy(partition: str, bucket: str, case_id: str,

@@ -18,9 +18,9 @@ from ircli.aws.ec2 import tag_value
 from ircli.core.case import Case
 from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import StepFailed, UserError
-from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.permission import ANY_KMS_KEY, Permission, via_service
+from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
 from ircli.steps.names import TAG_CASE, TAG_DEVICE, TAG_INSTANCE
-from ircli.steps.permission import ANY_KMS_KEY, Permission, via_service
 from ircli.steps.snapshots import wait_for_snapshots
 
 VOLUME_SECONDS = 300

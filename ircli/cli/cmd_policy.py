@@ -8,7 +8,7 @@ import os
 import click
 
 from ircli.cli.options import GlobalOptions, global_options
-from ircli.steps.permission import AUDIENCES
+from ircli.core.permission import AUDIENCES
 
 
 @click.command("policy")
@@ -24,8 +24,8 @@ def policy_cmd(opts: GlobalOptions, audience: str) -> int:
     S3 statements name the evidence bucket (--evidence-bucket, IRCLI_EVIDENCE_BUCKET or the
     config file); --region picks the partition (aws, aws-cn, aws-us-gov).
     """
+    from ircli.catalog.policy import least_privilege_policy, partition_of
     from ircli.core.config import evidence_bucket
-    from ircli.core.policy import least_privilege_policy, partition_of
 
     bucket = evidence_bucket(opts.evidence_bucket)
     if not bucket:

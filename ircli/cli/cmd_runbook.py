@@ -67,9 +67,9 @@ def show_cmd(opts: GlobalOptions, name: str, runbooks_dir: str | None) -> int:
 @click.pass_obj
 def steps_cmd(opts: GlobalOptions, names: tuple[str, ...]) -> int:
     """The registered steps and their arguments (the schema runbooks are checked against)."""
+    from ircli.catalog.steps import all_steps
     from ircli.cli.render_runbook import render_steps
     from ircli.core.errors import NotFound
-    from ircli.steps.catalog import all_steps
 
     registry = all_steps()
     unknown = [n for n in names if n not in registry]

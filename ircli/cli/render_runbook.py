@@ -5,10 +5,10 @@ from __future__ import annotations
 from ircli.cli.options import GlobalOptions
 from ircli.cli.plaintext import PlainConsole, console, plain, styled
 from ircli.cli.render import emit_json
+from ircli.core.step import STEPS, Step
 from ircli.runbook.kinds import KINDS
 from ircli.runbook.model import Runbook
 from ircli.runbook.schema import step_schema
-from ircli.steps.base import STEPS, Step
 
 
 def _console() -> PlainConsole:

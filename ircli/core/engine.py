@@ -21,7 +21,7 @@ from ircli.core.case import Case
 from ircli.core.clock import Clock, iso
 from ircli.core.errors import ExitCode, Interrupted, UserError
 from ircli.core.session import ApiCall, AwsSession
-from ircli.steps.base import Call, Step, StepPlan, has_refs, resolve_refs
+from ircli.core.step import Call, Step, StepPlan, has_refs, resolve_refs
 
 Emit = Callable[[str, dict[str, Any]], None]
 

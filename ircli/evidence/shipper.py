@@ -20,10 +20,10 @@ from ircli.core.config import how_to_set_bucket
 from ircli.core.engine import RunContext, StepResult
 from ircli.core.errors import UserError
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.evidence.anchor import Signer
 from ircli.evidence.settings import signing_key
 from ircli.evidence.ship import CaseUploader, ShipResult
-from ircli.steps.base import Step
 
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 15.0

@@ -17,6 +17,7 @@ from typing import Any
 import botocore.exceptions
 
 from ircli.core.awserrors import error_code
+from ircli.core.step import Call, Ref, resolve_refs
 from ircli.liveresponse.documents import (
     DOCUMENT_NAMES,
     document_json,
@@ -26,7 +27,6 @@ from ircli.liveresponse.documents import (
     validate_document,
 )
 from ircli.liveresponse.errors import LiveResponseError
-from ircli.steps.base import Call, Ref, resolve_refs
 
 DOCUMENT_FORMAT = "YAML"
 MANAGED_TAG = {"Key": "ircli:managed", "Value": "true"}

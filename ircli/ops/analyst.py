@@ -33,9 +33,9 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, InvalidInput
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import RunSummary, collect_warnings, record_run, run_result
-from ircli.steps.base import Step
 
 Finish = Callable[[RunContext, dict[str, Any]], None]  # adds a command's own result fields
 SUBNET_ID = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")

@@ -18,6 +18,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
 from ircli.core.errors import ExitCode, InvalidInput
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import (
     RunSummary,
@@ -30,7 +31,6 @@ from ircli.ops.common import (
     ship_after,
     ship_case,
 )
-from ircli.steps.base import Step
 from ircli.steps.nacl import BlockIp, ExpireBlocks, ResolveNetwork, UnblockIp
 
 

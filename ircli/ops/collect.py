@@ -22,6 +22,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
 from ircli.core.errors import ExitCode, Interrupted, IrcliError, UserError
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
 from ircli.liveresponse.collection import CollectSettings
 from ircli.liveresponse.invocation import unadopted
@@ -38,7 +39,6 @@ from ircli.ops.common import (
     still_running,
 )
 from ircli.ops.contain import result_data
-from ircli.steps.base import Step
 from ircli.steps.collect import Collect
 from ircli.steps.collect_adopt import AdoptCollection
 from ircli.steps.instance_state import ResolveInstance

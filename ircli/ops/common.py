@@ -21,10 +21,10 @@ from ircli.core.clock import iso
 from ircli.core.engine import RunContext, RunOutcome, StepResult, sigint_deferred
 from ircli.core.errors import ExitCode, Interrupted
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.evidence.fetch import fetch_case, remote_case
 from ircli.evidence.ship import CaseUploader
 from ircli.evidence.shipper import evidence_session
-from ircli.steps.base import Step
 from ircli.steps.names import TAG_CASE, TAG_STATUS
 
 

@@ -13,6 +13,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
 from ircli.core.errors import ExitCode, Interrupted, InvalidInput
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
 from ircli.liveresponse.collection import CollectSettings
 from ircli.ops.common import (
@@ -29,7 +30,6 @@ from ircli.ops.common import (
     steps_summary,
     still_running,
 )
-from ircli.steps.base import Step
 from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import RecordState, ResolveInstance

@@ -18,6 +18,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.ops.common import (
     RunSummary,
     collect_warnings,
@@ -29,7 +30,6 @@ from ircli.ops.common import (
 )
 from ircli.ops.identity import role_target
 from ircli.steps.advice import parse_workload
-from ircli.steps.base import Step
 from ircli.steps.lambda_fn import check_function_name
 from ircli.steps.rds import check_db_identifier
 from ircli.steps.s3_bucket import check_bucket_name

@@ -25,6 +25,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, UserError
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import (
     RunSummary,
@@ -37,7 +38,6 @@ from ircli.ops.common import (
     run_result,
     ship_after,
 )
-from ircli.steps.base import Step
 from ircli.steps.identity import (
     DeleteLoginProfile,
     DenyUser,

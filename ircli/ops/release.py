@@ -12,6 +12,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
+from ircli.core.step import Step, StepPlan
 from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import (
     RunSummary,
@@ -21,7 +22,6 @@ from ircli.ops.common import (
     record_run,
 )
 from ircli.ops.contain import result_data
-from ircli.steps.base import Step, StepPlan
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate

@@ -15,10 +15,10 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run, run_result
 from ircli.ops.families import resolve_bucket, resolve_db, resolve_function, resolve_trail
 from ircli.ops.release import Undo
-from ircli.steps.base import Step
 from ircli.steps.lambda_fn import CloseFunctionPolicy, DenyFunctionRole, ThrottleFunction
 from ircli.steps.rds import IsolateDb
 from ircli.steps.s3_bucket import BlockBucketPublicAccess, DenyBucketAccess

@@ -15,6 +15,7 @@ from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
 from ircli.core.errors import ExitCode, InvalidInput, NotFound, UserError
 from ircli.core.session import AwsSession
+from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import (
     RunSummary,
@@ -27,7 +28,6 @@ from ircli.ops.common import (
 from ircli.ops.identity import resolve_user, role_target, user_target
 from ircli.ops.release import Undo
 from ircli.steps.assumed_role import FixTrust
-from ircli.steps.base import Step
 from ircli.steps.identity import DeleteLoginProfile, DenyUser, DisableKeys, TagUser
 from ircli.steps.names import TAG_CASE
 from ircli.steps.role_sessions import RevokeRoleSessions

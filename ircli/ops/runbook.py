@@ -20,6 +20,7 @@ from ircli.core.config import load_config
 from ircli.core.engine import Emit
 from ircli.core.errors import InvalidInput, UserError
 from ircli.core.session import AwsSession
+from ircli.core.step import STEPS, Step
 from ircli.ops.block import IpRun, require_scope, run_ip_steps
 from ircli.ops.common import RunSummary
 from ircli.ops.contain import InstanceRun, run_instance_steps
@@ -29,7 +30,6 @@ from ircli.runbook.kinds import KINDS
 from ircli.runbook.loader import substitute
 from ircli.runbook.model import Runbook
 from ircli.steps.advice import parse_workload
-from ircli.steps.base import STEPS, Step
 from ircli.steps.lambda_fn import check_function_name
 from ircli.steps.notify import check_topic_arn
 from ircli.steps.rds import check_db_identifier

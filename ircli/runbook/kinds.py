@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ircli.steps.base import STEPS
+from ircli.core.step import STEPS
 
 
 @dataclass(frozen=True)

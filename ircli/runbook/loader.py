@@ -15,7 +15,8 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-import ircli.steps.catalog  # noqa: F401 - the registry must be complete before validation
+import ircli.catalog.steps  # noqa: F401 - the registry must be complete before validation
+from ircli.core.step import STEPS
 from ircli.runbook.kinds import KINDS, PREAMBLE_STEPS, kinds_for
 from ircli.runbook.model import (
     TARGET_PLACEHOLDER,
@@ -25,7 +26,6 @@ from ircli.runbook.model import (
     StepSpec,
 )
 from ircli.runbook.schema import ArgSpec, check_value, step_schema
-from ircli.steps.base import STEPS
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 TOP_KEYS = ("name", "description", "target", "finding_types", "steps")

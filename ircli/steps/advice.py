@@ -15,7 +15,7 @@ import botocore.exceptions
 from ircli.core.awserrors import describe
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
-from ircli.steps.base import Step, StepPlan, register
+from ircli.core.step import Step, StepPlan, register
 from ircli.triage.finding_types import DNS_TYPES
 
 # DNS-1123 names (namespaces, pods) and EKS cluster names: anything else is refused, because

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 
 NO_TRUST_SID = "IrcliNoTrustLeft"
 

@@ -20,6 +20,7 @@ from ircli.core.awserrors import describe, translate
 from ircli.core.clock import iso
 from ircli.core.config import evidence_bucket
 from ircli.core.engine import RunContext
+from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
 from ircli.evidence.ship import CaseUploader
 from ircli.liveresponse.collection import (
     Collection,
@@ -48,7 +49,6 @@ from ircli.liveresponse.upload import (
     read_back,
     require_bucket,
 )
-from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
 
 _URL = Ref("collect-upload-url")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
+from ircli.core.step import Step, StepPlan, register
 from ircli.liveresponse.collection import Collection
 from ircli.liveresponse.errors import CollectError
 from ircli.liveresponse.invocation import (
@@ -22,7 +23,6 @@ from ircli.liveresponse.invocation import (
     unadopted,
     wait_for_invocation,
 )
-from ircli.steps.base import Step, StepPlan, register
 
 # The one verification path of a collection (read the result, read back S3, record).
 from ircli.steps.collect import _cancel, _judge, _save

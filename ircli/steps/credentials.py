@@ -18,9 +18,9 @@ from ircli.aws import iam_managed
 from ircli.aws.ec2 import instance_arn
 from ircli.aws.iam_policies import contain_deny, inline_policy
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.permission import ANY_ROLE, IRCLI_POLICIES, Permission
+from ircli.core.step import Call, Step, StepPlan, register
 from ircli.steps.names import deny_policy_name as legacy_policy_name
-from ircli.steps.permission import ANY_ROLE, IRCLI_POLICIES, Permission
 from ircli.steps.role_sessions import (
     REVOKE_PERMISSIONS,
     UNREVOKE_PERMISSIONS,

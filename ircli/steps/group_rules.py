@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ircli.aws.ec2 import tag_value
-from ircli.steps.base import Call, Ref
+from ircli.core.step import Call, Ref
 from ircli.steps.names import TAG_MANAGED
 
 # (direction, protocol, from port, to port, peer kind, peer): one peer of one permission.

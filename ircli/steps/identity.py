@@ -27,7 +27,7 @@ from ircli.aws.iam_policies import (
 )
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 from ircli.steps.names import TAG_CASE, TAG_CONTAINED_AT, TAG_CONTAINED_BY, TAG_STATUS
 
 USER_TAG_KEYS = (TAG_CASE, TAG_STATUS, TAG_CONTAINED_AT, TAG_CONTAINED_BY)

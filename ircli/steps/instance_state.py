@@ -7,7 +7,7 @@ from typing import Any
 from ircli.aws.ec2 import describe_instance, display_name, enis, require_live, tag_value
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
-from ircli.steps.base import Step, StepPlan, register
+from ircli.core.step import Step, StepPlan, register
 
 
 @register

@@ -23,7 +23,7 @@ from ircli.aws.ec2 import enis
 from ircli.core.awserrors import describe, error_code
 from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import StepFailed
-from ircli.steps.base import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
 from ircli.steps.group_rules import (
     DEFAULT_EGRESS,
     GroupSpec,

@@ -20,7 +20,7 @@ from ircli.core.awserrors import error_code
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 
 _FUNCTION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

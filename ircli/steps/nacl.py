@@ -32,7 +32,7 @@ from ircli.aws.nacl import (
 from ircli.core.case import check_case_id, open_case
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput, NotFound, UserError
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 
 VPC_ID = re.compile(r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 SUBNET_ID = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")

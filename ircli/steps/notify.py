@@ -13,8 +13,8 @@ from typing import Any
 
 from ircli.core.engine import RunContext, StepResult
 from ircli.core.errors import InvalidInput
+from ircli.core.step import Call, Step, StepPlan, register
 from ircli.evidence.ship import case_prefix
-from ircli.steps.base import Call, Step, StepPlan, register
 
 TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 SUBJECT_LIMIT = 99  # SNS: under 100 printable ASCII characters

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 
 
 @register

@@ -16,7 +16,7 @@ import botocore.exceptions
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
-from ircli.steps.base import Call, Ref, Step, StepPlan, register
+from ircli.core.step import Call, Ref, Step, StepPlan, register
 from ircli.steps.names import TAG_CASE
 
 _DB = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")

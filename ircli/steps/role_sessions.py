@@ -22,8 +22,8 @@ from ircli.aws.iam_policies import (
     statement_time,
 )
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Step, StepPlan, register
-from ircli.steps.permission import ANY_ROLE, IRCLI_POLICIES, Permission
+from ircli.core.permission import ANY_ROLE, IRCLI_POLICIES, Permission
+from ircli.core.step import Call, Step, StepPlan, register
 
 _IRCLI_POLICY_ONLY = {"ArnLike": {"iam:PolicyARN": IRCLI_POLICIES}}
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 
 _GONE = ("draining",)  # already leaving: neither deregistered again nor restored
 

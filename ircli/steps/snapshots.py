@@ -23,7 +23,7 @@ from ircli.aws.ec2 import tag_value
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import StepFailed
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 from ircli.steps.names import TAG_CASE, TAG_DEVICE, TAG_INSTANCE
 
 SECONDS_PER_GIB = 60  # ceiling for --wait-snapshots, after AWS's guidance on snapshot speed

@@ -7,7 +7,7 @@ from typing import Any
 from ircli.aws.ec2 import tag_value
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 from ircli.steps.names import (
     TAG_CASE,
     TAG_CONTAINED_AT,

@@ -30,7 +30,7 @@ from ircli.aws.nacl import (
 )
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 
 TAG_CUT = "ircli:contain:"
 DNS_WARNING = ("Security groups never filter the Amazon DNS resolver, instance metadata "

@@ -12,7 +12,7 @@ from typing import Any
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
-from ircli.steps.base import Call, Step, StepPlan, register
+from ircli.core.step import Call, Step, StepPlan, register
 
 _TRAIL = re.compile(r"^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/)?"
                     r"[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")

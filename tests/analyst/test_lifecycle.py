@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from ircli.analyst import names as n
+from ircli.catalog.steps import all_steps
+from ircli.core.permission import action_names
 from ircli.evidence.shipper import CaseShipper
-from ircli.steps.catalog import all_steps
-from ircli.steps.permission import action_names
 from tests.analyst.conftest import BUCKET, CASE, RunCli, Scene, launch_args, problems
 
 ATTACH = ("analyst", "attach", "--case-id", CASE, "--yes")

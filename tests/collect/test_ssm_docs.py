@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from ircli.catalog.steps import all_steps
 from ircli.liveresponse.collection import SECTIONS, CollectSettings
 from ircli.liveresponse.documents import (
     DOCUMENT_NAMES,
@@ -16,7 +17,6 @@ from ircli.liveresponse.documents import (
     load_document,
     load_document_text,
 )
-from ircli.steps.catalog import all_steps
 from ircli.steps.collect import Collect
 from tests.evidence.conftest import RunCli, cli, cli_json  # noqa: F401 - the shared fixture
 

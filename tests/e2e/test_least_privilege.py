@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 
 from ircli.aws.iam_policies import policy_size
-from ircli.core.policy import least_privilege_policy
+from ircli.catalog.policy import least_privilege_policy
+from ircli.catalog.steps import all_steps
+from ircli.core.permission import AUDIENCES, action_names
 from ircli.lab.web_compromise import seed_web_compromise
-from ircli.steps.catalog import all_steps
-from ircli.steps.permission import AUDIENCES, action_names
 from tests.helpers import eni_groups
 from tests.iam_shim import moto_view
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ircli.core.policy import least_privilege_policy
+from ircli.catalog.policy import least_privilege_policy
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.ops.release_identity import IdentityReleaseOptions, release_identity
 from ircli.ops.runbook import RunbookOptions, run_runbook

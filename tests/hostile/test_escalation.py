@@ -18,7 +18,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from ircli.core.policy import least_privilege_policy
+from ircli.catalog.policy import least_privilege_policy
 from ircli.lab.web_compromise import WebCompromise, seed_web_compromise
 from tests.iam_shim import allows
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ircli.core.policy import least_privilege_policy
+from ircli.catalog.policy import least_privilege_policy
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.ops.identity import DisableKeysOptions, disable_keys
 from tests.helpers import ircli

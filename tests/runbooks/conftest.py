@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ircli.core.engine import RunContext
-from ircli.steps.base import STEPS, Step, StepPlan
+from ircli.core.step import STEPS, Step, StepPlan
 from tests.fakes import FakeClock
 
 SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from ircli.aws.iam_policies import contained_ids
+from ircli.core.step import Step
 from ircli.lab.web_compromise import WebCompromise, lab_image, seed_web_compromise
 from ircli.ops.contain import ContainOptions, contain_steps
 from ircli.ops.runbook import build_steps
 from ircli.runbook.kinds import KINDS
 from ircli.runbook.library import get_runbook
-from ircli.steps.base import Step
 from tests.helpers import contain_deny, ircli, tags
 from tests.identity.helpers import has_login, key_statuses
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ircli.core.policy import least_privilege_policy
+from ircli.catalog.policy import least_privilege_policy
 from tests.helpers import ircli
 from tests.runbooks.conftest import Network, write
 

@@ -10,11 +10,11 @@ from typing import Literal
 import pytest
 
 from ircli.core.engine import RunContext
+from ircli.core.step import STEPS, Step, StepPlan
 from ircli.runbook.library import all_runbooks, get_runbook
 from ircli.runbook.loader import load_runbook
 from ircli.runbook.model import RunbookInvalid
 from ircli.runbook.schema import step_schema
-from ircli.steps.base import STEPS, Step, StepPlan
 from ircli.steps.isolate import Isolate
 from ircli.steps.nacl import BlockIp
 from tests.helpers import ircli

@@ -154,7 +154,7 @@ def test_ctrl_c_in_a_run_without_isolation_is_partial_once_aws_changed(moto_aws:
     from ircli.core.engine import RunContext, run_steps
     from ircli.core.errors import Interrupted
     from ircli.core.session import AwsSession, AwsSettings
-    from ircli.steps.base import Call, Step, StepPlan
+    from ircli.core.step import Call, Step, StepPlan
     from tests.fakes import FakeClock
 
     class Changes(Step):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ircli.steps.permission import PermissionLike
+from ircli.core.permission import PermissionLike
 
 if TYPE_CHECKING:
     from ircli.core.engine import RunContext

@@ -1,6 +1,6 @@
 """The least-privilege IAM policies ircli needs, generated from what each step declares.
 
-Three policies, one per audience (:data:`ircli.steps.permission.AUDIENCES`): ``contain`` for
+Three policies, one per audience (:data:`ircli.core.permission.AUDIENCES`): ``contain`` for
 the responder, ``analyst`` for the analyst workstation, ``evidence-admin`` for the one-time
 set-up of the bucket and the SSM documents. Every statement is scoped: a step states the
 resources and conditions of what it declares (:class:`Permission`), and an action a step
@@ -16,8 +16,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ircli.steps.catalog import all_steps
-from ircli.steps.permission import (
+from ircli.catalog.steps import all_steps
+from ircli.core.permission import (
     AUDIENCES,
     EVIDENCE_BUCKET,
     EVIDENCE_CASES,

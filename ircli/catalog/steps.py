@@ -10,6 +10,7 @@ from ircli.analyst import (  # noqa: F401 - imported for their @register side ef
     role,
     volumes,
 )
+from ircli.core.step import STEPS, Step
 from ircli.steps import (  # noqa: F401 - imported for their @register side effect
     advice,
     assumed_role,
@@ -32,7 +33,6 @@ from ircli.steps import (  # noqa: F401 - imported for their @register side effe
     tracked_paths,
     trail,
 )
-from ircli.steps.base import STEPS, Step
 
 
 def all_steps() -> dict[str, type[Step]]:
