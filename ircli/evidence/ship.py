@@ -33,8 +33,10 @@ _IN_MEMORY_LIMIT = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
 
-def case_prefix(case_id: str) -> str:
-    return f"cases/{case_id}/"
+def case_prefix(case_id: str, account: str | None = None) -> str:
+    """``cases/<case-id>/`` in an account's own bucket; ``cases/<account>/<case-id>/`` in the
+    central forensics bucket, whose policy lets each member account write only its own prefix."""
+    return f"cases/{account}/{case_id}/" if account else f"cases/{case_id}/"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Runbooks compiled to Step Functions state machines, and deploying them beside GuardDuty."""
