@@ -49,6 +49,11 @@ def check_case_id(case_id: str) -> str:
     return case_id
 
 
+def render_case(data: dict[str, Any]) -> bytes:
+    """The bytes of ``case.json``, here and in the evidence bucket."""
+    return (json.dumps(data, indent=2, sort_keys=True, default=str) + "\n").encode()
+
+
 def _holding(acquire: Callable[[Case], AbstractContextManager[None]]
              ) -> Callable[[Case], AbstractContextManager[None]]:
     """What holding the case lock means for the case's files (``acquire`` takes the lock).
@@ -105,9 +110,8 @@ class Case:
     def save(self) -> None:
         """Write ``case.json`` atomically: a crash leaves the old or the new file, never half."""
         fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".case.", suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.data, fh, indent=2, sort_keys=True, default=str)
-            fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(render_case(self.data))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, self.json_path)

@@ -16,14 +16,17 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ircli.core.case import Case
+from ircli.core.case import Case, render_case
 from ircli.core.clock import iso
 from ircli.evidence import anchor as anc
+from ircli.evidence import casestore as cs
 
 MANIFEST = "manifest.json"
 AUDIT = "audit.jsonl"
@@ -100,6 +103,18 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
 
 
+def _assign(target: dict[str, Any], source: dict[str, Any]) -> None:
+    """Make ``target`` equal to ``source`` in place: a run holds references into its case's
+    records (``ctx.record``), which must see what the merge brought in."""
+    for key in [k for k in target if k not in source]:
+        del target[key]
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _assign(target[key], value)
+        else:
+            target[key] = value
+
+
 @dataclass
 class ShipResult:
     bucket: str
@@ -118,17 +133,21 @@ class ShipResult:
 class CaseUploader:
     """Uploads what changed in one case directory; the caller holds the case lock."""
 
-    def __init__(self, s3: Any, bucket: str, case: Case) -> None:
+    def __init__(self, s3: Any, bucket: str, case: Case, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.case = case
-        self.prefix = case_prefix(case.case_id)
-        local = _read_json(case.path / MANIFEST)
-        self.manifest = local if local.get("bucket") == bucket else \
-            new_manifest(case.case_id, bucket)
         state = _read_json(case.path / STATE)
         self.state: dict[str, Any] = state if state.get("bucket") == bucket else \
             {"bucket": bucket, "files": {}, "manifest_sha256": None}
+        # A case fetched from the central bucket goes back to the prefix it came from.
+        self.prefix = str(self.state.get("prefix") or case_prefix(case.case_id))
+        local = _read_json(case.path / MANIFEST)
+        self.manifest = local if local.get("bucket") == bucket else \
+            new_manifest(case.case_id, bucket)
+        self.manifest["prefix"] = self.prefix
+        self.store = cs.CaseStore(s3, bucket, self.prefix, sleep=sleep)
 
     def pending(self, signed: bool = False) -> list[str]:
         """Files (and the manifest, and its anchor) not yet in the bucket as on disk."""
@@ -151,11 +170,17 @@ class CaseUploader:
             if not self._changed(rel):
                 continue
             path = self.case.path / rel
-            stat = path.stat()
-            data = path.read_bytes() if stat.st_size <= _IN_MEMORY_LIMIT else None
-            digest = digest_bytes(data) if data is not None else digest_file(path)
             key = self.prefix + rel
-            version = self._put(key, data if data is not None else path, digest)
+            data: bytes | None
+            if rel == cs.CASE_JSON:  # shared with other writers: conditional, merged
+                data, version = self._ship_case_json()
+                digest = digest_bytes(data)
+                stat = path.stat()
+            else:
+                stat = path.stat()
+                data = path.read_bytes() if stat.st_size <= _IN_MEMORY_LIMIT else None
+                digest = digest_bytes(data) if data is not None else digest_file(path)
+                version = self._put(key, data if data is not None else path, digest)
             entries[rel] = {
                 "key": key, "path": rel, "size": digest.size, "sha256": digest.sha256,
                 "version_id": version, "produced_by": produced_by,
@@ -169,6 +194,7 @@ class CaseUploader:
             self.manifest["objects"] = sorted(entries.values(), key=lambda e: str(e["key"]))
             _write_json(self.case.path / MANIFEST, self.manifest)
             _write_json(self.case.path / STATE, self.state)
+        result.uploaded += self._mirror_audit()
         body = manifest_bytes(self.manifest)
         if result.uploaded or self.state.get("manifest_sha256") != digest_bytes(body).sha256:
             self.manifest["updated_at"] = iso(now)
@@ -186,6 +212,70 @@ class CaseUploader:
         if not self._unanchored() and self.state.get("anchor_seq"):
             result.anchor = anc.anchor_key(self.prefix, int(self.state["anchor_seq"]))
         return result
+
+    def _ship_case_json(self) -> tuple[bytes, str]:
+        """Write ``case.json`` to the bucket the way every writer of the case does (created
+        once, updated from the version read, merged on a lost race), then keep the local file
+        identical to what the bucket holds: the merge brings other writers' records here."""
+        local = json.loads(render_case(self.case.data))
+        local.setdefault("opened_by", cs.actor())
+        base = self.state.get("case_base")
+        written, _sha, version = self.store.write_case(
+            local, base if isinstance(base, dict) else None, render_case)
+        _assign(self.case.data, written)
+        self.case.save()
+        self.state["case_base"] = written
+        return render_case(written), version
+
+    def _mirror_audit(self) -> list[str]:
+        """Append each ``audit.jsonl`` line not yet mirrored as one ``audit/<seq>.json``
+        entry of the case's shared chain (the local log stays the CLI's own chain; the
+        entries interleave with other writers'). Each entry names its line and the line's
+        sha256, so a writer that lost its state finds what it mirrored instead of writing a
+        line twice."""
+        path = self.case.path / AUDIT
+        lines = [raw for raw in path.read_bytes().splitlines() if raw.strip()] \
+            if path.exists() else []
+        mirrored, tail = self.state.get("audit_mirrored"), self.state.get("chain_tail")
+        if mirrored is None or self.state.get("audit_pending") is not None:
+            mirrored, tail = self._recover_mirror(lines)
+        written = []
+        known: tuple[int, str] | None = (int(tail[0]), str(tail[1])) if tail else None
+        who = cs.actor()
+        for number in range(int(mirrored), len(lines)):
+            raw = lines[number]
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = {"unparsed": raw.decode(errors="replace")}
+            detail = {k: v for k, v in record.items() if k not in ("seq", "prev", "time", "event")}
+            detail["audit_jsonl"] = {"line": number, "sha256": cs.digest(raw)}
+            self.state["audit_pending"] = number  # recorded before the write (see above)
+            _write_json(self.case.path / STATE, self.state)
+            known = self.store.append({"time": record.get("time"), "actor": who,
+                                       "action": record.get("event"), "detail": detail}, known)
+            self.state.update(audit_mirrored=number + 1, chain_tail=list(known),
+                              audit_pending=None)
+            _write_json(self.case.path / STATE, self.state)
+            written.append(cs.entry_key(self.prefix, known[0] - 1))
+        return written
+
+    def _recover_mirror(self, lines: list[bytes]) -> tuple[int, list[Any] | None]:
+        """(lines already mirrored, the chain's tail) from the bucket's entries."""
+        mirrored, tail = 0, None
+        entries = self.store.read_entries()
+        hashes = [cs.digest(raw) for raw in lines]
+        for _seq, body in entries:
+            try:
+                mark = json.loads(body).get("detail", {}).get("audit_jsonl") or {}
+                line = int(mark["line"])
+            except (ValueError, AttributeError, KeyError, TypeError):
+                continue
+            if line < len(hashes) and hashes[line] == mark.get("sha256"):
+                mirrored = max(mirrored, line + 1)
+        if entries:
+            tail = [entries[-1][0] + 1, cs.digest(entries[-1][1])]
+        return mirrored, tail
 
     def _anchor(self, signer: anc.Signer, now: datetime) -> str:
         """Sign the head just shipped and write it once, to a key of its own."""

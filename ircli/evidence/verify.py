@@ -31,6 +31,8 @@ from ircli.core.audit import verify_chain
 from ircli.core.awserrors import error_code
 from ircli.core.errors import AccessDenied, NotFound
 from ircli.evidence import anchor as anc
+from ircli.evidence import casestore as cs
+from ircli.evidence import verify_shared as shared
 from ircli.evidence.ship import AUDIT, MANIFEST, case_prefix
 
 
@@ -135,10 +137,10 @@ def _read(s3: Any, bucket: str, key: str, version: str) -> bytes:
     return bytes(s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read())
 
 
-def _load_manifests(s3: Any, bucket: str, case_id: str, listing: Listing
+def _load_manifests(s3: Any, bucket: str, case_id: str, listing: Listing, prefix: str
                     ) -> list[tuple[str, str, dict[str, Any] | None]]:
     """(version id, sha256, parsed or None) of every manifest version, oldest first."""
-    key = case_prefix(case_id) + MANIFEST
+    key = prefix + MANIFEST
     versions = listing.versions.get(key, [])
     if not versions:
         marked = " (only a delete marker is there: tampering)" if listing.markers.get(key) \
@@ -373,10 +375,18 @@ def _check_anchors(s3: Any, kms: Any, bucket: str, prefix: str, listing: Listing
 def verify_case(s3: Any, bucket: str, case_id: str, now: datetime, *, kms: Any = None,
                 signing_key: str | None = None) -> VerifyReport:
     """Check every manifest entry, every object under the case prefix, the history of the
-    manifest and the audit log, and the anchors (with ``kms``)."""
-    prefix = case_prefix(case_id)
+    manifest and the audit log, the shared audit entries and ``case.json``'s history, and
+    the anchors (with ``kms``). A case no CLI shipped (the automation opened it) has no
+    manifest: its entries and case record are checked, and the report says what that leaves
+    unproven."""
+    try:
+        prefix = cs.locate(s3, bucket, case_id) or case_prefix(case_id)
+    except (NotFound, AccessDenied):
+        prefix = case_prefix(case_id)  # list_versions below names the bucket's problem
     listing = list_versions(s3, bucket, prefix)
-    manifests = _load_manifests(s3, bucket, case_id, listing)
+    if not listing.versions.get(prefix + MANIFEST) and listing.versions.get(prefix + cs.CASE_JSON):
+        return _verify_unmanifested(s3, bucket, case_id, prefix, listing, now)
+    manifests = _load_manifests(s3, bucket, case_id, listing, prefix)
     manifest_version, _sha, parsed = manifests[-1]
     manifest = parsed or {}
     latest = listing.latest
@@ -415,12 +425,76 @@ def verify_case(s3: Any, bucket: str, case_id: str, now: datetime, *, kms: Any =
             audit_check = ObjectCheck(audit_key)
             report.objects.append(audit_check)
         audit_check.problems += history_problems
+    _check_shared(s3, bucket, case_id, prefix, listing, report,
+                  audit_key if audit_key in listing.latest else None)
     for key, version in sorted(latest.items()):
         if key not in listed and key != prefix + MANIFEST and not version.get("DeleteMarker") \
-                and not key.startswith(prefix + anc.ANCHORS):
+                and not key.startswith((prefix + anc.ANCHORS, prefix + cs.AUDIT_DIR)):
             report.objects.append(ObjectCheck(key, version.get("VersionId"),
                                               problems=["in the bucket but not in the manifest"]))
     if kms is not None:
         _check_anchors(s3, kms, bucket, prefix, listing, _History(manifests, heads),
                        signing_key, report)
+    return report
+
+
+def _check_shared(s3: Any, bucket: str, case_id: str, prefix: str, listing: Listing,
+                  report: VerifyReport, audit_key: str | None) -> int:
+    """The shared audit entries (one check) and ``case.json``'s history (added to its own
+    check); returns how many entries there are."""
+    def read(key: str, version: str) -> bytes:
+        return _read(s3, bucket, key, version)
+
+    lines = None
+    if audit_key is not None and not listing.latest[audit_key].get("DeleteMarker"):
+        lines = [raw for raw in read(audit_key, str(listing.latest[audit_key]["VersionId"]))
+                 .splitlines() if raw.strip()]
+    problems, count = shared.entry_problems(read, prefix, listing.versions, listing.markers,
+                                            lines)
+    if count or problems:
+        report.objects.append(ObjectCheck(prefix + cs.AUDIT_DIR, f"{count} entries",
+                                          problems=problems))
+    record_problems = shared.case_record_problems(read, prefix, case_id, listing.versions,
+                                                  listing.markers)
+    if record_problems:
+        key = prefix + cs.CASE_JSON
+        check = next((o for o in report.objects if o.key == key), None)
+        if check is None:
+            check = ObjectCheck(key)
+            report.objects.append(check)
+        check.problems += [p for p in record_problems if p not in check.problems]
+    return count
+
+
+def _verify_unmanifested(s3: Any, bucket: str, case_id: str, prefix: str, listing: Listing,
+                         now: datetime) -> VerifyReport:
+    """A case with ``case.json`` and audit entries but no CLI manifest (the automation's)."""
+    report = VerifyReport(case_id, bucket, [])
+    key = prefix + cs.CASE_JSON
+    latest = listing.latest.get(key, {})
+    check = ObjectCheck(key, latest.get("VersionId"))
+    report.objects.append(check)
+    if latest.get("DeleteMarker"):
+        check.problems.append("deleted (a delete marker is its current version)")
+    else:
+        head = s3.head_object(Bucket=bucket, Key=key, VersionId=str(latest.get("VersionId")))
+        if problem := _retention_problem(head, now):
+            check.problems.append(problem)
+    count = _check_shared(s3, bucket, case_id, prefix, listing, report, None)
+    if not count:
+        report.objects.append(ObjectCheck(prefix + cs.AUDIT_DIR,
+                                          problems=["no audit entries: the case has no record "
+                                                    "of what was done"]))
+    others = sorted(k for k in listing.latest if k != key and k != prefix + AUDIT
+                    and not k.startswith(prefix + cs.AUDIT_DIR))
+    if others:
+        report.warnings.append(f"{len(others)} other object(s) under {prefix} are not covered "
+                               "by any manifest and were not checked: " + ", ".join(
+                                   k[len(prefix):] for k in others[:5]))
+    report.warnings.append(
+        "no manifest: no CLI shipped this case (the automation opened it), so no anchor "
+        "signs its head. Verified: the audit entries run without a gap, each written once and "
+        "chained to the exact bytes of the one before, and no version of case.json dropped a "
+        "record or changed a pre-change state. Not proven: who wrote them — anyone allowed to "
+        "write the case prefix could have written a well-formed chain or case record")
     return report

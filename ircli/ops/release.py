@@ -14,11 +14,11 @@ from ircli.core.errors import ExitCode, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.core.step import Step, StepPlan
 from ircli.evidence.shipper import CaseShipper
+from ircli.ops.case_fetch import bucket_case_for, open_shared_case
 from ircli.ops.common import (
     RunSummary,
     collect_warnings,
     local_case_for,
-    open_run_case,
     record_run,
 )
 from ircli.ops.contain import result_data
@@ -91,7 +91,7 @@ def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,
     if resolve_outcome.failed:
         data = result_data(ctx, "release", "failed", resolve_outcome.steps)
         return RunSummary(data, ExitCode.USER)
-    case = open_run_case(ctx, _find_case(ctx, opts))
+    case = open_shared_case(ctx, _find_case(ctx, opts), opts.evidence_bucket)
     if not case.has_target(opts.instance_id) or "pre_state" not in ctx.record:
         raise NotFound(
             f"Case {case.case_id} has no containment record for {opts.instance_id}.",
@@ -123,7 +123,8 @@ def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,
 def _find_case(ctx: RunContext, opts: ReleaseOptions) -> str:
     instance: dict[str, Any] = ctx.facts["instance"]
     case_id = (opts.case_id or local_case_for(tag_value(instance, TAG_CASE), opts.instance_id)
-               or find_any_case(opts.instance_id))
+               or find_any_case(opts.instance_id)
+               or bucket_case_for(ctx, tag_value(instance, TAG_CASE), opts.evidence_bucket))
     if not case_id:
         raise UserError(
             f"Instance {opts.instance_id} was never contained by ircli: no case records it and "

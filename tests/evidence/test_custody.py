@@ -61,7 +61,11 @@ def test_contain_ships_case_and_manifest_and_verify_passes(
     manifest = json.loads(s3.get_object(Bucket=evidence_bucket,
                                         Key=prefix + "manifest.json")["Body"].read())
     case_dir = Path(contained["case_dir"])
-    assert {e["key"] for e in manifest["objects"]} == keys - {prefix + "manifest.json"}
+    # The per-entry audit objects are the shared chain (checked by verify on their own), one
+    # per audit.jsonl line; the manifest lists every other object.
+    entries = {k for k in keys if k.startswith(prefix + "audit/")}
+    assert len(entries) == len((case_dir / "audit.jsonl").read_bytes().splitlines())
+    assert {e["key"] for e in manifest["objects"]} == keys - {prefix + "manifest.json"} - entries
     for entry in manifest["objects"]:
         obj = s3.get_object(Bucket=evidence_bucket, Key=entry["key"])
         body = obj["Body"].read()
@@ -73,7 +77,7 @@ def test_contain_ships_case_and_manifest_and_verify_passes(
     code, data = cli_json(cli, "evidence", "verify", case_id, "--evidence-bucket",
                           evidence_bucket)
     assert code == 0, data["mismatches"]
-    assert data["ok"] and len(data["objects"]) == len(manifest["objects"]) + 1
+    assert data["ok"] and len(data["objects"]) == len(manifest["objects"]) + 2  # + audit/
     code, out, _err = cli("evidence", "verify", case_id, "--evidence-bucket", evidence_bucket)
     assert code == 0 and "every object verified" in out
 
@@ -130,7 +134,10 @@ def test_edited_audit_line_fails_verify(
         f"{key}: audit chain: line 3 does not follow the line before it (edited or removed)"
     # ... and the stored history shows the shipped log was rewritten, not appended to.
     assert data["mismatches"][1].startswith(f"{key}: version ")
-    assert data["mismatches"][1].endswith("the log is append-only") and len(data["mismatches"]) == 2
+    assert data["mismatches"][1].endswith("the log is append-only")
+    # ... and the shared chain's entry mirrored from that line no longer matches it.
+    assert data["mismatches"][2:] == [f"cases/{case_id}/audit/: audit/00000001.json: does not "
+                                      "match line 2 of the shipped audit.jsonl"]
 
 
 def test_deleted_manifest_entry_fails_verify_and_names_the_object(

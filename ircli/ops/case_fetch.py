@@ -1,0 +1,88 @@
+"""A case that is not on this machine comes from the evidence bucket, its shared home.
+
+The case may have been opened on another laptop or by the automation (Step Functions); its
+record in the bucket is all ``release`` and ``case show`` need. A real run copies it into
+``IRCLI_HOME`` (and ships its own records back to the same prefix); a dry-run reads it into
+memory only, as a dry-run writes nothing anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.exceptions
+
+from ircli.core.case import CASE_ID_PATTERN, Case, cases_root
+from ircli.core.engine import RunContext
+from ircli.core.errors import UserError
+from ircli.core.session import AwsSession
+from ircli.evidence import casestore as cs
+from ircli.evidence.fetch import fetch_case
+from ircli.evidence.shipper import evidence_session
+from ircli.ops.common import open_run_case
+
+
+@dataclass
+class Fetched:
+    case_id: str
+    bucket: str
+    prefix: str
+    data: dict[str, Any]
+    files: list[str]
+
+    @property
+    def where(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def is_local(case_id: str) -> bool:
+    return (cases_root() / case_id / "case.json").exists()
+
+
+def read_from_bucket(aws: AwsSession, bucket: str, case_id: str) -> Fetched:
+    """The case's record in the bucket (either depth); one-sentence errors when the bucket
+    or the case is not there."""
+    s3 = evidence_session(aws).client("s3")
+    prefix = cs.require(s3, bucket, case_id)
+    return Fetched(case_id, bucket, prefix, cs.read_remote(s3, bucket, prefix), [])
+
+
+def fetch_here(aws: AwsSession, bucket: str, case_id: str) -> Fetched:
+    """Copy the case from the bucket into ``IRCLI_HOME``."""
+    found = read_from_bucket(aws, bucket, case_id)
+    try:
+        found.files = fetch_case(evidence_session(aws).client("s3"), bucket, case_id,
+                                 cases_root() / case_id, found.prefix)
+    except botocore.exceptions.ClientError as err:
+        raise cs.bucket_error(err, bucket, "read the case") from err
+    return found
+
+
+def bucket_case_for(ctx: RunContext, tagged: str | None, bucket: str | None) -> str | None:
+    """The case an instance's ``ircli:case-id`` tag names, when this machine does not hold it
+    and the bucket's record of it holds this target (a tag is a hint, never an order)."""
+    if not tagged or not bucket or not CASE_ID_PATTERN.match(tagged) or is_local(tagged):
+        return None
+    try:
+        found = read_from_bucket(ctx.aws, bucket, tagged)
+    except UserError:
+        return None
+    targets = found.data.get("targets")
+    return tagged if isinstance(targets, dict) and ctx.target_id in targets else None
+
+
+def open_shared_case(ctx: RunContext, case_id: str, bucket: str | None) -> Case:
+    """:func:`~ircli.ops.common.open_run_case`, after bringing the case from the bucket when
+    it is not on this machine (said in the run's warnings)."""
+    if bucket and not is_local(case_id):
+        if ctx.dry_run:
+            found = read_from_bucket(ctx.aws, bucket, case_id)
+            case = Case(case_id, cases_root() / case_id, found.data)
+            ctx.bind_case(case)
+            ctx.warnings.append(f"case {case_id} read from {found.where} (a dry-run copies "
+                                "nothing here)")
+            return case
+        found = fetch_here(ctx.aws, bucket, case_id)
+        ctx.warnings.append(f"case {case_id} fetched from {found.where}")
+    return open_run_case(ctx, case_id)
