@@ -11,6 +11,7 @@ sequence number, and tries again, so two writers never lose each other's lines.
 
 from __future__ import annotations
 
+import base64
 import getpass
 import hashlib
 import json
@@ -190,15 +191,23 @@ class CaseStore:
         return Remote(data, etag, raw)
 
     def write_case(self, local: dict[str, Any], base: dict[str, Any] | None,
-                   render: Callable[[dict[str, Any]], bytes]) -> tuple[dict[str, Any], str, str]:
+                   render: Callable[[dict[str, Any]], bytes], etag: str | None = None
+                   ) -> tuple[dict[str, Any], str, str]:
         """Write ``local`` over the bucket's ``case.json``: created once, then updated only
-        from the version read (``If-Match``); a lost race re-reads and merges. Returns (the
-        record written, its bytes' sha256, its version id). ``render`` makes the bytes (the
-        caller keeps its local file identical to them)."""
+        from the version read (``If-Match``); a lost race re-reads and merges. With ``etag``
+        (that of ``base``, the version this writer wrote last) the first try writes without
+        reading. Returns (the record written, its version id, its ETag). ``render`` makes
+        the bytes (the caller keeps its local file identical to them)."""
         case_id = str(local.get("case_id"))
+        known = {"etag": etag if base is not None else None}
 
         def attempt() -> tuple[dict[str, Any], str, str]:
-            remote = self.read_case()
+            if known["etag"]:  # nobody else wrote since: base is the bucket's version
+                assert base is not None
+                remote: Remote | None = Remote(base, str(known["etag"]), b"")
+                known["etag"] = None  # a lost race re-reads
+            else:
+                remote = self.read_case()
             if remote is None:
                 data, condition = local, {"IfNoneMatch": "*"}
             else:
@@ -224,7 +233,7 @@ class CaseStore:
                 if _lost(err):
                     raise _Lost() from err
                 raise
-            return data, digest(body), str(resp.get("VersionId") or "null")
+            return data, str(resp.get("VersionId") or "null"), str(resp.get("ETag") or "")
 
         try:
             return self._retrying()(attempt)
@@ -299,8 +308,6 @@ class CaseStore:
 
 def _checksums(body: bytes) -> dict[str, str]:
     """Content-MD5 (a locked bucket accepts no PUT without it) and an S3 SHA-256 checksum."""
-    import base64
-
     return {"ContentMD5": base64.b64encode(hashlib.md5(body).digest()).decode(),
             "ChecksumSHA256": base64.b64encode(hashlib.sha256(body).digest()).decode()}
 

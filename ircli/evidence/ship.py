@@ -220,11 +220,12 @@ class CaseUploader:
         local = json.loads(render_case(self.case.data))
         local.setdefault("opened_by", cs.actor())
         base = self.state.get("case_base")
-        written, _sha, version = self.store.write_case(
-            local, base if isinstance(base, dict) else None, render_case)
+        written, version, etag = self.store.write_case(
+            local, base if isinstance(base, dict) else None, render_case,
+            self.state.get("case_etag"))
         _assign(self.case.data, written)
         self.case.save()
-        self.state["case_base"] = written
+        self.state.update(case_base=written, case_etag=etag)
         return render_case(written), version
 
     def _mirror_audit(self) -> list[str]:

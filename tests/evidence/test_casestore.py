@@ -55,6 +55,7 @@ class Writer:
         self.local = _record("ir-race-1")
         self.base: dict[str, Any] | None = None
         self.tail: tuple[int, str] | None = None
+        self.etag: str | None = None
 
     def step(self, number: int) -> None:
         self.tail = self.store.append({"time": f"t{number}", "actor": self.name,
@@ -62,7 +63,8 @@ class Writer:
                                        "detail": {"writer": self.name, "n": number}}, self.tail)
         steps = self.local["targets"]["i-0123456789abcdef0"]["steps"]
         steps[f"{self.name}-{number:02d}"] = {"status": "done", "at": f"t{number}"}
-        written, _sha, _version = self.store.write_case(self.local, self.base, render_case)
+        written, _version, self.etag = self.store.write_case(self.local, self.base,
+                                                             render_case, self.etag)
         self.local = json.loads(json.dumps(written))
         self.base = written
 
@@ -117,7 +119,7 @@ def test_a_stale_writer_merges_instead_of_overwriting(clients: Any, evidence_buc
     s3 = clients("s3")
     a, b = Writer(s3, evidence_bucket, "a"), Writer(s3, evidence_bucket, "b")
     a.step(0)
-    b.base, b.local, b.tail = a.base, json.loads(json.dumps(a.local)), a.tail
+    b.base, b.local, b.tail, b.etag = a.base, json.loads(json.dumps(a.local)), a.tail, a.etag
     a.step(1)  # b's base and tail are now stale
     b.step(2)  # 412 on both the entry (seq 1 taken) and case.json (ETag changed): merged
     steps = json.loads(s3.get_object(Bucket=evidence_bucket, Key=PREFIX + "case.json")[
@@ -133,7 +135,7 @@ def test_a_change_both_writers_made_differently_is_refused(clients: Any,
     s3 = clients("s3")
     a, b = Writer(s3, evidence_bucket, "a"), Writer(s3, evidence_bucket, "b")
     a.step(0)
-    b.base, b.local = a.base, json.loads(json.dumps(a.local))
+    b.base, b.local, b.etag = a.base, json.loads(json.dumps(a.local)), a.etag
     a.local["targets"]["i-0123456789abcdef0"]["status"] = "contained"
     a.step(1)
     b.local["targets"]["i-0123456789abcdef0"]["status"] = "released"
