@@ -162,8 +162,11 @@ class CaseUploader:
     def _unanchored(self) -> bool:
         return self.state.get("anchored_manifest_sha256") != self.state.get("manifest_sha256")
 
-    def ship(self, produced_by: str, now: datetime, signer: anc.Signer | None = None
-             ) -> ShipResult:
+    def ship(self, produced_by: str, now: datetime, signer: anc.Signer | None = None, *,
+             mirror: bool = True) -> ShipResult:
+        """Upload what changed; with ``mirror``, also append the audit lines not yet in the
+        shared chain (one PUT each, in order: a run does it once, at its end, so the steps
+        after isolation do not wait on it)."""
         result = ShipResult(self.bucket, self.prefix)
         entries = {e["path"]: e for e in self.manifest["objects"]}
         for rel in evidence_files(self.case.path):
@@ -194,7 +197,8 @@ class CaseUploader:
             self.manifest["objects"] = sorted(entries.values(), key=lambda e: str(e["key"]))
             _write_json(self.case.path / MANIFEST, self.manifest)
             _write_json(self.case.path / STATE, self.state)
-        result.uploaded += self._mirror_audit()
+        if mirror:
+            result.uploaded += self._mirror_audit()
         body = manifest_bytes(self.manifest)
         if result.uploaded or self.state.get("manifest_sha256") != digest_bytes(body).sha256:
             self.manifest["updated_at"] = iso(now)

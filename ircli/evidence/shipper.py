@@ -67,9 +67,9 @@ class CaseShipper:
         if step.name == self.start_after:
             self.armed = True
         if self.armed:
-            self.ship()
+            self.ship(mirror=False)
 
-    def ship(self) -> None:
+    def ship(self, *, mirror: bool = True) -> None:
         case = self.ctx.case
         if self.ctx.dry_run or case is None or not self.bucket or self.failure:
             return
@@ -80,7 +80,8 @@ class CaseShipper:
                 key = self.signing_key or signing_key(strict=False)
                 self._signer = Signer(session.client("kms"), key) if key else None
             uploader = CaseUploader(self._s3, self.bucket, case)
-            self.last = uploader.ship(self.command, self.ctx.clock.now(), self._signer)
+            self.last = uploader.ship(self.command, self.ctx.clock.now(), self._signer,
+                                      mirror=mirror)
             self.uploaded += [k for k in self.last.uploaded if k not in self.uploaded]
         except Exception as err:  # evidence storage must never break the operation
             self.failure = describe(err)
