@@ -30,7 +30,7 @@ def _bucket(opts: GlobalOptions, bucket: str | None) -> str | None:
 @click.group("case")
 @global_options
 def case_group() -> None:
-    """Read the cases recorded on this machine (under IRCLI_HOME) or in the evidence bucket."""
+    """Read the cases recorded on this machine (under IRCLI_HOME)."""
 
 
 @case_group.command("list")

@@ -199,14 +199,15 @@ class CaseStore:
         reading. Returns (the record written, its version id, its ETag). ``render`` makes
         the bytes (the caller keeps its local file identical to them)."""
         case_id = str(local.get("case_id"))
-        known = {"etag": etag if base is not None else None}
+        # The first try assumes nobody else wrote: the version this writer wrote last is
+        # current (its ETag), or, never having written, there is no case.json yet.
+        known: dict[str, Any] = {"first": True}
 
         def attempt() -> tuple[dict[str, Any], str, str]:
-            if known["etag"]:  # nobody else wrote since: base is the bucket's version
-                assert base is not None
-                remote: Remote | None = Remote(base, str(known["etag"]), b"")
-                known["etag"] = None  # a lost race re-reads
-            else:
+            remote: Remote | None
+            if known.pop("first", False) and (etag is None) == (base is None):
+                remote = Remote(base, etag, b"") if base is not None and etag else None
+            else:  # a lost race, or a base without its ETag (a fetched case): read
                 remote = self.read_case()
             if remote is None:
                 data, condition = local, {"IfNoneMatch": "*"}

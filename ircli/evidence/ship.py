@@ -265,9 +265,9 @@ class CaseUploader:
             written.append(cs.entry_key(self.prefix, known[0] - 1))
         return written
 
-    def _recover_mirror(self, lines: list[bytes]) -> tuple[int, list[Any] | None]:
+    def _recover_mirror(self, lines: list[bytes]) -> tuple[int, list[Any]]:
         """(lines already mirrored, the chain's tail) from the bucket's entries."""
-        mirrored, tail = 0, None
+        mirrored = 0
         entries = self.store.read_entries()
         hashes = [cs.digest(raw) for raw in lines]
         for _seq, body in entries:
@@ -278,8 +278,7 @@ class CaseUploader:
                 continue
             if line < len(hashes) and hashes[line] == mark.get("sha256"):
                 mirrored = max(mirrored, line + 1)
-        if entries:
-            tail = [entries[-1][0] + 1, cs.digest(entries[-1][1])]
+        tail = [entries[-1][0] + 1, cs.digest(entries[-1][1])] if entries else [0, cs.GENESIS]
         return mirrored, tail
 
     def _anchor(self, signer: anc.Signer, now: datetime) -> str:

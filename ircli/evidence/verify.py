@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -442,8 +443,16 @@ def _check_shared(s3: Any, bucket: str, case_id: str, prefix: str, listing: List
                   report: VerifyReport, audit_key: str | None) -> int:
     """The shared audit entries (one check) and ``case.json``'s history (added to its own
     check); returns how many entries there are."""
+    # Each entry is its own object: read the first version of all of them at once.
+    wanted = [(k, str(v[0].get("VersionId"))) for k, v in listing.versions.items()
+              if k.startswith(prefix + cs.AUDIT_DIR) and v]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        cache = dict(zip(wanted, pool.map(lambda kv: _read(s3, bucket, *kv), wanted),
+                         strict=True))
+
     def read(key: str, version: str) -> bytes:
-        return _read(s3, bucket, key, version)
+        got = cache.get((key, version))
+        return got if got is not None else _read(s3, bucket, key, version)
 
     lines = None
     if audit_key is not None and not listing.latest[audit_key].get("DeleteMarker"):
