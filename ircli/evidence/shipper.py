@@ -46,8 +46,10 @@ class CaseShipper:
     # Every command that changes or collects something ships its case: `ircli policy` adds
     # these to the steps' own permissions (GetObject: a case only in the bucket is continued,
     # and a tagged case is confirmed there, see ircli.evidence.fetch; kms:Sign for the
-    # anchors, with a signing key).
-    permissions: ClassVar[tuple[str, ...]] = ("s3:PutObject", "s3:GetObject", "kms:Sign")
+    # anchors, with a signing key; ListBucket: the end of the shared audit chain, see
+    # ircli.evidence.casestore).
+    permissions: ClassVar[tuple[str, ...]] = ("s3:PutObject", "s3:GetObject", "s3:ListBucket",
+                                              "kms:Sign")
 
     def __init__(self, ctx: RunContext, bucket: str | None, command: str, *,
                  start_after: str | None = None, signing_key: str | None = None) -> None:
