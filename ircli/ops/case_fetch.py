@@ -20,6 +20,8 @@ from ircli.core.session import AwsSession
 from ircli.evidence import casestore as cs
 from ircli.evidence.fetch import fetch_case
 from ircli.evidence.shipper import evidence_session
+from ircli.evidence.verify import list_versions
+from ircli.evidence.verify_shared import case_record_problems
 from ircli.ops.common import open_run_case
 
 
@@ -46,6 +48,27 @@ def read_from_bucket(aws: AwsSession, bucket: str, case_id: str) -> Fetched:
     s3 = evidence_session(aws).client("s3")
     prefix = cs.require(s3, bucket, case_id)
     return Fetched(case_id, bucket, prefix, cs.read_remote(s3, bucket, prefix), [])
+
+
+def check_history(aws: AwsSession, found: Fetched) -> None:
+    """Refuse a case whose ``case.json`` history shows a rewrite (a dropped record, a changed
+    pre-change state): release restores what the record says, so a record rewritten by
+    whoever could write the bucket must not decide what an instance goes back to."""
+    s3 = evidence_session(aws).client("s3")
+    key = found.prefix + cs.CASE_JSON
+    try:
+        listing = list_versions(s3, found.bucket, key)
+        problems = case_record_problems(
+            lambda k, v: bytes(s3.get_object(Bucket=found.bucket, Key=k, VersionId=v)[
+                "Body"].read()),
+            found.prefix, found.case_id, listing.versions, listing.markers)
+    except botocore.exceptions.ClientError as err:
+        raise cs.bucket_error(err, found.bucket, "read the case's history") from err
+    if problems:
+        raise UserError(f"The record of case {found.case_id} in {found.where} was rewritten "
+                        f"({problems[0]}), so ircli will not act on it.",
+                        f"Run `ircli evidence verify {found.case_id} --evidence-bucket "
+                        f"{found.bucket}` and settle the case record first.")
 
 
 def fetch_here(aws: AwsSession, bucket: str, case_id: str) -> Fetched:
@@ -78,11 +101,13 @@ def open_shared_case(ctx: RunContext, case_id: str, bucket: str | None) -> Case:
     if bucket and not is_local(case_id):
         if ctx.dry_run:
             found = read_from_bucket(ctx.aws, bucket, case_id)
+            check_history(ctx.aws, found)
             case = Case(case_id, cases_root() / case_id, found.data)
             ctx.bind_case(case)
             ctx.warnings.append(f"case {case_id} read from {found.where} (a dry-run copies "
                                 "nothing here)")
             return case
+        check_history(ctx.aws, read_from_bucket(ctx.aws, bucket, case_id))
         found = fetch_here(ctx.aws, bucket, case_id)
         ctx.warnings.append(f"case {case_id} fetched from {found.where}")
     return open_run_case(ctx, case_id)

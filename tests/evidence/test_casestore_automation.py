@@ -205,3 +205,34 @@ def test_automation_case_released_from_a_fresh_home(
         "Contents")  # nothing written at the other depth
     code, report = _verify(cli, evidence_bucket)
     assert code == 0, report["mismatches"]
+
+
+def test_release_refuses_a_case_record_rewritten_in_the_bucket(
+        clients: Any, cli: RunCli, evidence_bucket: str, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The attacker who can write the bucket rewrites the recorded groups to one of theirs:
+    release on a machine without the case would "restore" the instance into it."""
+    lab = seed_web_compromise(clients, "us-east-1")
+    ec2 = clients("ec2")
+    monkeypatch.setenv("IRCLI_HOME", str(tmp_path / "automation-scratch"))
+    summary = contain(AwsSession(AwsSettings()), clock, ContainOptions(lab.suspect,
+                                                                       snapshot=False))
+    record = json.loads(Path(summary.data["case_dir"], "case.json").read_text())
+    s3 = clients("s3")
+    write_automation_case(s3, evidence_bucket, record)
+    isolated = eni_groups(ec2, lab.suspect_enis)
+    attacker = ec2.create_security_group(GroupName="attacker-open", Description="x",
+                                         VpcId=lab.vpc_id)["GroupId"]
+    forged = json.loads(s3.get_object(Bucket=evidence_bucket, Key=PREFIX + "case.json")[
+        "Body"].read())
+    for eni in forged["targets"][lab.suspect]["pre_state"]["network_interfaces"]:
+        eni["groups"] = [attacker]
+    _put(s3, evidence_bucket, PREFIX + "case.json", _compact(forged))
+
+    monkeypatch.setenv("IRCLI_HOME", str(tmp_path / "responder-b"))
+    code, _out, err = cli("release", lab.suspect, "--case-id", CASE, "--yes",
+                          "--evidence-bucket", evidence_bucket)
+    assert code == 2 and "Traceback" not in err
+    assert f"The record of case {CASE} in s3://{evidence_bucket}/{PREFIX} was rewritten" in err
+    assert "changes the recorded pre-change state" in err
+    assert eni_groups(ec2, lab.suspect_enis) == isolated  # still isolated, not "restored"
