@@ -65,3 +65,35 @@ def test_attacker_text_in_a_bucket_case_is_plain_text(clients: Any, cli: RunCli,
         assert code == 0, err
         assert "\x1b" not in out and "\u202e" not in out and "Traceback" not in err
         assert "ir-evil" in out
+
+
+def test_mirroring_resumes_without_writing_a_line_twice(
+        clients: Any, cli: RunCli, evidence_bucket: str, clock: FakeClock) -> None:
+    """A run killed between an entry's PUT and the record of it, or a lost .evidence.json:
+    the next ship finds what it mirrored from the entries themselves."""
+    lab = seed_web_compromise(clients, "us-east-1")
+    summary = contain(AwsSession(AwsSettings()), clock, ContainOptions(
+        lab.suspect, snapshot=False, evidence_bucket=evidence_bucket))
+    case_id, case_dir = summary.data["case_id"], Path(summary.data["case_dir"])
+    s3, prefix = clients("s3"), f"cases/{case_id}/audit/"
+
+    def entries() -> list[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=evidence_bucket,
+                                                             Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    lines = len((case_dir / "audit.jsonl").read_bytes().splitlines())
+    assert len(entries()) == lines
+    state_path = case_dir / ".evidence.json"
+    state = json.loads(state_path.read_text())
+    state.update(audit_mirrored=lines - 1, audit_pending=lines - 1)  # killed after the PUT
+    state_path.write_text(json.dumps(state))
+    code, _out, err = cli("evidence", "sync", case_id, "--evidence-bucket", evidence_bucket)
+    assert code == 0, err
+    assert len(entries()) == lines
+    state_path.unlink()  # state lost altogether
+    code, _out, err = cli("evidence", "sync", case_id, "--evidence-bucket", evidence_bucket)
+    assert code == 0, err
+    assert len(entries()) == lines
+    code, _out, err = cli("evidence", "verify", case_id, "--evidence-bucket", evidence_bucket)
+    assert code == 0, err
