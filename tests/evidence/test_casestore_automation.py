@@ -85,6 +85,9 @@ def test_automation_case_is_listed_shown_and_verified(clients: Any, cli: RunCli,
     assert rows["ir-cli-1"]["opened_by"] == "cli:ana@laptop"
     code, out, _err = cli("case", "list", "--bucket", evidence_bucket)
     assert code == 0 and CASE in out and MACHINE in out and "ir-cli-1" in out
+    # --bucket alone: the configured evidence bucket
+    code, again = cli_json(cli, "case", "list", "--bucket", "--evidence-bucket", evidence_bucket)
+    assert code == 0 and again == listed
 
     code, shown = cli_json(cli, "case", "show", CASE, "--bucket", evidence_bucket)
     assert code == 0 and shown["targets"] == _hand_record()["targets"]
