@@ -30,6 +30,7 @@ from ircli.core.session import AwsSession, AwsSettings
 from ircli.evidence import casestore as cs
 from ircli.evidence import ship
 from ircli.evidence.bucket import BucketSpec, init_bucket
+from ircli.evidence.bucket_cases import list_remote
 from ircli.evidence.verify import verify_case
 from ircli.lab.web_compromise import seed_web_compromise
 from ircli.ops.contain import ContainOptions, contain
@@ -77,7 +78,7 @@ def _run(shared: bool, cases: int) -> dict[str, Any]:
                 body = json.dumps({"case_id": f"ir-bench-{number}", "targets": {}}).encode()
                 s3.put_object(Bucket=BUCKET, Key=prefix + cs.CASE_JSON, Body=body,
                               **cs._checksums(body))
-            found, row["list_s"], list_calls = _timed(lambda: cs.list_remote(s3, BUCKET))
+            found, row["list_s"], list_calls = _timed(lambda: list_remote(s3, BUCKET))
             row.update(listed=len(found), list_calls=sum(list_calls.values()))
             report, row["verify_s"], verify_calls = _timed(lambda: verify_case(
                 s3, BUCKET, result.data["case_id"], SystemClock().now()))

@@ -87,7 +87,7 @@ def _row(case: dict[str, Any]) -> tuple[str, str, str, str]:
 def _list_bucket(opts: GlobalOptions, bucket: str) -> int:
     """The cases in the bucket, at both depths (own bucket and central forensics bucket)."""
     from ircli.cli.main import aws_session
-    from ircli.evidence.casestore import list_remote
+    from ircli.evidence.bucket_cases import list_remote
     from ircli.evidence.shipper import evidence_session
 
     found = list_remote(evidence_session(aws_session(opts)).client("s3"), bucket)
@@ -170,7 +170,7 @@ def case_show(opts: GlobalOptions, case_id: str, bucket: str | None) -> int:
 
 def _show_bucket(opts: GlobalOptions, case_id: str, bucket: str) -> int:
     from ircli.cli.main import aws_session
-    from ircli.evidence.casestore import entries_as_lines
+    from ircli.evidence.bucket_cases import entries_as_lines
     from ircli.evidence.shipper import evidence_session
     from ircli.ops.case_fetch import read_from_bucket
 

@@ -27,12 +27,12 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from ircli.core.awserrors import error_code
 from ircli.core.errors import AccessDenied, NotFound, UserError
+from ircli.evidence.merge import MISSING, merge
 
 GENESIS = "0" * 64
 CASE_JSON = "case.json"
 AUDIT_DIR = "audit/"
 ENTRY_KEY = re.compile(r"^audit/(\d{8})\.json$")
-ACCOUNT = re.compile(r"^\d{12}$")
 MAX_BYTES = 32 * 1024 * 1024  # a case record, never an archive
 ATTEMPTS = 12
 
@@ -45,14 +45,6 @@ class CaseConflict(UserError):
 
 class _Lost(Exception):
     """A conditional write lost its race (412, or the object appeared/vanished meanwhile)."""
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
 
 
 def actor() -> str:
@@ -95,42 +87,6 @@ def bucket_error(err: botocore.exceptions.ClientError, bucket: str, what: str) -
                             "--evidence-bucket: the bucket may belong to another account.")
     return UserError(f"Could not {what} in s3://{bucket}: {code}.",
                      "Check the bucket (`ircli evidence check`) and try again.")
-
-
-# -- merging two writers' case.json ------------------------------------------------------
-
-def merge(base: Any, local: Any, remote: Any, path: tuple[str, ...] = ()) -> Any:
-    """Three-way merge: what this writer changed since ``base`` (what it last read or wrote)
-    goes over ``remote``; everything else of ``remote`` stays. Dicts merge key by key (step
-    records are keyed by record_key), lists that both extended keep both extensions. With no
-    base (``MISSING``: a case shipped before this layout), nothing of either side is dropped
-    and this writer's value wins where both hold one. Raises :class:`ValueError` naming the
-    field both writers changed differently."""
-    if local == remote:
-        return local
-    if base is not MISSING:
-        if local == base:
-            return remote
-        if remote == base:
-            return local
-    if isinstance(local, dict) and isinstance(remote, dict):
-        old = base if isinstance(base, dict) else {}
-        no_base = base is MISSING
-        out: dict[str, Any] = {}
-        for key in [*remote, *(k for k in local if k not in remote)]:
-            value = merge(MISSING if no_base else old.get(key, MISSING),
-                          local.get(key, MISSING), remote.get(key, MISSING), (*path, key))
-            if value is not MISSING:
-                out[key] = value
-        return out
-    if isinstance(local, list) and isinstance(remote, list):
-        start = base if isinstance(base, list) else []
-        if local[:len(start)] == start and remote[:len(start)] == start:
-            added = [x for x in local[len(start):] if x not in remote[len(start):]]
-            return [*remote, *added]
-    if base is MISSING:
-        return remote if local is MISSING else local
-    raise ValueError(".".join(path) or "the whole record")
 
 
 # -- reading and writing one case ----------------------------------------------------------
@@ -311,118 +267,3 @@ def _checksums(body: bytes) -> dict[str, str]:
     """Content-MD5 (a locked bucket accepts no PUT without it) and an S3 SHA-256 checksum."""
     return {"ContentMD5": base64.b64encode(hashlib.md5(body).digest()).decode(),
             "ChecksumSHA256": base64.b64encode(hashlib.sha256(body).digest()).decode()}
-
-
-# -- finding cases in a bucket -------------------------------------------------------------
-
-def _exists(s3: Any, bucket: str, key: str) -> bool:
-    try:
-        s3.head_object(Bucket=bucket, Key=key)
-    except botocore.exceptions.ClientError as err:
-        if error_code(err) in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
-
-
-def _children(s3: Any, bucket: str, prefix: str) -> list[str]:
-    """The "folders" directly under ``prefix``."""
-    found = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix,
-                                                             Delimiter="/"):
-        found += [str(p["Prefix"]) for p in page.get("CommonPrefixes", [])]
-    return found
-
-
-def case_prefixes(s3: Any, bucket: str) -> list[str]:
-    """Every case prefix in the bucket, at both depths (``cases/<id>/`` and, in the central
-    bucket, ``cases/<account>/<id>/``)."""
-    try:
-        found = []
-        for top in _children(s3, bucket, "cases/"):
-            name = top[len("cases/"):-1]
-            if ACCOUNT.match(name) and not _exists(s3, bucket, top + CASE_JSON):
-                found += [p for p in _children(s3, bucket, top)
-                          if not p.endswith(f"/{AUDIT_DIR}")]
-            else:
-                found.append(top)
-        return found
-    except botocore.exceptions.ClientError as err:
-        raise bucket_error(err, bucket, "list the cases") from err
-
-
-def locate(s3: Any, bucket: str, case_id: str) -> str | None:
-    """The prefix holding ``case_id``'s ``case.json`` (own-bucket depth first), or None."""
-    from ircli.evidence.ship import case_prefix
-
-    try:
-        if _exists(s3, bucket, case_prefix(case_id) + CASE_JSON):
-            return case_prefix(case_id)
-        for top in _children(s3, bucket, "cases/"):
-            account = top[len("cases/"):-1]
-            if ACCOUNT.match(account) and \
-                    _exists(s3, bucket, case_prefix(case_id, account) + CASE_JSON):
-                return case_prefix(case_id, account)
-    except botocore.exceptions.ClientError as err:
-        raise bucket_error(err, bucket, "read the cases") from err
-    return None
-
-
-def require(s3: Any, bucket: str, case_id: str) -> str:
-    prefix = locate(s3, bucket, case_id)
-    if prefix is None:
-        raise NotFound(f"Case {case_id} is not in s3://{bucket} (neither cases/{case_id}/ nor "
-                       f"cases/<account>/{case_id}/ holds a case.json).",
-                       "Check the case id (`ircli case list --bucket …`) and the bucket.")
-    return prefix
-
-
-def read_remote(s3: Any, bucket: str, prefix: str) -> dict[str, Any]:
-    """The case record under ``prefix`` for display: a bad object is a one-sentence error."""
-    try:
-        remote = CaseStore(s3, bucket, prefix).read_case()
-    except botocore.exceptions.ClientError as err:
-        raise bucket_error(err, bucket, "read the case") from err
-    if remote is None:
-        raise NotFound(f"s3://{bucket}/{prefix}{CASE_JSON} does not exist.",
-                       "Check the case id and the bucket.")
-    return remote.data
-
-
-def list_remote(s3: Any, bucket: str, workers: int = 8) -> list[tuple[str, dict[str, Any]]]:
-    """(prefix, case record) of every case in the bucket, newest first; a prefix whose
-    ``case.json`` is missing or not a case record is left out."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    prefixes = case_prefixes(s3, bucket)
-
-    def read(prefix: str) -> tuple[str, dict[str, Any]] | None:
-        try:
-            remote = CaseStore(s3, bucket, prefix).read_case()
-        except (UserError, botocore.exceptions.ClientError):
-            return None
-        if remote is None or not isinstance(remote.data.get("case_id"), str):
-            return None
-        return prefix, remote.data
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        found = [r for r in pool.map(read, prefixes) if r is not None]
-    return sorted(found, key=lambda r: str(r[1].get("created_at", "")), reverse=True)
-
-
-def entries_as_lines(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    """The shared audit entries in the shape of ``audit.jsonl`` lines (``event`` and the
-    detail's fields), for ``case show`` of a case read from the bucket."""
-    out = []
-    for seq, raw in CaseStore(s3, bucket, prefix).read_entries():
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        detail: dict[str, Any] = entry["detail"] if isinstance(entry.get("detail"), dict) \
-            else {}
-        out.append({**detail, "seq": seq, "time": entry.get("time"),
-                    "event": entry.get("action"), "actor": entry.get("actor")})
-    return out

@@ -34,6 +34,7 @@ from ircli.core.errors import AccessDenied, NotFound
 from ircli.evidence import anchor as anc
 from ircli.evidence import casestore as cs
 from ircli.evidence import verify_shared as shared
+from ircli.evidence.bucket_cases import locate
 from ircli.evidence.ship import AUDIT, MANIFEST, case_prefix
 
 
@@ -381,7 +382,7 @@ def verify_case(s3: Any, bucket: str, case_id: str, now: datetime, *, kms: Any =
     manifest: its entries and case record are checked, and the report says what that leaves
     unproven."""
     try:
-        prefix = cs.locate(s3, bucket, case_id) or case_prefix(case_id)
+        prefix = locate(s3, bucket, case_id) or case_prefix(case_id)
     except (NotFound, AccessDenied):
         prefix = case_prefix(case_id)  # list_versions below names the bucket's problem
     listing = list_versions(s3, bucket, prefix)

@@ -18,6 +18,7 @@ from ircli.core.engine import RunContext
 from ircli.core.errors import UserError
 from ircli.core.session import AwsSession
 from ircli.evidence import casestore as cs
+from ircli.evidence.bucket_cases import read_remote, require
 from ircli.evidence.fetch import fetch_case
 from ircli.evidence.shipper import evidence_session
 from ircli.evidence.verify import list_versions
@@ -46,8 +47,8 @@ def read_from_bucket(aws: AwsSession, bucket: str, case_id: str) -> Fetched:
     """The case's record in the bucket (either depth); one-sentence errors when the bucket
     or the case is not there."""
     s3 = evidence_session(aws).client("s3")
-    prefix = cs.require(s3, bucket, case_id)
-    return Fetched(case_id, bucket, prefix, cs.read_remote(s3, bucket, prefix), [])
+    prefix = require(s3, bucket, case_id)
+    return Fetched(case_id, bucket, prefix, read_remote(s3, bucket, prefix), [])
 
 
 def check_history(aws: AwsSession, found: Fetched) -> None:

@@ -15,6 +15,7 @@ from moto.s3.responses import S3Response
 from ircli.core.case import render_case
 from ircli.evidence import casestore as cs
 from ircli.evidence import verify_shared
+from ircli.evidence.merge import MISSING, merge
 from ircli.evidence.verify import list_versions
 
 PREFIX = "cases/ir-race-1/"
@@ -153,7 +154,7 @@ def test_merge_without_a_base_keeps_both_sides() -> None:
     local = {"targets": {"i-1": {"steps": {"isolate": {"status": "done"}}}}, "runs": [1]}
     remote = {"targets": {"i-1": {"steps": {"tag": {"status": "done"}}}, "i-2": {}},
               "runs": [2]}
-    merged = cs.merge(cs.MISSING, local, remote)
+    merged = merge(MISSING, local, remote)
     assert merged == {"targets": {"i-1": {"steps": {"tag": {"status": "done"},
                                                     "isolate": {"status": "done"}}},
                                   "i-2": {}}, "runs": [2, 1]}
