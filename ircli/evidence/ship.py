@@ -157,6 +157,11 @@ class CaseUploader:
             todo.append(MANIFEST)
         if signed and (MANIFEST in todo or self._unanchored()):
             todo.append(anc.ANCHORS)
+        audit = self.case.path / AUDIT
+        lines = len([r for r in audit.read_bytes().splitlines() if r.strip()]) \
+            if audit.exists() else 0
+        if lines and (self.state.get("audit_mirrored") or 0) < lines:
+            todo.append(cs.AUDIT_DIR)  # lines not yet in the shared chain
         return todo
 
     def _unanchored(self) -> bool:
