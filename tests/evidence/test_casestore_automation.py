@@ -185,6 +185,14 @@ def test_automation_case_released_from_a_fresh_home(
     assert eni_groups(ec2, lab.suspect_enis) != original
 
     monkeypatch.setenv("IRCLI_HOME", str(tmp_path / "responder-b"))
+    code, out, err = cli("release", lab.suspect, "--case-id", CASE, "--dry-run",
+                         "--evidence-bucket", evidence_bucket, "-o", "json")
+    assert code == 0, err
+    plan = json.loads(out)
+    assert plan["status"] == "planned" and f"case {CASE} read from s3://{evidence_bucket}/" \
+        f"{PREFIX} (a dry-run copies nothing here)" in plan["warnings"]
+    assert not (tmp_path / "responder-b" / "cases" / CASE).exists()  # a dry-run wrote nothing
+    assert eni_groups(ec2, lab.suspect_enis) != original
     code, out, err = cli("release", lab.suspect, "--case-id", CASE, "--yes",
                          "--evidence-bucket", evidence_bucket, "-o", "json")
     assert code == 0, err
