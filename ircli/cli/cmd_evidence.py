@@ -64,13 +64,18 @@ def evidence_group() -> None:
 @click.option("--signing-key-id", help="KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs each "
                                        "case's chain head (default: alias/ircli-evidence-"
                                        "signing, created when absent).")
+@click.option("--organization-id", help="The central forensics bucket: every member account "
+              "of this organisation (o-…) may write only under cases/<its account>/.")
+@click.option("--member-role-name", help="The ircli role of the member accounts (default: "
+              "[accounts] role_name).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options
 @click.pass_obj
 def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
              analyst_role_arns: tuple[str, ...], responder_role_arn: str | None,
              break_glass_role_arn: str | None, retention_days: int, retention_mode: str,
-             signing_key_id: str | None, yes: bool) -> int:
+             signing_key_id: str | None, organization_id: str | None,
+             member_role_name: str | None, yes: bool) -> int:
     """Create the evidence bucket, or check and repair it. A second run changes nothing.
 
     On a terminal it says what it would create or repair and asks; scripts pass --yes.
@@ -86,7 +91,8 @@ def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
     spec = BucketSpec(name, retention_days, retention_mode, kms_key_id,
                       tuple(analyst_role_arns), responder,
                       break_glass_role(break_glass_role_arn), signing_key_id,
-                      manage_signing_key=True)
+                      manage_signing_key=True,
+                      **_organization(organization_id, member_role_name))
     if not yes:
         before = check_bucket(aws, spec)  # reads only
         if not before.ok:
@@ -281,3 +287,22 @@ def _checks_table(console: Console, checks: list[dict[str, str]]) -> None:
         table.add_row(check["name"], _STATUS.get(check["status"], check["status"]),
                       Text(check["detail"]))
     console.print(table)
+
+
+def _organization(organization_id: str | None, member_role_name: str | None
+                  ) -> dict[str, str | None]:
+    """``--organization-id``: the member role name too (flag, else [accounts] role_name)."""
+    if not organization_id:
+        return {}
+    from ircli.core.accounts import access_for
+    from ircli.core.errors import InvalidInput
+    from ircli.forensics.settings import ORG_ID
+
+    if not ORG_ID.match(organization_id):
+        raise InvalidInput(f"{organization_id!r} is not an organization id.",
+                           "Pass the id AWS Organizations shows, o- and 10-32 letters/digits.")
+    role = member_role_name or access_for("000000000000").role_name
+    if not role:
+        raise InvalidInput("--organization-id needs the member accounts' ircli role name.",
+                           "Pass --member-role-name NAME or set [accounts] role_name.")
+    return {"organization_id": organization_id, "member_role_name": role}

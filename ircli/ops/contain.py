@@ -32,6 +32,7 @@ from ircli.ops.common import (
 )
 from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
+from ircli.steps.forensic_copy import ShareForensicCopies
 from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
 from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress, isolation_group_name
@@ -95,6 +96,7 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
         TagContained(),
         Snapshot(enabled=opts.snapshot, wait=opts.wait_snapshots),
         *([Collect(opts.collect)] if opts.collect else []),
+        ShareForensicCopies(),
     ]
 
 
