@@ -208,10 +208,9 @@ def _execute_in(ctx: RunContext, ec2: Any, call: Call) -> dict[str, Any]:
 
 def _share(snapshot: str | Ref, account: str, operation: str, summary: str, *,
            dry_run: bool = True, group: bool = False) -> Call:
-    change = {"Group": "all"} if group else {"UserId": account}
+    who = {"GroupNames": ["all"]} if group else {"UserIds": [account]}
     return Call("ec2", "modify_snapshot_attribute", {
-        "SnapshotId": snapshot, "Attribute": PERMISSION,
-        "CreateVolumePermission": {"Add" if operation == "add" else "Remove": [change]}},
+        "SnapshotId": snapshot, "Attribute": PERMISSION, "OperationType": operation, **who},
         summary, dry_run=dry_run)
 
 
