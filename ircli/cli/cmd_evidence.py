@@ -218,9 +218,12 @@ def sync_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> int:
 @evidence_group.command("verify")
 @click.argument("case_id", shell_complete=complete_case_id)
 @_SIGNING_KEY
+@click.option("--case-account", help="In the central forensics bucket: the member account "
+              "the case is of (cases/<account>/<case-id>/; default: the local case's).")
 @global_options
 @click.pass_obj
-def verify_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> int:
+def verify_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None,
+               case_account: str | None) -> int:
     """Re-hash every object in the manifest; check versions, history, retention, the audit
     chain and the signed anchors."""
     from ircli.core.case import check_case_id
@@ -233,7 +236,8 @@ def verify_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> in
     _adopt_first(opts, case_id)
     aws = aws_session(opts, case_id)
     report = verify_case(aws.client("s3"), name, case_id, SystemClock().now(),
-                         kms=aws.client("kms"), signing_key=configured_key(signing_key))
+                         kms=aws.client("kms"), signing_key=configured_key(signing_key),
+                         account=_case_account(name, case_id, case_account))
     data = report.to_dict()
     if opts.json:
         emit_json(data)
@@ -306,3 +310,22 @@ def _organization(organization_id: str | None, member_role_name: str | None
         raise InvalidInput("--organization-id needs the member accounts' ircli role name.",
                            "Pass --member-role-name NAME or set [accounts] role_name.")
     return {"organization_id": organization_id, "member_role_name": role}
+
+
+def _case_account(bucket: str, case_id: str, explicit: str | None) -> str | None:
+    """The member account of a case in the central forensics bucket: the option, else the
+    local case's (None for an account's own bucket)."""
+    import json
+
+    from ircli.core.accounts import check_account_id
+    from ircli.core.case import cases_root
+    from ircli.evidence.settings import central_account
+
+    if explicit:
+        return check_account_id(explicit)
+    try:
+        data = json.loads((cases_root() / case_id / "case.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return central_account(bucket, data if isinstance(data, dict) else {})
+

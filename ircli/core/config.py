@@ -77,7 +77,8 @@ def evidence_bucket(explicit: str | None = None, *, strict: bool = True) -> str 
         if strict:
             raise
         return None
-    value = config.get("evidence", {}).get("bucket")
+    value = config.get("evidence", {}).get("bucket") or \
+        config.get("forensics", {}).get("bucket")  # the central bucket, for member accounts
     return str(value) if value else None
 
 

@@ -75,9 +75,9 @@ def evidence_files(case_dir: Path) -> list[str]:
     return found
 
 
-def new_manifest(case_id: str, bucket: str) -> dict[str, Any]:
+def new_manifest(case_id: str, bucket: str, account: str | None = None) -> dict[str, Any]:
     return {"format": FORMAT, "case_id": case_id, "bucket": bucket,
-            "prefix": case_prefix(case_id), "updated_at": None, "objects": []}
+            "prefix": case_prefix(case_id, account), "updated_at": None, "objects": []}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -118,14 +118,14 @@ class ShipResult:
 class CaseUploader:
     """Uploads what changed in one case directory; the caller holds the case lock."""
 
-    def __init__(self, s3: Any, bucket: str, case: Case) -> None:
+    def __init__(self, s3: Any, bucket: str, case: Case, account: str | None = None) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.case = case
-        self.prefix = case_prefix(case.case_id)
+        self.prefix = case_prefix(case.case_id, account)  # account: the central bucket's
         local = _read_json(case.path / MANIFEST)
         self.manifest = local if local.get("bucket") == bucket else \
-            new_manifest(case.case_id, bucket)
+            new_manifest(case.case_id, bucket, account)
         state = _read_json(case.path / STATE)
         self.state: dict[str, Any] = state if state.get("bucket") == bucket else \
             {"bucket": bucket, "files": {}, "manifest_sha256": None}

@@ -135,10 +135,10 @@ def _read(s3: Any, bucket: str, key: str, version: str) -> bytes:
     return bytes(s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read())
 
 
-def _load_manifests(s3: Any, bucket: str, case_id: str, listing: Listing
-                    ) -> list[tuple[str, str, dict[str, Any] | None]]:
+def _load_manifests(s3: Any, bucket: str, case_id: str, listing: Listing,
+                    prefix: str | None = None) -> list[tuple[str, str, dict[str, Any] | None]]:
     """(version id, sha256, parsed or None) of every manifest version, oldest first."""
-    key = case_prefix(case_id) + MANIFEST
+    key = (prefix or case_prefix(case_id)) + MANIFEST
     versions = listing.versions.get(key, [])
     if not versions:
         marked = " (only a delete marker is there: tampering)" if listing.markers.get(key) \
@@ -371,12 +371,13 @@ def _check_anchors(s3: Any, kms: Any, bucket: str, prefix: str, listing: Listing
 
 
 def verify_case(s3: Any, bucket: str, case_id: str, now: datetime, *, kms: Any = None,
-                signing_key: str | None = None) -> VerifyReport:
+                signing_key: str | None = None, account: str | None = None) -> VerifyReport:
     """Check every manifest entry, every object under the case prefix, the history of the
-    manifest and the audit log, and the anchors (with ``kms``)."""
-    prefix = case_prefix(case_id)
+    manifest and the audit log, and the anchors (with ``kms``). ``account``: a member
+    account's case in the central forensics bucket (``cases/<account>/<case-id>/``)."""
+    prefix = case_prefix(case_id, account)
     listing = list_versions(s3, bucket, prefix)
-    manifests = _load_manifests(s3, bucket, case_id, listing)
+    manifests = _load_manifests(s3, bucket, case_id, listing, prefix)
     manifest_version, _sha, parsed = manifests[-1]
     manifest = parsed or {}
     latest = listing.latest

@@ -90,6 +90,9 @@ def lab(org: MemberClients, aws_env: Path) -> ForensicsLab:  # noqa: F811 - the 
                                              Description="forensic copies")["KeyMetadata"]
     s3 = forensics.client("s3")
     s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    s3.put_object_lock_configuration(Bucket=BUCKET, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}})
     responder = f"arn:aws:iam::{FORENSICS}:role/{FORENSICS_ROLE}"
     s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({
         "Version": "2012-10-17", "Statement": bucket_statements(responder, [])}))
