@@ -58,11 +58,10 @@ class ShareForensicCopies(Step):
         Permission("ec2:CopySnapshot", SNAPSHOTS),
         Permission("ec2:CreateTags", SNAPSHOTS,
                    {"StringEquals": {"ec2:CreateAction": "CopySnapshot"}}),
-        Permission("ec2:ModifySnapshotAttribute", SNAPSHOTS,
-                   {"StringEquals": {f"aws:ResourceTag/{TAG_PURPOSE}": PURPOSE_FORENSIC_COPY}}),
-        # never public, whatever else the holder's policies allow
-        Permission("ec2:ModifySnapshotAttribute", SNAPSHOTS,
-                   {"StringEquals": {"ec2:Add/group": "all"}}, effect="Deny"),
+        # only ircli's copies, and never public (no "all" group)
+        Permission("ec2:ModifySnapshotAttribute", SNAPSHOTS, {
+            "StringEquals": {f"aws:ResourceTag/{TAG_PURPOSE}": PURPOSE_FORENSIC_COPY},
+            "StringNotEqualsIfExists": {"ec2:Add/group": "all"}}),
         Permission(("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey",
                     "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom",
                     "kms:ReEncryptTo"), ANY_KMS_KEY, via_service("ec2")),

@@ -170,13 +170,28 @@ def test_release_never_deletes_snapshots_or_copies(lab: ForensicsLab,
     assert shared_with(ec2_a, copy["SnapshotId"]) == [{"UserId": FORENSICS}]
 
 
-def test_without_a_forensics_account_the_step_is_skipped_and_says_why(
+def test_without_a_forensics_account_nothing_is_copied_and_share_says_how(
         lab: ForensicsLab, capsys: pytest.CaptureFixture[str]) -> None:
     (lab.home / "config.toml").write_text(f'[accounts]\nrole_name = "{ROLE}"\n')
     ec2_a = lab.org(MEMBER_A, "ec2")
     data = contain_in_a(lab, capsys, run_instance(ec2_a))
-    step = next(s for s in data["steps"] if s["name"] == STEP)
-    assert step["status"] == "skipped" and "no [forensics]" in step["detail"]
+    assert STEP not in [s["name"] for s in data["steps"]]
+    assert copies_in(ec2_a) == []
+    out = ircli(capsys, "forensics", "share", "case-a1", "--yes")
+    assert out.code == 2 and "No forensics account is configured" in out.err
+    assert "[forensics]" in out.err and "Traceback" not in out.err
+
+
+def test_a_broken_forensics_section_fails_the_step_not_the_containment(
+        lab: ForensicsLab, capsys: pytest.CaptureFixture[str]) -> None:
+    lab.write_config(account="not-an-account")
+    ec2_a = lab.org(MEMBER_A, "ec2")
+    out = ircli(capsys, "contain", run_instance(ec2_a), "--yes", "--account", MEMBER_A,
+                "--role-name", ROLE, "--case-id", "case-a1", "--new-case")
+    assert out.code == 3 and out.data["status"] == "partial"  # isolated; the copy is not
+    step = next(s for s in out.data["steps"] if s["name"] == STEP)
+    assert step["status"] == "failed" and "12-digit" in step["detail"]
+    assert next(s for s in out.data["steps"] if s["name"] == "isolate")["status"] == "done"
     assert copies_in(ec2_a) == []
 
 
