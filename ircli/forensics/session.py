@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ircli.core.session import AwsSession
-from ircli.forensics.settings import ForensicsSettings
+from ircli.forensics.settings import ForensicsSettings, load_forensics
 
 
 def forensics_session(aws: AwsSession, settings: ForensicsSettings,
@@ -21,3 +21,15 @@ def forensics_session(aws: AwsSession, settings: ForensicsSettings,
                               role_name=settings.role_name, region=settings.region,
                               external_id=None, duration_seconds=None,
                               session_label=label or aws.settings.session_label))
+
+
+def upload_reader(aws: AwsSession, bucket: str) -> AwsSession:
+    """Who reads back what a run uploaded to ``bucket``: the caller, except in the central
+    forensics bucket, where a member account's role may only write (the bucket policy) and
+    the forensics account's role reads it back to verify it."""
+    settings = load_forensics(strict=False)
+    if settings is None or settings.problems() or settings.bucket != bucket or \
+            aws.account == settings.account:
+        return aws
+    return forensics_session(aws, settings, "ircli-upload-check")
+
