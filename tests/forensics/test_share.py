@@ -214,3 +214,42 @@ def test_the_dry_run_plans_the_copies_and_changes_nothing(
     assert any(f"with account {FORENSICS} only" in c for c in changes)
     assert copies_in(ec2_a) == []
     assert "forensic_copies" not in json.loads(case.read_text())["targets"][instance]
+
+
+def test_a_copy_an_interrupted_run_started_is_adopted_not_made_twice(
+        lab: ForensicsLab, capsys: pytest.CaptureFixture[str]) -> None:
+    """The case says a copy was being made but not its id (the run stopped right after
+    CopySnapshot): the next run finds it by its tags, records it and shares it."""
+    ec2_a = lab.org(MEMBER_A, "ec2")
+    instance = run_instance(ec2_a)
+    contain_in_a(lab, capsys, instance)
+    [copy] = copies_in(ec2_a)
+    ec2_a.modify_snapshot_attribute(SnapshotId=copy["SnapshotId"],
+                                    Attribute="createVolumePermission",
+                                    OperationType="remove", UserIds=[FORENSICS])
+    case = lab.home / "cases" / "case-a1" / "case.json"
+    data = json.loads(case.read_text())
+    [entry] = data["targets"][instance]["forensic_copies"].values()
+    entry.update(copy_snapshot_id=None, status="copying")
+    case.write_text(json.dumps(data))
+    out = ircli(capsys, "forensics", "share", "case-a1", "--yes")
+    assert out.code == 0, out.err
+    assert [c["SnapshotId"] for c in copies_in(ec2_a)] == [copy["SnapshotId"]]
+    [entry] = json.loads(case.read_text())["targets"][instance]["forensic_copies"].values()
+    assert entry["copy_snapshot_id"] == copy["SnapshotId"] and entry["status"] == "shared"
+    assert shared_with(ec2_a, copy["SnapshotId"]) == [{"UserId": FORENSICS}]
+
+
+def test_copies_land_in_the_forensics_region(lab: ForensicsLab,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The suspect is in us-east-1, the forensics account works in eu-west-1: the copy is
+    made there (SourceRegion), under the forensics key of that region."""
+    key = lab.f("kms", "eu-west-1").create_key(Description="eu copies")["KeyMetadata"]["Arn"]
+    lab.write_config(region="eu-west-1", kms_key=key)
+    ec2_a = lab.org(MEMBER_A, "ec2")
+    contain_in_a(lab, capsys, run_instance(ec2_a))
+    assert copies_in(ec2_a) == []
+    eu = lab.org(MEMBER_A, "ec2", "eu-west-1")
+    [copy] = copies_in(eu)
+    assert copy["KmsKeyId"] == key
+    assert shared_with(eu, copy["SnapshotId"]) == [{"UserId": FORENSICS}]
