@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -75,3 +76,24 @@ def test_key_policy_prints_the_statements_for_the_organisation(
     bad = ircli(capsys, "forensics", "key-policy", "--organization-id", "org-1",
                 "--member-role-name", "r", json_output=False)
     assert bad.code == 2 and "not an organization id" in bad.err
+
+
+def test_the_contain_policy_scopes_the_copy_and_never_allows_public_sharing(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = ircli(capsys, "policy", "--for", "contain", "--evidence-bucket", "b",
+                json_output=False)
+    assert out.code == 0, out.err
+    statements = json.loads(out.out)["Statement"]
+    snapshot = "arn:aws:ec2:us-east-1::snapshot/snap-0123456789abcdef0"
+
+    def ask(action: str, context: dict[str, str]) -> str:
+        return decide([{**s, "Principal": "*"} for s in statements],
+                      Request(ROLE, action, snapshot, context))
+
+    ours = {"aws:ResourceTag/ircli:purpose": "forensic-copy"}
+    assert ask("ec2:ModifySnapshotAttribute", {**ours, "ec2:Add/userId": "999999999999"}) == \
+        "allow"
+    assert ask("ec2:ModifySnapshotAttribute", {**ours, "ec2:Add/group": "all"}) != "allow"
+    assert ask("ec2:ModifySnapshotAttribute", {"ec2:Add/userId": "999999999999"}) != "allow"
+    assert ask("ec2:CopySnapshot", {}) == "allow"
+    assert ask("ec2:CreateTags", {"ec2:CreateAction": "CopySnapshot"}) == "allow"
