@@ -25,7 +25,7 @@ def volume_encryption(ctx: RunContext, snapshot: dict[str, Any]
     key = snapshot.get("KmsKeyId")
     if not snapshot.get("Encrypted") or not key:
         return {"Encrypted": True}, None  # this account's default EBS key
-    if owner == account:
+    if owner == account or _key_account(key) == account:  # e.g. a copy under our own key
         return {"Encrypted": True, "KmsKeyId": key}, None
     try:
         manager = ctx.aws.client("kms").describe_key(KeyId=key)["KeyMetadata"]["KeyManager"]
@@ -45,3 +45,9 @@ def volume_encryption(ctx: RunContext, snapshot: dict[str, Any]
         f"{snap_id}. In account {owner}, allow account {account} {_KMS_ACTIONS} in the key's "
         "policy (if it is the aws/ebs key, copy the snapshot to a customer managed key first), "
         "then run attach again.")
+
+
+def _key_account(key: str) -> str | None:
+    """The account in a key ARN (``arn:aws:kms:REGION:ACCOUNT:key/ID``); None for a bare id."""
+    parts = key.split(":")
+    return parts[4] if len(parts) > 5 and parts[2] == "kms" else None

@@ -24,12 +24,14 @@ from ircli.evidence.ship import case_prefix
 
 
 def evidence_read_policy(partition: str, bucket: str, case_id: str,
-                         kms_key_arn: str | None = None, s3_host: str | None = None
-                         ) -> dict[str, Any]:
-    """Read and list ``cases/<case-id>/`` of the evidence bucket; deny every other S3 object."""
+                         kms_key_arn: str | None = None, s3_host: str | None = None,
+                         account: str | None = None) -> dict[str, Any]:
+    """Read and list the case's prefix of the evidence bucket (``cases/<case-id>/``, or
+    ``cases/<account>/<case-id>/`` in the central forensics bucket); deny every other object."""
     bucket_arn = f"arn:{partition}:s3:::{bucket}"
-    objects = f"{bucket_arn}/{case_prefix(case_id)}*"
-    listing = {"s3:prefix": [f"{case_prefix(case_id)}*"]}
+    prefix = case_prefix(case_id, account)
+    objects = f"{bucket_arn}/{prefix}*"
+    listing = {"s3:prefix": [f"{prefix}*"]}
     statements: list[dict[str, Any]] = [
         {"Sid": "IrcliReadCaseEvidence", "Effect": "Allow",
          "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": objects},
@@ -141,7 +143,8 @@ class AnalystRole(Step):
             plan.calls.append(Call("iam", "put_role_policy", {
                 "RoleName": role, "PolicyName": n.EVIDENCE_POLICY,
                 "PolicyDocument": json.dumps(wanted)},
-                f"{role}: read only s3://{self.bucket}/{case_prefix(ctx.case.case_id)}"))
+                f"{role}: read only s3://{self.bucket}/"
+                f"{case_prefix(ctx.case.case_id, ctx.facts.get('evidence_account'))}"))
         for arn in attached:
             if arn != ssm_core:
                 plan.calls.append(Call("iam", "detach_role_policy", {
@@ -156,7 +159,8 @@ class AnalystRole(Step):
         assert ctx.case is not None and self.bucket is not None
         key = _bucket_kms_key(ctx, self.bucket)
         host = f"s3.{ctx.aws.region}.{ctx.aws.dns_suffix}"
-        return evidence_read_policy(ctx.aws.partition, self.bucket, ctx.case.case_id, key, host)
+        return evidence_read_policy(ctx.aws.partition, self.bucket, ctx.case.case_id, key, host,
+                                    ctx.facts.get("evidence_account"))
 
 
 def _bucket_kms_key(ctx: RunContext, bucket: str) -> str | None:

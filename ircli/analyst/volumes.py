@@ -27,8 +27,17 @@ VOLUME_SECONDS = 300
 _ATTACHED = ("attaching", "attached")
 
 
-def case_snapshots(case: Case) -> list[dict[str, Any]]:
-    """The snapshots containment recorded, with the suspect instance each came from."""
+def case_snapshots(case: Case, forensic: bool = False) -> list[dict[str, Any]]:
+    """The snapshots containment recorded, with the suspect instance each came from; with
+    ``forensic``, the copies shared with the forensics account instead (a member account's
+    case seen from there: its originals are out of reach, by design)."""
+    if forensic:
+        return [{"snapshot_id": copy["copy_snapshot_id"],
+                 "volume_id": copy.get("volume_id") or "unknown", "device": copy.get("device"),
+                 "source_snapshot_id": copy.get("source_snapshot_id"), "instance_id": target_id}
+                for target_id, target in sorted(case.data.get("targets", {}).items())
+                for copy in (target.get("forensic_copies") or {}).values()
+                if copy.get("copy_snapshot_id")]
     return [{**snap, "instance_id": target_id}
             for target_id, target in sorted(case.data.get("targets", {}).items())
             for snap in target.get("snapshots") or []]
@@ -91,7 +100,11 @@ class AttachEvidence(Step):
         case_id = ctx.case.case_id
         analyst = ctx.facts["analysts"][0]
         iid, az = analyst["InstanceId"], analyst["Placement"]["AvailabilityZone"]
-        sources = case_snapshots(ctx.case)
+        forensic = bool(ctx.facts.get("forensic_copies"))
+        sources = case_snapshots(ctx.case, forensic)
+        if not sources and forensic:
+            raise UserError(f"Case {case_id} records no copies shared with the forensics "
+                            "account.", f"Run `ircli forensics share {case_id}` first.")
         if not sources:
             raise UserError(f"Case {case_id} records no snapshots.",
                             "Run `ircli contain` (without --no-snapshot) for the instance first.")
@@ -106,8 +119,12 @@ class AttachEvidence(Step):
             snap_id = source["snapshot_id"]
             snapshot = snapshots.get(snap_id)
             if snapshot is None:
-                plan.warnings.append(f"Snapshot {snap_id} (of {source['volume_id']}) is in the "
-                                     "case record but no longer in AWS; it was not attached.")
+                plan.warnings.append(
+                    f"Copy {snap_id} (of {source['volume_id']}) is in the case record but this "
+                    "account cannot see it (not shared with it, or deleted); it was not "
+                    "attached." if forensic else f"Snapshot {snap_id} (of "
+                    f"{source['volume_id']}) is in the case record but no longer in AWS; it "
+                    "was not attached.")
                 continue
             copy = copies.get(snap_id)
             if copy is not None:

@@ -17,6 +17,7 @@ from ircli.steps import (  # noqa: F401 - imported for their @register side effe
     collect,
     collect_adopt,
     credentials,
+    forensic_copy,
     identity,
     instance_state,
     isolate,

@@ -64,13 +64,18 @@ def evidence_group() -> None:
 @click.option("--signing-key-id", help="KMS key (ECC_NIST_P256, SIGN_VERIFY) that signs each "
                                        "case's chain head (default: alias/ircli-evidence-"
                                        "signing, created when absent).")
+@click.option("--organization-id", help="The central forensics bucket: every member account "
+              "of this organisation (o-…) may write only under cases/<its account>/.")
+@click.option("--member-role-name", help="The ircli role of the member accounts (default: "
+              "[accounts] role_name).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options
 @click.pass_obj
 def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
              analyst_role_arns: tuple[str, ...], responder_role_arn: str | None,
              break_glass_role_arn: str | None, retention_days: int, retention_mode: str,
-             signing_key_id: str | None, yes: bool) -> int:
+             signing_key_id: str | None, organization_id: str | None,
+             member_role_name: str | None, yes: bool) -> int:
     """Create the evidence bucket, or check and repair it. A second run changes nothing.
 
     On a terminal it says what it would create or repair and asks; scripts pass --yes.
@@ -86,7 +91,8 @@ def init_cmd(opts: GlobalOptions, bucket: str | None, kms_key_id: str | None,
     spec = BucketSpec(name, retention_days, retention_mode, kms_key_id,
                       tuple(analyst_role_arns), responder,
                       break_glass_role(break_glass_role_arn), signing_key_id,
-                      manage_signing_key=True)
+                      manage_signing_key=True,
+                      **_organization(organization_id, member_role_name))
     if not yes:
         before = check_bucket(aws, spec)  # reads only
         if not before.ok:
@@ -212,9 +218,12 @@ def sync_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> int:
 @evidence_group.command("verify")
 @click.argument("case_id", shell_complete=complete_case_id)
 @_SIGNING_KEY
+@click.option("--case-account", help="In the central forensics bucket: the member account "
+              "the case is of (cases/<account>/<case-id>/; default: the local case's).")
 @global_options
 @click.pass_obj
-def verify_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> int:
+def verify_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None,
+               case_account: str | None) -> int:
     """Re-hash every object in the manifest; check versions, history, retention, the audit
     chain and the signed anchors."""
     from ircli.core.case import check_case_id
@@ -227,7 +236,8 @@ def verify_cmd(opts: GlobalOptions, case_id: str, signing_key: str | None) -> in
     _adopt_first(opts, case_id)
     aws = aws_session(opts, case_id)
     report = verify_case(aws.client("s3"), name, case_id, SystemClock().now(),
-                         kms=aws.client("kms"), signing_key=configured_key(signing_key))
+                         kms=aws.client("kms"), signing_key=configured_key(signing_key),
+                         account=_case_account(name, case_id, case_account))
     data = report.to_dict()
     if opts.json:
         emit_json(data)
@@ -281,3 +291,41 @@ def _checks_table(console: Console, checks: list[dict[str, str]]) -> None:
         table.add_row(check["name"], _STATUS.get(check["status"], check["status"]),
                       Text(check["detail"]))
     console.print(table)
+
+
+def _organization(organization_id: str | None, member_role_name: str | None
+                  ) -> dict[str, str | None]:
+    """``--organization-id``: the member role name too (flag, else [accounts] role_name)."""
+    if not organization_id:
+        return {}
+    from ircli.core.accounts import access_for
+    from ircli.core.errors import InvalidInput
+    from ircli.forensics.settings import ORG_ID
+
+    if not ORG_ID.match(organization_id):
+        raise InvalidInput(f"{organization_id!r} is not an organization id.",
+                           "Pass the id AWS Organizations shows, o- and 10-32 letters/digits.")
+    role = member_role_name or access_for("000000000000").role_name
+    if not role:
+        raise InvalidInput("--organization-id needs the member accounts' ircli role name.",
+                           "Pass --member-role-name NAME or set [accounts] role_name.")
+    return {"organization_id": organization_id, "member_role_name": role}
+
+
+def _case_account(bucket: str, case_id: str, explicit: str | None) -> str | None:
+    """The member account of a case in the central forensics bucket: the option, else the
+    local case's (None for an account's own bucket)."""
+    import json
+
+    from ircli.core.accounts import check_account_id
+    from ircli.core.case import cases_root
+    from ircli.evidence.settings import central_account
+
+    if explicit:
+        return check_account_id(explicit)
+    try:
+        data = json.loads((cases_root() / case_id / "case.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return central_account(bucket, data if isinstance(data, dict) else {})
+

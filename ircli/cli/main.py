@@ -61,6 +61,9 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     "accounts": ("ircli.cli.cmd_accounts", "accounts_group",
                  "The account inventory (from AWS Organizations) and the role ircli assumes in "
                  "each."),
+    "forensics": ("ircli.cli.cmd_forensics", "forensics_group",
+                  "The forensics account: where every member account's snapshots, cases and "
+                  "analysts go."),
     "locate": ("ircli.cli.cmd_locate", "locate_cmd",
                "Find TARGET across accounts × regions: exit 0 found, 2 nowhere, 3 found with "
                "failures."),

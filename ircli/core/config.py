@@ -77,7 +77,8 @@ def evidence_bucket(explicit: str | None = None, *, strict: bool = True) -> str 
         if strict:
             raise
         return None
-    value = config.get("evidence", {}).get("bucket")
+    value = config.get("evidence", {}).get("bucket") or \
+        config.get("forensics", {}).get("bucket")  # the central bucket, for member accounts
     return str(value) if value else None
 
 
@@ -105,3 +106,17 @@ def configured_output() -> tuple[str | None, str]:
     except (UserError, OSError):
         return None, ""
     return (str(value), f"[output] format in {config_path()}") if value else (None, "")
+
+
+# -- [forensics]: the account every member account's evidence travels to ---------------------
+FORENSICS_KEYS = ("account", "region", "role_name", "kms_key", "bucket")
+
+
+def forensics_config(config: dict[str, Any] | None = None) -> dict[str, str]:
+    """The ``[forensics]`` table (``account``, ``region``, ``role_name``, ``kms_key``,
+    ``bucket``, optional ``organization_id``) as strings; {} when the section is absent."""
+    table = (config if config is not None else load_config()).get("forensics", {})
+    if not isinstance(table, dict):
+        raise InvalidInput("[forensics] in the ircli config is not a table.",
+                           'Write it as [forensics] with account = "…", region = "…", ….')
+    return {str(k): str(v) for k, v in table.items() if v not in (None, "")}

@@ -50,6 +50,8 @@ class BucketSpec:
     break_glass_role_arn: str | None = None
     signing_key: str | None = None  # check: the key to audit; init: the key to use
     manage_signing_key: bool = False  # init: check the named key, or create the default one
+    organization_id: str | None = None  # the central forensics bucket: members write their
+    member_role_name: str | None = None  # own prefix (evidence.policy.member_statements)
 
     def validate(self) -> None:
         if self.retention_days is not None and not 1 <= self.retention_days <= 36500:
@@ -252,7 +254,8 @@ class BucketAuditor:
         if spec.responder_role_arn and spec.analyst_role_arns is not None:
             desired = pol.desired_statements(self.aws.partition, spec.name,
                                              spec.responder_role_arn,
-                                             list(spec.analyst_role_arns), glass)
+                                             list(spec.analyst_role_arns), glass,
+                                             _members(spec))
 
         def fix() -> str:
             assert desired is not None
@@ -271,11 +274,15 @@ class BucketAuditor:
                              fix if desired else None)
             return Check(name, "pass", what)
 
-        grantees, wildcard = pol.allow_grantees(statements)
+        members = _members(spec) is not None
+        known = pol.KNOWN_SIDS + (pol.MEMBER_SIDS if members else ())
+        grantees, wildcard = pol.allow_grantees(
+            [s for s in statements if not members or s.get("Sid") not in pol.MEMBER_SIDS])
         extra = [s.get("Sid") or "(no Sid)" for s in statements
-                 if s.get("Sid") not in pol.KNOWN_SIDS]
+                 if s.get("Sid") not in known]
         if desired is not None:
-            want = {p for s in desired if s["Effect"] == "Allow" for p in s["Principal"]["AWS"]}
+            want = {p for s in desired if s["Effect"] == "Allow"
+                    and s["Sid"] not in pol.MEMBER_SIDS for p in s["Principal"]["AWS"]}
             grants_ok = grantees == want and not wildcard and not extra
         else:
             grants_ok = bool(grantees) and not wildcard and not extra
@@ -294,7 +301,8 @@ class BucketAuditor:
         gaps = pol.config_gaps(statements, responder, spec.break_glass_role_arn)
         if not gaps and desired is not None:
             gaps = [] if pol.SID_DENY_CONFIG in by_sid and pol.normalize(
-                by_sid[pol.SID_DENY_CONFIG]) == pol.normalize(desired[-1]) else \
+                by_sid[pol.SID_DENY_CONFIG]) == pol.normalize(next(
+                    s for s in desired if s["Sid"] == pol.SID_DENY_CONFIG)) else \
                 [f"{pol.SID_DENY_CONFIG} differs from what init writes"]
         exempt = ", ".join(existing_glass) if existing_glass else NO_BREAK_GLASS
         protects = Check("policy-protects-itself", "fail" if gaps else "pass",
@@ -309,6 +317,9 @@ class BucketAuditor:
             named("policy-deny-others", [pol.SID_DENY_READ, pol.SID_DENY_WRITE],
                   "denies everyone else read and write"),
             protects,
+            *([named("policy-member-write", list(pol.MEMBER_SIDS),
+                     "member accounts' ircli roles may only write their own prefix")]
+              if members else []),
         ]
 
     def _lifecycle(self, resp: dict[str, Any] | None) -> Check:
@@ -445,3 +456,10 @@ def _create(aws: AwsSession, bucket: str) -> None:
             raise UserError(f"Cannot create bucket {bucket}: {error_code(err)}.",
                             "Pick another bucket name (names are global across AWS).") from err
         raise
+
+
+def _members(spec: BucketSpec) -> tuple[str, str] | None:
+    """(organization id, member role name) for the central forensics bucket, else None."""
+    if spec.organization_id and spec.member_role_name:
+        return spec.organization_id, spec.member_role_name
+    return None

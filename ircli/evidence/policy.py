@@ -65,9 +65,10 @@ def bucket_resources(partition: str, bucket: str) -> list[str]:
 
 
 def desired_statements(partition: str, bucket: str, responder: str,
-                       analysts: list[str], break_glass: str | None = None
-                       ) -> list[dict[str, Any]]:
-    """The statements ``evidence init`` puts, in order."""
+                       analysts: list[str], break_glass: str | None = None,
+                       members: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """The statements ``evidence init`` puts, in order; ``members`` (organization id, member
+    role name) makes it the central forensics bucket (see :func:`member_statements`)."""
     resources = bucket_resources(partition, bucket)
     readers = sorted({responder, *analysts})
     statements: list[dict[str, Any]] = [
@@ -83,12 +84,50 @@ def desired_statements(partition: str, bucket: str, responder: str,
     statements += [
         {"Sid": SID_DENY_READ, "Effect": "Deny", "Principal": "*", "Action": READ_ACTIONS,
          "Resource": resources, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": readers}}},
-        {"Sid": SID_DENY_WRITE, "Effect": "Deny", "Principal": "*", "Action": GUARDED_WRITES,
-         "Resource": resources,
+        {"Sid": SID_DENY_WRITE, "Effect": "Deny", "Principal": "*",
+         "Action": [a for a in GUARDED_WRITES if a != "s3:PutObject"] if members
+         else GUARDED_WRITES, "Resource": resources,
          "Condition": {"ArnNotEquals": {"aws:PrincipalArn": [responder]}}},
         config_statement(partition, bucket, break_glass),
     ]
+    if members:
+        statements += member_statements(partition, bucket, responder, *members)
     return statements
+
+
+SID_MEMBER_WRITE = "IrcliMemberRolesWriteOwnPrefix"
+SID_MEMBER_PREFIX = "IrcliDenyWriteOutsideOwnPrefix"
+SID_MEMBER_WHO = "IrcliDenyWriteToOthersThanMemberRoles"
+SID_MEMBER_ORG = "IrcliDenyWriteOutsideOrganization"
+MEMBER_SIDS = (SID_MEMBER_WRITE, SID_MEMBER_PREFIX, SID_MEMBER_WHO, SID_MEMBER_ORG)
+MEMBER_PREFIX = "cases/${aws:PrincipalAccount}/*"
+
+
+def member_statements(partition: str, bucket: str, responder: str, org_id: str,
+                      role_name: str) -> list[dict[str, Any]]:
+    """The central bucket: each member account's ircli role (``role_name`` in any account of
+    ``org_id``) may PutObject under ``cases/<its account>/`` and nothing else — no read (the
+    read deny above names only responder and analysts), no delete, no retention change (the
+    write deny above). A PutObject on an existing key makes a new version; the earlier one
+    stays, locked by Object Lock, so nothing shipped can be lost. Three denies hold the line
+    whatever an identity policy allows: PutObject outside one's own prefix, by another role
+    than ircli's, from outside the organisation (the responder exempt)."""
+    role = f"arn:{partition}:iam::*:role/{role_name}"
+    own = f"arn:{partition}:s3:::{bucket}/{MEMBER_PREFIX}"
+    not_responder = {"ArnNotEquals": {"aws:PrincipalArn": [responder]}}
+    return [
+        {"Sid": SID_MEMBER_WRITE, "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": own, "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id},
+                                        "ArnLike": {"aws:PrincipalArn": role}}},
+        {"Sid": SID_MEMBER_PREFIX, "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "NotResource": own, "Condition": not_responder},
+        {"Sid": SID_MEMBER_WHO, "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": bucket_resources(partition, bucket),
+         "Condition": {"ArnNotLike": {"aws:PrincipalArn": [role, responder]}}},
+        {"Sid": SID_MEMBER_ORG, "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": bucket_resources(partition, bucket),
+         "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": org_id}, **not_responder}},
+    ]
 
 
 def config_statement(partition: str, bucket: str, break_glass: str | None) -> dict[str, Any]:

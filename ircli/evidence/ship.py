@@ -78,9 +78,9 @@ def evidence_files(case_dir: Path) -> list[str]:
     return found
 
 
-def new_manifest(case_id: str, bucket: str) -> dict[str, Any]:
+def new_manifest(case_id: str, bucket: str, account: str | None = None) -> dict[str, Any]:
     return {"format": FORMAT, "case_id": case_id, "bucket": bucket,
-            "prefix": case_prefix(case_id), "updated_at": None, "objects": []}
+            "prefix": case_prefix(case_id, account), "updated_at": None, "objects": []}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class ShipResult:
 class CaseUploader:
     """Uploads what changed in one case directory; the caller holds the case lock."""
 
-    def __init__(self, s3: Any, bucket: str, case: Case, *,
+    def __init__(self, s3: Any, bucket: str, case: Case, account: str | None = None, *,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.s3 = s3
         self.bucket = bucket
@@ -142,10 +142,11 @@ class CaseUploader:
         self.state: dict[str, Any] = state if state.get("bucket") == bucket else \
             {"bucket": bucket, "files": {}, "manifest_sha256": None}
         # A case fetched from the central bucket goes back to the prefix it came from.
-        self.prefix = str(self.state.get("prefix") or case_prefix(case.case_id))
+        # account: a member's case in the central forensics bucket (cases/<account>/<id>/).
+        self.prefix = str(self.state.get("prefix") or case_prefix(case.case_id, account))
         local = _read_json(case.path / MANIFEST)
         self.manifest = local if local.get("bucket") == bucket else \
-            new_manifest(case.case_id, bucket)
+            new_manifest(case.case_id, bucket, account)
         self.manifest["prefix"] = self.prefix
         self.store = cs.CaseStore(s3, bucket, self.prefix, sleep=sleep)
 

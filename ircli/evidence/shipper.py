@@ -22,7 +22,7 @@ from ircli.core.errors import UserError
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.anchor import Signer
-from ircli.evidence.settings import signing_key
+from ircli.evidence.settings import central_account, signing_key
 from ircli.evidence.ship import CaseUploader, ShipResult
 
 CONNECT_TIMEOUT = 3.0
@@ -81,7 +81,8 @@ class CaseShipper:
                 self._s3 = session.client("s3")
                 key = self.signing_key or signing_key(strict=False)
                 self._signer = Signer(session.client("kms"), key) if key else None
-            uploader = CaseUploader(self._s3, self.bucket, case)
+            uploader = CaseUploader(self._s3, self.bucket, case,
+                                    central_account(self.bucket, case.data))
             self.last = uploader.ship(self.command, self.ctx.clock.now(), self._signer,
                                       mirror=mirror)
             self.uploaded += [k for k in self.last.uploaded if k not in self.uploaded]
@@ -129,7 +130,8 @@ def sync_case(aws: AwsSession, bucket: str, case_id: str, now: datetime,
     key_id = signing_key(key_id)
     signer = Signer(aws.client("kms"), key_id) if key_id else None
     with case.locked():
-        uploader = CaseUploader(aws.client("s3"), bucket, case)
+        uploader = CaseUploader(aws.client("s3"), bucket, case,
+                                central_account(bucket, case.data))
         pending = uploader.pending(signed=signer is not None)
         try:
             result = uploader.ship(str(runs[-1].get("command") or "unknown"), now, signer)

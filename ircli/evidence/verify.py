@@ -17,6 +17,7 @@ without the key cannot match.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import tempfile
@@ -375,16 +376,17 @@ def _check_anchors(s3: Any, kms: Any, bucket: str, prefix: str, listing: Listing
 
 
 def verify_case(s3: Any, bucket: str, case_id: str, now: datetime, *, kms: Any = None,
-                signing_key: str | None = None) -> VerifyReport:
+                signing_key: str | None = None, account: str | None = None) -> VerifyReport:
     """Check every manifest entry, every object under the case prefix, the history of the
     manifest and the audit log, the shared audit entries and ``case.json``'s history, and
     the anchors (with ``kms``). A case no CLI shipped (the automation opened it) has no
     manifest: its entries and case record are checked, and the report says what that leaves
-    unproven."""
-    try:
-        prefix = locate(s3, bucket, case_id) or case_prefix(case_id)
-    except (NotFound, AccessDenied):
-        prefix = case_prefix(case_id)  # list_versions below names the bucket's problem
+    unproven. ``account``: a member account's case in the central forensics bucket
+    (``cases/<account>/<case-id>/``)."""
+    prefix = case_prefix(case_id, account)
+    if account is None:
+        with contextlib.suppress(NotFound, AccessDenied):  # list_versions names the problem
+            prefix = locate(s3, bucket, case_id) or prefix
     listing = list_versions(s3, bucket, prefix)
     if not listing.versions.get(prefix + MANIFEST) and listing.versions.get(prefix + cs.CASE_JSON):
         return _verify_unmanifested(s3, bucket, case_id, prefix, listing, now)

@@ -34,14 +34,14 @@ _CHUNK = 1024 * 1024
 
 
 def archive_key(case_id: str, instance_id: str, now: datetime,
-                taken: Iterable[str] = ()) -> str:
+                taken: Iterable[str] = (), account: str | None = None) -> str:
     """``cases/<case-id>/collect/<instance-id>-<UTC timestamp>.tar.gz``: one key per run.
 
     The upload writes a key once (``If-None-Match: *``), so a second run in the same second
     must not reuse a key the case already holds (``taken``): it gets ``-2``, ``-3``…
     """
     stamp = now.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    base = f"{case_prefix(case_id)}collect/{instance_id}-{stamp}"
+    base = f"{case_prefix(case_id, account)}collect/{instance_id}-{stamp}"  # account: central
     used, key, n = set(taken), f"{base}.tar.gz", 2
     while key in used:
         key, n = f"{base}-{n}.tar.gz", n + 1

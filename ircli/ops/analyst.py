@@ -31,10 +31,12 @@ from ircli.aws.ec2 import check_instance_id
 from ircli.core.case import Case, check_case_id, open_case
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
-from ircli.core.errors import ExitCode, InvalidInput
+from ircli.core.errors import ExitCode, InvalidInput, UserError
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
+from ircli.forensics.session import forensics_session
+from ircli.forensics.settings import load_forensics
 from ircli.ops.common import RunSummary, collect_warnings, record_run, run_result
 
 Finish = Callable[[RunContext, dict[str, Any]], None]  # adds a command's own result fields
@@ -89,6 +91,7 @@ def launch_steps(opts: LaunchOptions) -> list[Step]:
 def launch(aws: AwsSession, clock: Clock, opts: LaunchOptions,
            emit: Emit | None = None) -> RunSummary:
     opts.validate()
+    aws = _where(aws, clock, opts)
 
     def finish(ctx: RunContext, data: dict[str, Any]) -> None:
         facts = ctx.facts
@@ -108,6 +111,7 @@ def attach(aws: AwsSession, clock: Clock, opts: AnalystOptions,
            emit: Emit | None = None) -> RunSummary:
     """Attach a copy of every snapshot of the case; partial when one could not be attached."""
     opts.validate()
+    aws = _where(aws, clock, opts)
 
     def finish(ctx: RunContext, data: dict[str, Any]) -> None:
         assert ctx.case is not None
@@ -120,8 +124,8 @@ def attach(aws: AwsSession, clock: Clock, opts: AnalystOptions,
                        key=lambda h: str(h["device"]))
         attached = {h["snapshot_id"] for h in hints}
         data.update(analyst_instance_id=iid, volumes=hints, not_attached=[
-            s["snapshot_id"] for s in case_snapshots(ctx.case)
-            if s["snapshot_id"] not in attached])
+            s["snapshot_id"] for s in case_snapshots(ctx.case, bool(ctx.facts.get(
+                "forensic_copies"))) if s["snapshot_id"] not in attached])
         if data["not_attached"] and data["status"] == "attached":
             data["status"] = "partial"
 
@@ -133,6 +137,7 @@ def detach(aws: AwsSession, clock: Clock, opts: AnalystOptions,
            emit: Emit | None = None) -> RunSummary:
     """Detach the evidence copies (and delete them unless ``keep_volumes``)."""
     opts.validate()
+    aws = _where(aws, clock, opts)
     steps: list[Step] = [ResolveAnalyst(opts.instance_id),
                          DetachEvidence(delete=not opts.keep_volumes,
                                         only_given=bool(opts.instance_id))]
@@ -143,6 +148,7 @@ def terminate(aws: AwsSession, clock: Clock, opts: AnalystOptions,
               emit: Emit | None = None) -> RunSummary:
     """Remove the evidence copies, then the instance; snapshots and evidence stay."""
     opts.validate()
+    aws = _where(aws, clock, opts)
     steps = [ResolveAnalyst(opts.instance_id),
              DetachEvidence(only_given=bool(opts.instance_id)), TerminateAnalyst()]
     return _run(aws, clock, opts, "analyst terminate", steps, "terminated", _cleaned, emit)
@@ -154,7 +160,8 @@ def _cleaned(ctx: RunContext, data: dict[str, Any]) -> None:
     assert ctx.case is not None
     data.update(deleted_volumes=ctx.facts.get("deleted_volumes", []),
                 terminated=ctx.facts.get("terminated", []),
-                snapshots_kept=[s["snapshot_id"] for s in case_snapshots(ctx.case)],
+                snapshots_kept=[s["snapshot_id"] for s in case_snapshots(
+                    ctx.case, bool(ctx.facts.get("forensic_copies")))],
                 left_for_reuse=[f"{c['kind']} {c['id']}" for c in ctx.record.get("created", [])
                                 if c["kind"] not in ("instance", "volume")])
 
@@ -170,8 +177,13 @@ def _run(aws: AwsSession, clock: Clock, opts: LaunchOptions | AnalystOptions, co
     started = iso(clock.now())
     case = open_case(opts.case_id, clock.now(), create=False)
     ctx.bind_case(case)
+    member = _forensic_member(case)
+    if member is not None:  # a member account's case, examined in the forensics account
+        ctx.facts.update(forensic_copies=True, evidence_account=member)
     with case.locked() if not dry_run else nullcontext():
         ctx.record.update(kind="analyst-workstation", region=aws.region)
+        if member is not None:
+            ctx.record.update(account=aws.account, forensics_account=True)
         ctx.facts["suspect_vpcs"] = suspect_vpcs(case)
         ctx.save()
         ctx.audit("run-start", command=command, dry_run=dry_run, options=vars(opts))
@@ -202,3 +214,30 @@ def suspect_vpcs(case: Case) -> list[str]:
 def _known(value: Any) -> str | None:
     """An id, or None while it is still a placeholder (a dry-run's not-yet-created thing)."""
     return value if isinstance(value, str) else None
+
+
+def _forensic_member(case: Case) -> str | None:
+    """The member account whose case this is, when a forensics account is configured and the
+    case's instances live in another account than it; None: the analyst works where they do."""
+    settings = load_forensics(strict=False)
+    if settings is None or settings.problems():
+        return None
+    accounts = {t.get("account") for t in case.data.get("targets", {}).values()
+                if t.get("kind") == "instance" and t.get("account")}
+    others = sorted(a for a in accounts if a != settings.account)
+    return others[0] if others else None
+
+
+def _where(aws: AwsSession, clock: Clock, opts: LaunchOptions | AnalystOptions) -> AwsSession:
+    """The session the analyst commands act through: for a member account's case, the
+    forensics account's (its role, region and bucket); otherwise the caller's."""
+    try:
+        case = open_case(opts.case_id, clock.now(), create=False)
+    except UserError:
+        return aws  # _run says the case is unknown, the way it always has
+    if _forensic_member(case) is None:
+        return aws
+    settings = load_forensics(strict=False)
+    assert settings is not None
+    opts.evidence_bucket = settings.bucket
+    return forensics_session(aws, settings, f"ircli-analyst-{opts.case_id}")

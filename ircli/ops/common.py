@@ -23,6 +23,7 @@ from ircli.core.errors import ExitCode, Interrupted
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.fetch import fetch_case, remote_case
+from ircli.evidence.settings import central_account
 from ircli.evidence.ship import CaseUploader
 from ircli.evidence.shipper import evidence_session
 from ircli.steps.names import TAG_CASE, TAG_STATUS
@@ -281,7 +282,8 @@ def ship_case(ctx: RunContext, case: Case, bucket: str | None, command: str) -> 
     if not bucket or ctx.dry_run:
         return []
     try:
-        CaseUploader(evidence_session(ctx.aws).client("s3"), bucket, case).ship(
+        CaseUploader(evidence_session(ctx.aws).client("s3"), bucket, case,
+                     central_account(bucket, case.data)).ship(
             command, ctx.clock.now())
     except Exception as err:  # evidence storage must never break the operation
         return [f"case {case.case_id} not shipped to s3://{bucket}: {describe(err)}; it is "

@@ -15,6 +15,7 @@ from ircli.core.errors import ExitCode, Interrupted, InvalidInput
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
+from ircli.forensics.settings import load_forensics
 from ircli.liveresponse.collection import CollectSettings
 from ircli.ops.common import (
     RunSummary,
@@ -32,6 +33,7 @@ from ircli.ops.common import (
 )
 from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
+from ircli.steps.forensic_copy import ShareForensicCopies
 from ircli.steps.instance_state import RecordState, ResolveInstance
 from ircli.steps.isolate import DisassociateElasticIps, Isolate
 from ircli.steps.names import SSM_EGRESS_MODES, SsmEgress, isolation_group_name
@@ -79,7 +81,9 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
     terminated).
 
     The same steps as the shipped ``ec2-compromise`` runbook (which adds ``collect``); a test
-    holds the two to the same steps, arguments and resulting AWS state.
+    holds the two to the same steps, arguments and resulting AWS state. With a forensics
+    account configured, the snapshots are then copied and shared there, last (the runbook's
+    step says "skipped" without one).
     """
     return [
         ResolveInstance(),
@@ -95,6 +99,7 @@ def contain_steps(opts: ContainOptions) -> list[Step]:
         TagContained(),
         Snapshot(enabled=opts.snapshot, wait=opts.wait_snapshots),
         *([Collect(opts.collect)] if opts.collect else []),
+        *([ShareForensicCopies()] if load_forensics(strict=False) else []),
     ]
 
 

@@ -21,7 +21,9 @@ from ircli.core.clock import iso
 from ircli.core.config import evidence_bucket
 from ircli.core.engine import RunContext
 from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
-from ircli.evidence.ship import CaseUploader
+from ircli.evidence.settings import central_account
+from ircli.evidence.ship import CaseUploader, case_prefix
+from ircli.forensics.session import upload_reader
 from ircli.liveresponse.collection import (
     Collection,
     CollectSettings,
@@ -101,9 +103,10 @@ class Collect(Step):
         os_name, warnings = choose_os(settings.os, instance, reach)
         document = inspect_document(ctx.aws.client("ssm"), os_name)
         deploy, version = deploy_calls(document, ctx.values)
-        region, bucket_warnings = bucket_region(ctx.aws, bucket)
+        region, bucket_warnings = bucket_region(upload_reader(ctx.aws, bucket), bucket)
         key = archive_key(ctx.case.case_id, iid, ctx.clock.now(), taken=[
-            str(e.get("key")) for e in ctx.record.get("collections", [])])
+            str(e.get("key")) for e in ctx.record.get("collections", [])],
+            account=central_account(bucket, ctx.case.data))
         parameters = settings.parameters(ctx.case.case_id)
         resolve_parameters(load_document(os_name), {**parameters, "UploadUrl": "https://x/y"})
         send = Call("ssm", "send_command", {
@@ -188,10 +191,11 @@ def _judge(ctx: RunContext, collection: Collection, inv: dict[str, Any], timeout
     collection.stderr_tail = str(inv.get("StandardErrorContent") or "")[-2000:] or None
     result = read_invocation(inv, iid, timeout)
     collection.collector = collector_summary(result)
-    stored = read_back(ctx.aws, collection.bucket, collection.key)
+    reader = upload_reader(ctx.aws, collection.bucket)  # members of a central bucket only write
+    stored = read_back(reader, collection.bucket, collection.key)
     _verify(collection, result, stored, iid)
     assert stored is not None
-    check_single_upload(ctx.aws, collection.bucket, collection.key, stored, result, iid)
+    check_single_upload(reader, collection.bucket, collection.key, stored, result, iid)
     collection.version_id, collection.sha256, collection.size = (
         stored.version_id, stored.sha256, stored.size)
     incomplete = sum(int(result.get(k) or 0) for k in (
@@ -200,8 +204,10 @@ def _judge(ctx: RunContext, collection: Collection, inv: dict[str, Any], timeout
     if result["status"] == "upload_failed":  # S3 holds it all the same: trust the bucket
         ctx.warnings.append(f"the host reported its upload as failed (HTTP "
                             f"{result.get('upload_http')}), but S3 holds the archive it hashed")
-    CaseUploader(None, collection.bucket, ctx.case).add_remote({
-        "key": collection.key, "path": collection.key.split("/", 2)[2],
+    account = central_account(collection.bucket, ctx.case.data)
+    CaseUploader(None, collection.bucket, ctx.case, account).add_remote({
+        "key": collection.key,
+        "path": collection.key.removeprefix(case_prefix(ctx.case.case_id, account)),
         "size": stored.size, "sha256": stored.sha256, "version_id": stored.version_id,
         "produced_by": "collect", "produced_at": collection.completed_at,
         "shipped_at": collection.completed_at,

@@ -40,8 +40,10 @@ def test_lab_demo_end_to_end(demo: subprocess.CompletedProcess[str]) -> None:
     assert summary["api_calls_to_isolation"] > 0 and summary["seconds_to_isolation"] >= 0
     assert summary["evidence"]["verified"] is True and summary["evidence"]["mismatches"] == []
     assert summary["collection"]["sha256"] and summary["collection"]["size"] > 0
-    assert [s["name"] for s in result["run"]["steps"]][-1] == "collect"
-    advice = ("dns-resolver-warning", "kubernetes-actions")  # change nothing: "skipped"
+    assert [s["name"] for s in result["run"]["steps"]][-2:] == ["collect",
+                                                                "share-forensic-copies"]
+    # change nothing: "skipped" (and no forensics account in the lab: skipped too)
+    advice = ("dns-resolver-warning", "kubernetes-actions", "share-forensic-copies")
     assert all(s["status"] == "done" for s in result["run"]["steps"] if s["name"] not in advice)
     copy = Path(summary["evidence"]["local_copy"])
     assert (copy / "manifest.json").exists() and (copy / "audit.jsonl").exists()
