@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,18 +13,19 @@ from ircli.core.case import (
     CASE_ID_PATTERN,
     Case,
     cases_root,
+    find_any_case,
     find_open_case,
     new_case_id,
     open_case,
 )
 from ircli.core.clock import iso
-from ircli.core.engine import RunContext, RunOutcome, StepResult, sigint_deferred
-from ircli.core.errors import ExitCode, Interrupted
+from ircli.core.engine import RunContext, RunOutcome, StepResult, run_steps, sigint_deferred
+from ircli.core.errors import ExitCode, Interrupted, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.fetch import fetch_case, remote_case
 from ircli.evidence.ship import CaseUploader
-from ircli.evidence.shipper import evidence_session
+from ircli.evidence.shipper import CaseShipper, evidence_session
 from ircli.steps.names import TAG_CASE, TAG_STATUS
 
 
@@ -171,6 +172,74 @@ def _evidence_s3(ctx: RunContext) -> Any:
     return AwsSession(replace(ctx.aws.settings, max_attempts=1,
                               connect_timeout=LOOKUP_CONNECT_TIMEOUT,
                               read_timeout=LOOKUP_READ_TIMEOUT)).client("s3")
+
+
+PASS_CASE_ID = ("Pass --case-id (copy the case directory to IRCLI_HOME first); `ircli case list` "
+                "shows the cases here.")
+
+
+def open_release_case(ctx: RunContext, requested: str | None, *, never: str,
+                      never_hint: str = PASS_CASE_ID, tagged: str | None = None,
+                      recorded: str = "steps",
+                      unrecorded_hint: str = "Pass the --case-id of the case that contained it.",
+                      known_only: bool = True) -> Case:
+    """The case that contained ``ctx.target_id``, bound to ``ctx``: as asked, else the one
+    its tag names when that case is here and records it (a tag is never trusted further),
+    else the newest case here that records it.
+
+    Refused (``never``) when no case records the target, and when the case holds no
+    ``recorded`` entry for it; with ``known_only`` a ``--case-id`` naming no case here is
+    refused instead of opening a new, empty one.
+    """
+    case_id = requested or local_case_for(tagged, ctx.target_id) or find_any_case(ctx.target_id)
+    if not case_id:
+        raise UserError(never, never_hint)
+    if known_only:
+        open_case(case_id, ctx.clock.now(), create=False)
+    case = open_run_case(ctx, case_id)
+    if not case.has_target(ctx.target_id) or not ctx.record.get(recorded):
+        raise NotFound(f"Case {case.case_id} has no containment record for {ctx.target_id}.",
+                       unrecorded_hint)
+    return case
+
+
+ResultData = Callable[[str, list[StepResult]], dict[str, Any]]
+
+
+def run_release(ctx: RunContext, case: Case, steps: list[Step], result: ResultData, *,
+                earlier: Sequence[StepResult] = (), shipper: CaseShipper | None = None,
+                started: str | None = None,
+                extra: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+    """Undo ``steps`` under the case's lock and record the outcome; a target released
+    already is said so (exit 0) and nothing runs.
+
+    ``result`` builds the command's JSON result from a status and the steps' results
+    (``earlier`` ones first, e.g. the look-up that found the target); ``extra`` adds the
+    command's own fields to it; ``shipper`` ships the case as the steps go.
+    """
+    if ctx.record.get("status") == "released":
+        data = result("released", list(earlier))
+        data["warnings"] = [f"already released at {ctx.record.get('released_at')}"]
+        return RunSummary(data, ExitCode.OK, data["warnings"])
+    started = started or iso(ctx.clock.now())
+    with case.locked() if not ctx.dry_run else nullcontext():
+        ctx.audit("run-start", command="release", dry_run=ctx.dry_run)
+        outcome = run_steps(ctx, steps, after_step=shipper.after_step if shipper else None)
+        status = "planned" if ctx.dry_run else "partial" if outcome.failed else "released"
+        data = result(status, [*earlier, *outcome.steps])
+        data["warnings"] = collect_warnings(ctx, outcome)
+        if extra is not None:
+            extra(data)
+        if not ctx.dry_run:
+            ctx.record["status"] = status
+            if status == "released":
+                ctx.record["released_at"] = iso(ctx.clock.now())
+            record_run(ctx, "release", status, started)
+        if shipper is not None:
+            data["evidence"] = shipper.finish()
+            data["warnings"] += shipper.warnings()
+    return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
+                      data["warnings"])
 
 
 def contained_case(instance: dict[str, Any]) -> str | None:
