@@ -1,9 +1,10 @@
-"""The two shapes the finding-family steps share, written once.
+"""Two shapes steps share, written once.
 
-``RecordPreState`` writes a resource's state to the case (``pre_state``) before anything
-changes; a re-run keeps the first record. ``ResourceChange`` records one setting of a
-resource and makes one call that changes it (none when it is already as wanted); release
-puts the recorded setting back with one call.
+``RecordPreState`` writes a target's state to the case (``pre_state``) before anything
+changes; a re-run keeps the first record (every record step: instance, user, role, bucket,
+function, database, trail). ``ResourceChange`` records one setting of a resource and makes
+one call that changes it (none when it is already as wanted); release puts the recorded
+setting back with one call.
 """
 
 from __future__ import annotations
