@@ -174,6 +174,42 @@ def _evidence_s3(ctx: RunContext) -> Any:
                               read_timeout=LOOKUP_READ_TIMEOUT)).client("s3")
 
 
+def run_under_case(ctx: RunContext, command: str, case_id: str, steps: list[Step], done: str,
+                   record: dict[str, Any], fields: dict[str, Any], *, options: dict[str, Any],
+                   follow_up: Callable[[], list[str]], shipper: CaseShipper | None = None,
+                   extra: dict[str, Any] | None = None) -> RunSummary:
+    """Run a target's containment ``steps`` under its case, opened and locked (the target's
+    ``record`` says what and where it is), and build the result: ``done`` is the status when
+    every step succeeded, a failed critical step is exit 4, any other failure exit 3.
+
+    ``follow_up`` (what ircli leaves to the responder) is asked after the steps ran;
+    ``shipper`` ships the case as the steps go; ``extra`` adds the command's own fields.
+    """
+    started = iso(ctx.clock.now())
+    hooks = [keep_result(ctx), *([shipper.after_step] if shipper else [])]
+    with ExitStack() as stack:
+        open_target_case(ctx, case_id, stack)
+        ctx.record.update(**{**ctx.aws.location(), "account": ctx.aws.account}, **record)
+        ctx.record.setdefault("status", "containing")
+        ctx.save()
+        ctx.audit("run-start", command=command, dry_run=ctx.dry_run, options=options)
+        outcome = run_steps(ctx, steps, after_step=after_each(*hooks))
+        status = ("planned" if ctx.dry_run else "failed" if outcome.failed_critical
+                  else "partial" if outcome.failed else done)
+        data = run_result(ctx, command, status, outcome.steps, **fields)
+        data.update(extra or {})
+        data["manual_follow_up"] = follow_up()
+        data["warnings"] = collect_warnings(ctx, outcome)
+        if not ctx.dry_run:
+            ctx.record["status"] = status
+            record_run(ctx, command, status, started)
+        if shipper is not None:
+            data["evidence"] = shipper.finish()
+            data["warnings"] += shipper.warnings()
+    code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
+    return RunSummary(data, code, data["warnings"])
+
+
 PASS_CASE_ID = ("Pass --case-id (copy the case directory to IRCLI_HOME first); `ircli case list` "
                 "shows the cases here.")
 
