@@ -8,6 +8,7 @@ from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ircli.aws.ec2 import display_name
 from ircli.core.awserrors import describe
 from ircli.core.case import (
     CASE_ID_PATTERN,
@@ -276,6 +277,19 @@ def run_release(ctx: RunContext, case: Case, steps: list[Step], result: ResultDa
             data["warnings"] += shipper.warnings()
     return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
                       data["warnings"])
+
+
+def open_instance_case(ctx: RunContext, requested: str | None, bucket: str | None,
+                       stack: ExitStack) -> dict[str, Any]:
+    """Once the instance is resolved: open and lock its case (see :func:`pick_case`) and note
+    in its record what and where the instance is; returns the record."""
+    instance = ctx.facts["instance"]
+    case_id = pick_case(requested, contained_case(instance), ctx, f"Instance {ctx.target_id}",
+                        bucket=bucket)
+    record = open_target_case(ctx, case_id, stack)
+    record.update(kind="instance", **{**ctx.aws.location(), "account": instance.get("OwnerId")},
+                  name=display_name(instance))
+    return record
 
 
 def contained_case(instance: dict[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ircli.aws.ec2 import check_instance_id, check_sg_id, display_name, tag_value
+from ircli.aws.ec2 import check_instance_id, check_sg_id, tag_value
 from ircli.core.case import check_case_id
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
@@ -20,10 +20,8 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
-    contained_case,
     keep_result,
-    open_target_case,
-    pick_case,
+    open_instance_case,
     record_interruption,
     record_run,
     run_result,
@@ -182,12 +180,7 @@ def _bind_case_after_resolve(ctx: RunContext, run: InstanceRun, stack: ExitStack
     def after(step: Step, result: StepResult) -> None:
         if step.name != "resolve" or result.status == "failed":
             return
-        instance = ctx.facts["instance"]
-        case_id = pick_case(run.case_id, contained_case(instance), ctx,
-                            f"Instance {run.instance_id}", bucket=run.evidence_bucket)
-        record = open_target_case(ctx, case_id, stack)
-        record.update(kind="instance", **{**ctx.aws.location(), "account": instance.get("OwnerId")},
-                      name=display_name(instance))
+        record = open_instance_case(ctx, run.case_id, run.evidence_bucket, stack)
         if run.reason:
             record["reason"] = run.reason
         record.setdefault("status", "containing")
