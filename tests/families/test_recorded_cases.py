@@ -99,3 +99,22 @@ def test_recorded_trail_selectors_come_back(capsys, clients, cli_clock, aws_env)
     assert [(s["ReadWriteType"], s["IncludeManagementEvents"]) for s in selectors] == [
         ("ReadOnly", True)]
     assert any("management writes stop being logged" in w for w in data["warnings"])
+
+
+def test_release_of_a_bucket_no_case_records_is_refused(capsys, clients, cli_clock,
+                                                        aws_env) -> None:
+    clients("s3").create_bucket(Bucket="never-contained")
+    refused = ircli(capsys, "release", "--bucket", "never-contained", "--yes")
+    assert refused.code == 2
+    assert "bucket/never-contained was never contained by ircli" in refused.err
+    assert "Traceback" not in refused.err
+    typo = ircli(capsys, "release", "--bucket", "never-contained", "--yes",
+                 "--case-id", "no-such-case")
+    assert typo.code == 2 and "There is no case 'no-such-case'" in typo.err
+    assert not (aws_env / "cases" / "no-such-case").exists()  # refused, not opened empty
+    _write_case("bucket/other-bucket", {"bucket-public-access-block": {
+        "bucket": "other-bucket", "configuration": None}})
+    wrong = ircli(capsys, "release", "--bucket", "never-contained", "--yes",
+                  "--case-id", "case-old")
+    assert wrong.code == 2
+    assert "Case case-old has no containment record for bucket/never-contained" in wrong.err
