@@ -30,11 +30,11 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
+    interruption_recorded,
     open_instance_case,
     open_run_case,
     record_interruption,
     record_run,
-    still_running,
 )
 from ircli.ops.contain import result_data
 from ircli.steps.collect import Collect
@@ -87,17 +87,11 @@ def collect(aws: AwsSession, clock: Clock, opts: CollectOptions,
     started = iso(clock.now())
     shipper = CaseShipper(ctx, opts.settings.bucket, "collect")
     with ExitStack() as stack:
-        try:
+        with interruption_recorded(ctx, "collect", started, ExitCode.NOT_COLLECTED):
             outcome = run_steps(ctx, [ResolveInstance(), AdoptCollection(),
                                       Collect(opts.settings)],
                                 after_step=after_each(_bind_case(ctx, opts, stack),
                                                       shipper.after_step))
-        except Interrupted as stop:
-            record_interruption(ctx, "collect", stop, started)
-            amended = still_running(ctx, stop, ExitCode.NOT_COLLECTED)
-            if amended is stop:
-                raise
-            raise amended from stop
         collection = collection_result(ctx) or {"status": "failed"}
         status = str(collection["status"])
         data = result_data(ctx, "collect", status, outcome.steps)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -354,6 +354,21 @@ def _record_interruption(ctx: RunContext, command: str, stop: Interrupted, start
     elif ctx.record.get("status") in (None, "containing", "collecting", "blocking"):
         ctx.record["status"] = "interrupted"
     record_run(ctx, command, "interrupted", started)
+
+
+@contextmanager
+def interruption_recorded(ctx: RunContext, command: str, started: str,
+                          code: ExitCode | None = None) -> Iterator[None]:
+    """Ctrl-C inside: the case records it (:func:`record_interruption`), and a collection
+    already sent says how to adopt it (:func:`still_running`, with ``code``)."""
+    try:
+        yield
+    except Interrupted as stop:
+        record_interruption(ctx, command, stop, started)
+        amended = still_running(ctx, stop, code)
+        if amended is stop:
+            raise
+        raise amended from stop
 
 
 def still_running(ctx: RunContext, stop: Interrupted,

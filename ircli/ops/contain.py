@@ -11,7 +11,7 @@ from ircli.aws.ec2 import check_instance_id, check_sg_id, tag_value
 from ircli.core.case import check_case_id
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
-from ircli.core.errors import ExitCode, Interrupted, InvalidInput
+from ircli.core.errors import ExitCode, InvalidInput
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
@@ -20,13 +20,12 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
+    interruption_recorded,
     keep_result,
     open_instance_case,
-    record_interruption,
     record_run,
     run_result,
     steps_summary,
-    still_running,
 )
 from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
@@ -135,16 +134,10 @@ def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: l
     shipper = CaseShipper(ctx, run.evidence_bucket, run.command, start_after="isolate"
                           if any(s.name == "isolate" for s in steps) else "record")
     with ExitStack() as stack:
-        try:
+        with interruption_recorded(ctx, run.command, started):
             outcome = run_steps(ctx, steps, after_step=after_each(
                 _bind_case_after_resolve(ctx, run, stack), keep_result(ctx),
                 shipper.after_step))
-        except Interrupted as stop:
-            record_interruption(ctx, run.command, stop, started)
-            amended = still_running(ctx, stop)
-            if amended is stop:
-                raise
-            raise amended from stop
         status = ("planned" if run.dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else "contained")
         snapshot_step = next((s for s in steps if isinstance(s, Snapshot)), None)
