@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ircli.cli.complete import complete_case_id
 from ircli.cli.confirm import confirm_new_case
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.main import aws_session
-from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.options import GlobalOptions, case_options, global_options
 
 if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
     from ircli.core.engine import Emit
@@ -24,11 +23,7 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
               help="Block in the network ACLs of these subnets (repeatable).")
 @click.option("--hours", type=int, default=24, show_default=True,
               help="How long the block lasts; `--expire` lifts it afterwards.")
-@click.option("--case-id", shell_complete=complete_case_id,
-              help="Case to record under (default: the address's open case, or new).")
-@click.option("--new-case", is_flag=True,
-              help="--case-id names a new case (otherwise a near miss of a local case is "
-                   "refused, and a terminal is asked).")
+@case_options("the address's")
 @click.option("--reason", help="Why, in words: kept in the case and the audit log.")
 @click.option("--force", is_flag=True,
               help="Also block a private address or one of the VPC's own ranges.")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from ircli.cli.complete import complete_case_id
 from ircli.cli.confirm import confirm_new_case, instance_from_input
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.locating import locate_option, where_found
 from ircli.cli.main import aws_session
-from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.options import GlobalOptions, case_options, global_options
 
 
 @click.command("collect")
@@ -17,11 +16,7 @@ from ircli.cli.options import GlobalOptions, global_options
 @click.option("--resume", "resume_case", metavar="CASE_ID",
               help="Instead: adopt the command an earlier collect of the case sent (--no-wait, "
                    "Ctrl-C), wait for it, verify its archive and record it.")
-@click.option("--case-id", shell_complete=complete_case_id,
-              help="Case to record under (default: the instance's open case, or new).")
-@click.option("--new-case", is_flag=True,
-              help="--case-id names a new case (otherwise a near miss of a local case is "
-                   "refused, and a terminal is asked).")
+@case_options("the instance's")
 @click.option("--os", "os_name", type=click.Choice(["auto", "linux", "windows"]), default="auto",
               show_default=True, help="Which collector; auto asks SSM, then EC2, for the platform.")
 @click.option("--timeout", type=click.IntRange(60, 172800), default=900, show_default=True,

@@ -10,12 +10,11 @@ from typing import Any
 
 import click
 
-from ircli.cli.complete import complete_case_id
 from ircli.cli.confirm import confirm_new_case, instance_from_input
 from ircli.cli.flow import Run, plan_confirm_run, under_planned_case
 from ircli.cli.locating import locate_option, where_found
 from ircli.cli.main import aws_session
-from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.options import GlobalOptions, case_options, global_options
 
 
 @click.command("contain")
@@ -27,11 +26,7 @@ from ircli.cli.options import GlobalOptions, global_options
                    "The plan lists them before anything changes.")
 @click.option("--parallel", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Several instances: how many are contained at once.")
-@click.option("--case-id", shell_complete=complete_case_id,
-              help="Case to record under (default: the instance's open case, or new).")
-@click.option("--new-case", is_flag=True,
-              help="--case-id names a new case (otherwise a near miss of a local case is "
-                   "refused, and a terminal is asked).")
+@case_options("the instance's")
 @click.option("--reason", help="Why, in words: kept in the case and the audit log.")
 @click.option("--dry-run", is_flag=True,
               help="Show the plan and prove permissions; change nothing.")

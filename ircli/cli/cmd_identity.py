@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ircli.cli.complete import complete_case_id
 from ircli.cli.confirm import confirm_new_case
 from ircli.cli.flow import plan_confirm_run, under_planned_case
 from ircli.cli.locating import locate_option, where_found
 from ircli.cli.main import aws_session
-from ircli.cli.options import GlobalOptions, global_options
+from ircli.cli.options import GlobalOptions, case_options, global_options
 
 if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
     from ircli.core.engine import Emit
@@ -21,11 +20,7 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 @click.command("disable-keys")
 @click.option("--access-key-id", help="The leaked key (AKIA...), e.g. from a GuardDuty finding.")
 @click.option("--user", help="The IAM user: deactivates all of its keys.")
-@click.option("--case-id", shell_complete=complete_case_id,
-              help="Case to record under (default: the user's open case, or new).")
-@click.option("--new-case", is_flag=True,
-              help="--case-id names a new case (otherwise a near miss of a local case is "
-                   "refused, and a terminal is asked).")
+@case_options("the user's")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @click.option("--keep-login", is_flag=True,
@@ -61,11 +56,7 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_id: str | None, user: str |
 
 @click.command("revoke-sessions")
 @click.option("--role", required=True, help="The IAM role whose older sessions to deny.")
-@click.option("--case-id", shell_complete=complete_case_id,
-              help="Case to record under (default: the role's open case, or new).")
-@click.option("--new-case", is_flag=True,
-              help="--case-id names a new case (otherwise a near miss of a local case is "
-                   "refused, and a terminal is asked).")
+@case_options("the role's")
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (for playbooks).")
 @global_options

@@ -109,3 +109,19 @@ def global_options(f: F) -> F:
     for decorator in reversed(decorators):
         f = decorator(f)
     return f
+
+
+def case_options(whose: str) -> Callable[[F], F]:
+    """--case-id and --new-case for a command that records under a case; ``whose`` names the
+    target in the help ("the instance's")."""
+    from ircli.cli.complete import complete_case_id
+
+    def attach(f: F) -> F:
+        f = click.option("--new-case", is_flag=True,
+                         help="--case-id names a new case (otherwise a near miss of a local "
+                              "case is refused, and a terminal is asked).")(f)
+        return click.option("--case-id", shell_complete=complete_case_id,
+                            help=f"Case to record under (default: {whose} open case, "
+                                 "or new).")(f)
+
+    return attach

@@ -15,7 +15,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from ircli.aws.ec2 import check_instance_id, display_name
+from ircli.aws.ec2 import check_instance_id
 from ircli.core.awserrors import translate
 from ircli.core.case import check_case_id, open_case
 from ircli.core.clock import Clock, iso
@@ -30,13 +30,11 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
-    contained_case,
+    interruption_recorded,
+    open_instance_case,
     open_run_case,
-    open_target_case,
-    pick_case,
     record_interruption,
     record_run,
-    still_running,
 )
 from ircli.ops.contain import result_data
 from ircli.steps.collect import Collect
@@ -89,17 +87,11 @@ def collect(aws: AwsSession, clock: Clock, opts: CollectOptions,
     started = iso(clock.now())
     shipper = CaseShipper(ctx, opts.settings.bucket, "collect")
     with ExitStack() as stack:
-        try:
+        with interruption_recorded(ctx, "collect", started, ExitCode.NOT_COLLECTED):
             outcome = run_steps(ctx, [ResolveInstance(), AdoptCollection(),
                                       Collect(opts.settings)],
                                 after_step=after_each(_bind_case(ctx, opts, stack),
                                                       shipper.after_step))
-        except Interrupted as stop:
-            record_interruption(ctx, "collect", stop, started)
-            amended = still_running(ctx, stop, ExitCode.NOT_COLLECTED)
-            if amended is stop:
-                raise
-            raise amended from stop
         collection = collection_result(ctx) or {"status": "failed"}
         status = str(collection["status"])
         data = result_data(ctx, "collect", status, outcome.steps)
@@ -121,13 +113,7 @@ def _bind_case(ctx: RunContext, opts: CollectOptions, stack: ExitStack
     def after(step: Step, result: StepResult) -> None:
         if step.name != "resolve" or result.status == "failed":
             return
-        instance = ctx.facts["instance"]
-        open_target_case(ctx, pick_case(opts.case_id, contained_case(instance), ctx,
-                                        f"Instance {opts.instance_id}",
-                                        bucket=opts.settings.bucket), stack)
-        ctx.record.update(kind="instance", **{**ctx.aws.location(),
-                                                   "account": instance.get("OwnerId")},
-                          name=display_name(instance))
+        open_instance_case(ctx, opts.case_id, opts.settings.bucket, stack)
         ctx.save()
         ctx.audit("run-start", command="collect", dry_run=opts.dry_run,
                   options={"case_id": opts.case_id, **vars(opts.settings)})

@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ircli.aws.ec2 import display_name
 from ircli.core.awserrors import describe
 from ircli.core.case import (
     CASE_ID_PATTERN,
     Case,
     cases_root,
+    find_any_case,
     find_open_case,
     new_case_id,
     open_case,
 )
 from ircli.core.clock import iso
-from ircli.core.engine import RunContext, RunOutcome, StepResult, sigint_deferred
-from ircli.core.errors import ExitCode, Interrupted
+from ircli.core.engine import RunContext, RunOutcome, StepResult, run_steps, sigint_deferred
+from ircli.core.errors import ExitCode, Interrupted, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.fetch import fetch_case, remote_case
 from ircli.evidence.settings import central_account
 from ircli.evidence.ship import CaseUploader
-from ircli.evidence.shipper import evidence_session
+from ircli.evidence.shipper import CaseShipper, evidence_session
 from ircli.steps.names import TAG_CASE, TAG_STATUS
 
 
@@ -174,6 +176,127 @@ def _evidence_s3(ctx: RunContext) -> Any:
                               read_timeout=LOOKUP_READ_TIMEOUT)).client("s3")
 
 
+def run_under_case(ctx: RunContext, command: str, case_id: str, steps: list[Step], done: str,
+                   record: dict[str, Any], fields: dict[str, Any], *, options: dict[str, Any],
+                   follow_up: Callable[[], list[str]], shipper: CaseShipper | None = None,
+                   extra: dict[str, Any] | None = None) -> RunSummary:
+    """Run a target's containment ``steps`` under its case, opened and locked (the target's
+    ``record`` says what and where it is), and build the result: ``done`` is the status when
+    every step succeeded, a failed critical step is exit 4, any other failure exit 3.
+
+    ``follow_up`` (what ircli leaves to the responder) is asked after the steps ran;
+    ``shipper`` ships the case as the steps go; ``extra`` adds the command's own fields.
+    """
+    started = iso(ctx.clock.now())
+    hooks = [keep_result(ctx), *([shipper.after_step] if shipper else [])]
+    with ExitStack() as stack:
+        open_target_case(ctx, case_id, stack)
+        ctx.record.update(**{**ctx.aws.location(), "account": ctx.aws.account}, **record)
+        ctx.record.setdefault("status", "containing")
+        ctx.save()
+        ctx.audit("run-start", command=command, dry_run=ctx.dry_run, options=options)
+        outcome = run_steps(ctx, steps, after_step=after_each(*hooks))
+        status = ("planned" if ctx.dry_run else "failed" if outcome.failed_critical
+                  else "partial" if outcome.failed else done)
+        data = run_result(ctx, command, status, outcome.steps, **fields)
+        data.update(extra or {})
+        data["manual_follow_up"] = follow_up()
+        data["warnings"] = collect_warnings(ctx, outcome)
+        if not ctx.dry_run:
+            ctx.record["status"] = status
+            record_run(ctx, command, status, started)
+        if shipper is not None:
+            data["evidence"] = shipper.finish()
+            data["warnings"] += shipper.warnings()
+    code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
+    return RunSummary(data, code, data["warnings"])
+
+
+PASS_CASE_ID = ("Pass --case-id (copy the case directory to IRCLI_HOME first); `ircli case list` "
+                "shows the cases here.")
+
+
+def open_release_case(ctx: RunContext, requested: str | None, *, never: str,
+                      never_hint: str = PASS_CASE_ID, tagged: str | None = None,
+                      recorded: str = "steps",
+                      unrecorded_hint: str = "Pass the --case-id of the case that contained it.",
+                      known_only: bool = True,
+                      elsewhere: Callable[[], str | None] | None = None,
+                      opener: Callable[[RunContext, str], Case] | None = None) -> Case:
+    """The case that contained ``ctx.target_id``, bound to ``ctx``: as asked, else the one
+    its tag names when that case is here and records it (a tag is never trusted further),
+    else the newest case here that records it.
+
+    Refused (``never``) when no case records the target, and when the case holds no
+    ``recorded`` entry for it; with ``known_only`` a ``--case-id`` naming no case here is
+    refused instead of opening a new, empty one. ``elsewhere`` is the last place to look (the
+    evidence bucket) and ``opener`` opens what it found (bringing it here first).
+    """
+    case_id = requested or local_case_for(tagged, ctx.target_id) or \
+        find_any_case(ctx.target_id) or (elsewhere() if elsewhere else None)
+    if not case_id:
+        raise UserError(never, never_hint)
+    if known_only:
+        open_case(case_id, ctx.clock.now(), create=False)
+    case = (opener or open_run_case)(ctx, case_id)
+    if not case.has_target(ctx.target_id) or not ctx.record.get(recorded):
+        raise NotFound(f"Case {case.case_id} has no containment record for {ctx.target_id}.",
+                       unrecorded_hint)
+    return case
+
+
+ResultData = Callable[[str, list[StepResult]], dict[str, Any]]
+
+
+def run_release(ctx: RunContext, case: Case, steps: list[Step], result: ResultData, *,
+                earlier: Sequence[StepResult] = (), shipper: CaseShipper | None = None,
+                started: str | None = None,
+                extra: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+    """Undo ``steps`` under the case's lock and record the outcome; a target released
+    already is said so (exit 0) and nothing runs.
+
+    ``result`` builds the command's JSON result from a status and the steps' results
+    (``earlier`` ones first, e.g. the look-up that found the target); ``extra`` adds the
+    command's own fields to it; ``shipper`` ships the case as the steps go.
+    """
+    if ctx.record.get("status") == "released":
+        data = result("released", list(earlier))
+        data["warnings"] = [f"already released at {ctx.record.get('released_at')}"]
+        return RunSummary(data, ExitCode.OK, data["warnings"])
+    started = started or iso(ctx.clock.now())
+    with case.locked() if not ctx.dry_run else nullcontext():
+        ctx.audit("run-start", command="release", dry_run=ctx.dry_run)
+        outcome = run_steps(ctx, steps, after_step=shipper.after_step if shipper else None)
+        status = "planned" if ctx.dry_run else "partial" if outcome.failed else "released"
+        data = result(status, [*earlier, *outcome.steps])
+        data["warnings"] = collect_warnings(ctx, outcome)
+        if extra is not None:
+            extra(data)
+        if not ctx.dry_run:
+            ctx.record["status"] = status
+            if status == "released":
+                ctx.record["released_at"] = iso(ctx.clock.now())
+            record_run(ctx, "release", status, started)
+        if shipper is not None:
+            data["evidence"] = shipper.finish()
+            data["warnings"] += shipper.warnings()
+    return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
+                      data["warnings"])
+
+
+def open_instance_case(ctx: RunContext, requested: str | None, bucket: str | None,
+                       stack: ExitStack) -> dict[str, Any]:
+    """Once the instance is resolved: open and lock its case (see :func:`pick_case`) and note
+    in its record what and where the instance is; returns the record."""
+    instance = ctx.facts["instance"]
+    case_id = pick_case(requested, contained_case(instance), ctx, f"Instance {ctx.target_id}",
+                        bucket=bucket)
+    record = open_target_case(ctx, case_id, stack)
+    record.update(kind="instance", **{**ctx.aws.location(), "account": instance.get("OwnerId")},
+                  name=display_name(instance))
+    return record
+
+
 def contained_case(instance: dict[str, Any]) -> str | None:
     """The case an instance's tags say it is contained under, if any (a hint: see
     :func:`pick_case`)."""
@@ -236,6 +359,21 @@ def _record_interruption(ctx: RunContext, command: str, stop: Interrupted, start
     elif ctx.record.get("status") in (None, "containing", "collecting", "blocking"):
         ctx.record["status"] = "interrupted"
     record_run(ctx, command, "interrupted", started)
+
+
+@contextmanager
+def interruption_recorded(ctx: RunContext, command: str, started: str,
+                          code: ExitCode | None = None) -> Iterator[None]:
+    """Ctrl-C inside: the case records it (:func:`record_interruption`), and a collection
+    already sent says how to adopt it (:func:`still_running`, with ``code``)."""
+    try:
+        yield
+    except Interrupted as stop:
+        record_interruption(ctx, command, stop, started)
+        amended = still_running(ctx, stop, code)
+        if amended is stop:
+            raise
+        raise amended from stop
 
 
 def still_running(ctx: RunContext, stop: Interrupted,

@@ -7,11 +7,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ircli.aws.ec2 import check_instance_id, check_sg_id, display_name, tag_value
+from ircli.aws.ec2 import check_instance_id, check_sg_id, tag_value
 from ircli.core.case import check_case_id
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, StepResult, run_steps
-from ircli.core.errors import ExitCode, Interrupted, InvalidInput
+from ircli.core.errors import ExitCode, InvalidInput
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
@@ -21,15 +21,12 @@ from ircli.ops.common import (
     RunSummary,
     after_each,
     collect_warnings,
-    contained_case,
+    interruption_recorded,
     keep_result,
-    open_target_case,
-    pick_case,
-    record_interruption,
+    open_instance_case,
     record_run,
     run_result,
     steps_summary,
-    still_running,
 )
 from ircli.steps.collect import Collect
 from ircli.steps.credentials import CutCredentials
@@ -142,16 +139,10 @@ def run_instance_steps(aws: AwsSession, clock: Clock, run: InstanceRun, steps: l
     shipper = CaseShipper(ctx, run.evidence_bucket, run.command, start_after="isolate"
                           if any(s.name == "isolate" for s in steps) else "record")
     with ExitStack() as stack:
-        try:
+        with interruption_recorded(ctx, run.command, started):
             outcome = run_steps(ctx, steps, after_step=after_each(
                 _bind_case_after_resolve(ctx, run, stack), keep_result(ctx),
                 shipper.after_step))
-        except Interrupted as stop:
-            record_interruption(ctx, run.command, stop, started)
-            amended = still_running(ctx, stop)
-            if amended is stop:
-                raise
-            raise amended from stop
         status = ("planned" if run.dry_run else "failed" if outcome.failed_critical
                   else "partial" if outcome.failed else "contained")
         snapshot_step = next((s for s in steps if isinstance(s, Snapshot)), None)
@@ -187,12 +178,7 @@ def _bind_case_after_resolve(ctx: RunContext, run: InstanceRun, stack: ExitStack
     def after(step: Step, result: StepResult) -> None:
         if step.name != "resolve" or result.status == "failed":
             return
-        instance = ctx.facts["instance"]
-        case_id = pick_case(run.case_id, contained_case(instance), ctx,
-                            f"Instance {run.instance_id}", bucket=run.evidence_bucket)
-        record = open_target_case(ctx, case_id, stack)
-        record.update(kind="instance", **{**ctx.aws.location(), "account": instance.get("OwnerId")},
-                      name=display_name(instance))
+        record = open_instance_case(ctx, run.case_id, run.evidence_bucket, stack)
         if run.reason:
             record["reason"] = run.reason
         record.setdefault("status", "containing")

@@ -7,26 +7,21 @@ runbook's steps under the target's case, with the same record, audit and result.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from typing import Any
 
 import botocore.exceptions
 
 from ircli.aws.iam_identity import get_role
 from ircli.core.awserrors import error_code
-from ircli.core.clock import Clock, iso
-from ircli.core.engine import Emit, RunContext, run_steps
-from ircli.core.errors import ExitCode, NotFound, UserError
+from ircli.core.clock import Clock
+from ircli.core.engine import Emit, RunContext
+from ircli.core.errors import NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.ops.common import (
     RunSummary,
-    collect_warnings,
-    keep_result,
-    open_target_case,
     pick_case,
-    record_run,
-    run_result,
+    run_under_case,
 )
 from ircli.ops.identity import role_target
 from ircli.steps.advice import parse_workload
@@ -192,22 +187,5 @@ def run_family_steps(aws: AwsSession, clock: Clock, kind: str, target: str, step
                      "contain the node with `ircli contain INSTANCE_ID` if the pod escaped."]
     ctx.facts.update(facts)
     case = pick_case(case_id, None, ctx, ctx.target_id)
-    started = iso(clock.now())
-    with ExitStack() as stack:
-        open_target_case(ctx, case, stack)
-        ctx.record.update(**{**aws.location(), "account": aws.account}, **record)
-        ctx.record.setdefault("status", "containing")
-        ctx.save()
-        ctx.audit("run-start", command=command, dry_run=dry_run, options=options)
-        outcome = run_steps(ctx, steps, after_step=keep_result(ctx))
-        status = ("planned" if dry_run else "failed" if outcome.failed_critical
-                  else "partial" if outcome.failed else done)
-        data = run_result(ctx, command, status, outcome.steps, **fields)
-        data.update(extra)
-        data["manual_follow_up"] = follow_up
-        data["warnings"] = collect_warnings(ctx, outcome)
-        if not dry_run:
-            ctx.record["status"] = status
-            record_run(ctx, command, status, started)
-    code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
-    return RunSummary(data, code, data["warnings"])
+    return run_under_case(ctx, command, case, steps, done, record, fields, options=options,
+                          follow_up=lambda: follow_up, extra=extra)

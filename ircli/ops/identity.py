@@ -6,8 +6,6 @@ so an unknown key or user is a clear error before anything is planned.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,21 +19,16 @@ from ircli.aws.iam_identity import (
     user_tags,
 )
 from ircli.core.case import check_case_id
-from ircli.core.clock import Clock, iso
-from ircli.core.engine import Emit, RunContext, run_steps
-from ircli.core.errors import ExitCode, InvalidInput, UserError
+from ircli.core.clock import Clock
+from ircli.core.engine import Emit, RunContext
+from ircli.core.errors import InvalidInput, UserError
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
 from ircli.ops.common import (
     RunSummary,
-    after_each,
-    collect_warnings,
-    keep_result,
-    open_target_case,
     pick_case,
-    record_run,
-    run_result,
+    run_under_case,
     ship_after,
 )
 from ircli.steps.identity import (
@@ -135,10 +128,11 @@ def run_user_steps(aws: AwsSession, clock: Clock, opts: DisableKeysOptions, step
     case_id = pick_case(opts.case_id, tagged, ctx, f"User {name}", bucket=opts.evidence_bucket)
     fields = {"target": ctx.target_id, "user_name": name, "user_arn": user["Arn"],
               "access_key_id": opts.access_key_id}
-    return _run(ctx, command, case_id, steps, "contained",
-                {"kind": "iam-user", "name": name, "arn": user["Arn"]}, fields,
-                options=vars(opts) if options is None else options,
-                follow_up=lambda: user_follow_up(aws, user), bucket=opts.evidence_bucket)
+    return run_under_case(ctx, command, case_id, steps, "contained",
+                          {"kind": "iam-user", "name": name, "arn": user["Arn"]}, fields,
+                          options=vars(opts) if options is None else options,
+                          follow_up=lambda: user_follow_up(aws, user),
+                          shipper=_shipper(ctx, command, steps, opts.evidence_bucket))
 
 
 def revoke_sessions(aws: AwsSession, clock: Clock, opts: RevokeSessionsOptions,
@@ -155,12 +149,20 @@ def revoke_sessions(aws: AwsSession, clock: Clock, opts: RevokeSessionsOptions,
     case_id = pick_case(opts.case_id, None, ctx, f"Role {role['RoleName']}",
                         bucket=opts.evidence_bucket)
     fields = {"target": ctx.target_id, "role_name": role["RoleName"], "role_arn": role["Arn"]}
-    return _run(ctx, "revoke-sessions", case_id, [RevokeRoleSessions()], "revoked",
-                {"kind": "iam-role", "name": role["RoleName"], "arn": role["Arn"]}, fields,
-                options=vars(opts), follow_up=lambda: [
-                    "New sessions of the role still work: if the attacker can assume it again "
-                    "(a leaked user key, a too-wide trust policy), contain that first."],
-                bucket=opts.evidence_bucket)
+    steps: list[Step] = [RevokeRoleSessions()]
+    return run_under_case(
+        ctx, "revoke-sessions", case_id, steps, "revoked",
+        {"kind": "iam-role", "name": role["RoleName"], "arn": role["Arn"]}, fields,
+        options=vars(opts), follow_up=lambda: [
+            "New sessions of the role still work: if the attacker can assume it again "
+            "(a leaked user key, a too-wide trust policy), contain that first."],
+        shipper=_shipper(ctx, "revoke-sessions", steps, opts.evidence_bucket))
+
+
+def _shipper(ctx: RunContext, command: str, steps: list[Step], bucket: str | None
+             ) -> CaseShipper:
+    """The bucket waits until the door is shut (keys off, deny in place), as for contain."""
+    return CaseShipper(ctx, bucket, command, start_after=ship_after(steps, "deny-user"))
 
 
 def user_follow_up(aws: AwsSession, user: dict[str, Any]) -> list[str]:
@@ -173,35 +175,3 @@ def user_follow_up(aws: AwsSession, user: dict[str, Any]) -> list[str]:
             "Look in CloudTrail for what the key did and created (users, keys, roles, "
             "policies, instances): ircli does not remove anything the attacker made."]
 
-
-def _run(ctx: RunContext, command: str, case_id: str, steps: list[Step], done: str,
-         record: dict[str, Any], fields: dict[str, Any], *, options: dict[str, Any],
-         follow_up: Callable[[], list[str]], bucket: str | None = None) -> RunSummary:
-    started = iso(ctx.clock.now())
-    # The bucket waits until the door is shut (keys off, deny in place), as for contain.
-    shipper = CaseShipper(ctx, bucket, command, start_after=ship_after(steps, "deny-user"))
-    with ExitStack() as stack:
-        _bind_case(ctx, case_id, stack, record)
-        ctx.audit("run-start", command=command, dry_run=ctx.dry_run, options=options)
-        outcome = run_steps(ctx, steps, after_step=after_each(keep_result(ctx),
-                                                              shipper.after_step))
-        status = ("planned" if ctx.dry_run else "failed" if outcome.failed_critical
-                  else "partial" if outcome.failed else done)
-        data = run_result(ctx, command, status, outcome.steps, **fields)
-        data["manual_follow_up"] = follow_up()
-        data["warnings"] = collect_warnings(ctx, outcome)
-        if not ctx.dry_run:
-            ctx.record["status"] = status
-            record_run(ctx, command, status, started)
-        data["evidence"] = shipper.finish()
-        data["warnings"] += shipper.warnings()
-    code = {"failed": ExitCode.NOT_CONTAINED, "partial": ExitCode.PARTIAL}.get(status, ExitCode.OK)
-    return RunSummary(data, code, data["warnings"])
-
-
-def _bind_case(ctx: RunContext, case_id: str, stack: ExitStack, fields: dict[str, Any]) -> None:
-    """Open and lock the case; a target released earlier starts a fresh record."""
-    open_target_case(ctx, case_id, stack)
-    ctx.record.update(**{**ctx.aws.location(), "account": ctx.aws.account}, **fields)
-    ctx.record.setdefault("status", "containing")
-    ctx.save()

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 from ircli.aws.ec2 import check_instance_id, tag_value
-from ircli.core.case import check_case_id, find_any_case
+from ircli.core.case import check_case_id
 from ircli.core.clock import Clock, iso
 from ircli.core.engine import Emit, RunContext, run_steps
-from ircli.core.errors import ExitCode, NotFound, UserError
+from ircli.core.errors import ExitCode
 from ircli.core.session import AwsSession
 from ircli.core.step import Step, StepPlan
 from ircli.evidence.shipper import CaseShipper
 from ircli.ops.case_fetch import bucket_case_for, open_shared_case
-from ircli.ops.common import (
-    RunSummary,
-    collect_warnings,
-    local_case_for,
-    record_run,
-)
+from ircli.ops.common import RunSummary, open_release_case, run_release
 from ircli.ops.contain import result_data
 from ircli.steps.credentials import CutCredentials
 from ircli.steps.instance_state import ResolveInstance
@@ -91,46 +84,19 @@ def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,
     if resolve_outcome.failed:
         data = result_data(ctx, "release", "failed", resolve_outcome.steps)
         return RunSummary(data, ExitCode.USER)
-    case = open_shared_case(ctx, _find_case(ctx, opts), opts.evidence_bucket)
-    if not case.has_target(opts.instance_id) or "pre_state" not in ctx.record:
-        raise NotFound(
-            f"Case {case.case_id} has no containment record for {opts.instance_id}.",
-            "Copy the case directory to this machine (IRCLI_HOME), or pass the right --case-id.")
-    if ctx.record.get("status") == "released":
-        data = result_data(ctx, "release", "released", resolve_outcome.steps)
-        data["warnings"] = [f"already released at {ctx.record.get('released_at')}"]
-        return RunSummary(data, ExitCode.OK, data["warnings"])
-    with case.locked() if not opts.dry_run else nullcontext():
-        ctx.audit("run-start", command="release", dry_run=opts.dry_run)
-        shipper = CaseShipper(ctx, opts.evidence_bucket, "release")
-        outcome = run_steps(ctx, steps[1:], after_step=shipper.after_step)
-        all_steps = resolve_outcome.steps + outcome.steps
-        status = "planned" if opts.dry_run else "partial" if outcome.failed else "released"
-        data = result_data(ctx, "release", status, all_steps)
-        data["warnings"] = collect_warnings(ctx, outcome)
-        data["snapshots_kept"] = ctx.record.get("snapshots", [])
-        if not opts.dry_run:
-            ctx.record["status"] = status
-            if status == "released":
-                ctx.record["released_at"] = iso(clock.now())
-            record_run(ctx, "release", status, started)
-        data["evidence"] = shipper.finish()
-        data["warnings"] += shipper.warnings()
-    return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
-                      data["warnings"])
-
-
-def _find_case(ctx: RunContext, opts: ReleaseOptions) -> str:
-    instance: dict[str, Any] = ctx.facts["instance"]
-    case_id = (opts.case_id or local_case_for(tag_value(instance, TAG_CASE), opts.instance_id)
-               or find_any_case(opts.instance_id)
-               or bucket_case_for(ctx, tag_value(instance, TAG_CASE), opts.evidence_bucket))
-    if not case_id:
-        raise UserError(
-            f"Instance {opts.instance_id} was never contained by ircli: no case records it and "
-            "it carries no ircli:case-id tag.",
-            "Check the instance id and region; `ircli case list` shows the cases on this "
-            "machine.")
-    return case_id
-
-
+    tagged = tag_value(ctx.facts["instance"], TAG_CASE)
+    case = open_release_case(
+        ctx, opts.case_id, tagged=tagged,
+        never=f"Instance {opts.instance_id} was never contained by ircli: no case records it "
+              "and it carries no ircli:case-id tag.",
+        never_hint="Check the instance id and region; `ircli case list` shows the cases on "
+                   "this machine.",
+        recorded="pre_state", unrecorded_hint="Copy the case directory to this machine "
+        "(IRCLI_HOME), or pass the right --case-id.", known_only=False,
+        elsewhere=lambda: bucket_case_for(ctx, tagged, opts.evidence_bucket),
+        opener=lambda run, case_id: open_shared_case(run, case_id, opts.evidence_bucket))
+    return run_release(
+        ctx, case, steps[1:], lambda status, done: result_data(ctx, "release", status, done),
+        earlier=resolve_outcome.steps, started=started,
+        shipper=CaseShipper(ctx, opts.evidence_bucket, "release"),
+        extra=lambda data: data.update(snapshots_kept=ctx.record.get("snapshots", [])))

@@ -7,16 +7,14 @@ policy during the incident stays.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
-from ircli.core.case import check_case_id, find_any_case, open_case
-from ircli.core.clock import Clock, iso
-from ircli.core.engine import Emit, RunContext, run_steps
-from ircli.core.errors import ExitCode, NotFound, UserError
+from ircli.core.case import check_case_id
+from ircli.core.clock import Clock
+from ircli.core.engine import Emit, RunContext
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
-from ircli.ops.common import RunSummary, collect_warnings, open_run_case, record_run, run_result
+from ircli.ops.common import RunSummary, open_release_case, run_release, run_result
 from ircli.ops.families import resolve_bucket, resolve_db, resolve_function, resolve_trail
 from ircli.ops.release import Undo
 from ircli.steps.lambda_fn import CloseFunctionPolicy, DenyFunctionRole, ThrottleFunction
@@ -73,31 +71,7 @@ def _release(aws: AwsSession, clock: Clock, target: str, facts: dict[str, Any],
     fields = {"target": target, **fields}
     ctx = RunContext(aws, clock, target, dry_run=dry_run, emit=emit)
     ctx.facts.update(facts)
-    found = case_id or find_any_case(target)
-    if not found:
-        raise UserError(f"{target} was never contained by ircli: no case on this machine "
-                        "records it.", "Pass --case-id (copy the case directory to "
-                        "IRCLI_HOME first); `ircli case list` shows the cases here.")
-    open_case(found, clock.now(), create=False)  # a wrong --case-id must not create one
-    case = open_run_case(ctx, found)
-    if not case.has_target(target) or not ctx.record.get("steps"):
-        raise NotFound(f"Case {case.case_id} has no containment record for {target}.",
-                       "Pass the --case-id of the case that contained it.")
-    if ctx.record.get("status") == "released":
-        data = run_result(ctx, "release", "released", [], **fields)
-        data["warnings"] = [f"already released at {ctx.record.get('released_at')}"]
-        return RunSummary(data, ExitCode.OK, data["warnings"])
-    started = iso(clock.now())
-    with case.locked() if not dry_run else nullcontext():
-        ctx.audit("run-start", command="release", dry_run=dry_run)
-        outcome = run_steps(ctx, steps)
-        status = "planned" if dry_run else "partial" if outcome.failed else "released"
-        data = run_result(ctx, "release", status, outcome.steps, **fields)
-        data["warnings"] = collect_warnings(ctx, outcome)
-        if not dry_run:
-            ctx.record["status"] = status
-            if status == "released":
-                ctx.record["released_at"] = iso(clock.now())
-            record_run(ctx, "release", status, started)
-    return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
-                      data["warnings"])
+    case = open_release_case(ctx, case_id, never=f"{target} was never contained by ircli: no "
+                             "case on this machine records it.")
+    return run_release(ctx, case, steps,
+                       lambda status, done: run_result(ctx, "release", status, done, **fields))

@@ -6,25 +6,17 @@ policies and tags. A deleted console password is reported, because AWS cannot re
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 from ircli.aws.iam_identity import check_access_key_id, check_iam_name, get_role, user_tags
-from ircli.core.case import check_case_id, find_any_case, open_case
-from ircli.core.clock import Clock, iso
-from ircli.core.engine import Emit, RunContext, run_steps
-from ircli.core.errors import ExitCode, InvalidInput, NotFound, UserError
+from ircli.core.case import check_case_id
+from ircli.core.clock import Clock
+from ircli.core.engine import Emit, RunContext
+from ircli.core.errors import InvalidInput
 from ircli.core.session import AwsSession
 from ircli.core.step import Step
 from ircli.evidence.shipper import CaseShipper
-from ircli.ops.common import (
-    RunSummary,
-    collect_warnings,
-    local_case_for,
-    open_run_case,
-    record_run,
-    run_result,
-)
+from ircli.ops.common import RunSummary, open_release_case, run_release, run_result
 from ircli.ops.identity import resolve_user, role_target, user_target
 from ircli.ops.release import Undo
 from ircli.steps.assumed_role import FixTrust
@@ -82,36 +74,10 @@ def release_identity(aws: AwsSession, clock: Clock, opts: IdentityReleaseOptions
         steps = user_release_steps()
         tagged = user_tags(aws, user["UserName"]).get(TAG_CASE)
     ctx = RunContext(aws, clock, target, dry_run=opts.dry_run, emit=emit)
-    case_id = opts.case_id or local_case_for(tagged, target) or find_any_case(target)
-    if not case_id:
-        raise UserError(
-            f"{target} was never contained by ircli: no case on this machine records it and "
-            "it carries no ircli:case-id tag.",
-            "Pass --case-id (copy the case directory to IRCLI_HOME first); `ircli case list` "
-            "shows the cases here.")
-    open_case(case_id, clock.now(), create=False)  # a wrong --case-id must not create one
-    case = open_run_case(ctx, case_id)
-    if not case.has_target(target) or not ctx.record.get("steps"):
-        raise NotFound(f"Case {case.case_id} has no containment record for {target}.",
-                       "Pass the --case-id of the case that contained it.")
-    if ctx.record.get("status") == "released":
-        data = run_result(ctx, "release", "released", [], **fields)
-        data["warnings"] = [f"already released at {ctx.record.get('released_at')}"]
-        return RunSummary(data, ExitCode.OK, data["warnings"])
-    started = iso(clock.now())
-    with case.locked() if not opts.dry_run else nullcontext():
-        ctx.audit("run-start", command="release", dry_run=opts.dry_run)
-        shipper = CaseShipper(ctx, opts.evidence_bucket, "release")
-        outcome = run_steps(ctx, steps, after_step=shipper.after_step)
-        status = "planned" if opts.dry_run else "partial" if outcome.failed else "released"
-        data = run_result(ctx, "release", status, outcome.steps, **fields)
-        data["warnings"] = collect_warnings(ctx, outcome)
-        if not opts.dry_run:
-            ctx.record["status"] = status
-            if status == "released":
-                ctx.record["released_at"] = iso(clock.now())
-            record_run(ctx, "release", status, started)
-        data["evidence"] = shipper.finish()
-        data["warnings"] += shipper.warnings()
-    return RunSummary(data, ExitCode.PARTIAL if status == "partial" else ExitCode.OK,
-                      data["warnings"])
+    case = open_release_case(
+        ctx, opts.case_id, tagged=tagged,
+        never=f"{target} was never contained by ircli: no case on this machine records it "
+              "and it carries no ircli:case-id tag.")
+    return run_release(ctx, case, steps,
+                       lambda status, done: run_result(ctx, "release", status, done, **fields),
+                       shipper=CaseShipper(ctx, opts.evidence_bucket, "release"))

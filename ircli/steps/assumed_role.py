@@ -13,9 +13,9 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.core.step import Call, Step, StepPlan, register
+from ircli.steps.resource_change import RecordPreState
 
 NO_TRUST_SID = "IrcliNoTrustLeft"
 
@@ -93,17 +93,14 @@ def _aws_principals(statement: dict[str, Any]) -> list[str]:
 
 
 @register
-class RecordRole(Step):
+class RecordRole(RecordPreState):
     """Write the role's trust policy and policies to the case before anything changes."""
 
     name = "record-role"
     title = "Record the role's state"
     permissions = ("iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies")
-    critical = True  # nothing changes unless the case holds the state to restore
 
-    def plan(self, ctx: RunContext) -> StepPlan:
-        if ctx.case is not None and "pre_state" in ctx.record:
-            return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
+    def record(self, ctx: RunContext) -> StepPlan:
         role = _role(ctx)
         iam = ctx.aws.client("iam")
         name = role["RoleName"]
@@ -116,13 +113,8 @@ class RecordRole(Step):
                  "path": role.get("Path"), "trust_policy": trust_document(role),
                  "max_session_duration": role.get("MaxSessionDuration"),
                  "attached_policies": attached, "inline_policies": inline}
-        return StepPlan(before=state, local_change=True, notes=[
+        return StepPlan(before=state, notes=[
             f"{len(attached)} attached and {len(inline)} inline policies; trust policy recorded"])
-
-    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
-        ctx.record["pre_state"] = plan.before
-        ctx.record["recorded_at"] = ctx.record.get("recorded_at") or iso(ctx.clock.now())
-        ctx.save()
 
 
 @register

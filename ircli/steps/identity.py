@@ -29,6 +29,7 @@ from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.core.step import Call, Step, StepPlan, register
 from ircli.steps.names import TAG_CASE, TAG_CONTAINED_AT, TAG_CONTAINED_BY, TAG_STATUS
+from ircli.steps.resource_change import RecordPreState
 
 USER_TAG_KEYS = (TAG_CASE, TAG_STATUS, TAG_CONTAINED_AT, TAG_CONTAINED_BY)
 
@@ -49,7 +50,7 @@ def _recorded(ctx: RunContext, step: str) -> dict[str, Any]:
 
 
 @register
-class RecordUserState(Step):
+class RecordUserState(RecordPreState):
     """Write the user's keys, login, MFA, policies and groups to the case before any change."""
 
     name = "record-user"
@@ -59,21 +60,13 @@ class RecordUserState(Step):
         "iam:ListMFADevices", "iam:ListAttachedUserPolicies", "iam:ListUserPolicies",
         "iam:ListGroupsForUser", "iam:ListUserTags", "iam:ListRoles", "sts:GetCallerIdentity",
     )
-    critical = True  # nothing changes unless the case holds the state to restore
 
-    def plan(self, ctx: RunContext) -> StepPlan:
-        if ctx.case is not None and "pre_state" in ctx.record:
-            return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
+    def record(self, ctx: RunContext) -> StepPlan:
         state = user_state(ctx.aws, ctx.facts["user"])
         login = "console login" if state["login_profile"] else "no console login"
-        return StepPlan(before=state, local_change=True, notes=[
+        return StepPlan(before=state, notes=[
             f"{len(state['access_keys'])} key(s), {login}, "
             f"{len(state['mfa_devices'])} MFA device(s), {len(state['groups'])} group(s)"])
-
-    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
-        ctx.record["pre_state"] = plan.before
-        ctx.record["recorded_at"] = ctx.record.get("recorded_at") or iso(ctx.clock.now())
-        ctx.save()
 
 
 @register

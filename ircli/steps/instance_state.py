@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ircli.aws.ec2 import describe_instance, display_name, enis, require_live, tag_value
-from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.core.step import Step, StepPlan, register
+from ircli.steps.resource_change import RecordPreState
 
 
 @register
@@ -78,19 +78,18 @@ def pre_change_state(instance: dict[str, Any]) -> dict[str, Any]:
 
 
 @register
-class RecordState(Step):
+class RecordState(RecordPreState):
     """Write the pre-change state to the case before anything changes (once per case)."""
 
     name = "record"
     title = "Record the pre-change state"
     permissions = ("ec2:DescribeInstances",)
+    critical = False  # isolation goes ahead even if this fails: each step records its own before
 
-    def plan(self, ctx: RunContext) -> StepPlan:
+    def record(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]
-        if ctx.case is not None and "pre_state" in ctx.record:
-            return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
         state = pre_change_state(instance)
-        plan = StepPlan(before=state, local_change=True,
+        plan = StepPlan(before=state,
                         notes=[f"{len(state['network_interfaces'])} ENI(s), "
                                f"{len(state['block_devices'])} volume(s)"])
         if _carries_ircli_groups(instance):
@@ -102,16 +101,7 @@ class RecordState(Step):
                 "(copy its directory here) so release restores the right groups.")
         return plan
 
-    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
-        ctx.record["pre_state"] = plan.before
-        ctx.record["recorded_at"] = ctx.record.get("recorded_at") or _now(ctx)
-        ctx.save()
-
 
 def _carries_ircli_groups(instance: dict[str, Any]) -> bool:
     return any(g.get("GroupName", "").startswith(("ircli-isolation", "ircli-transition"))
                for eni in instance.get("NetworkInterfaces", []) for g in eni.get("Groups", []))
-
-
-def _now(ctx: RunContext) -> str:
-    return iso(ctx.clock.now())

@@ -17,10 +17,10 @@ from typing import Any
 import botocore.exceptions
 
 from ircli.core.awserrors import error_code
-from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
 from ircli.core.step import Call, Step, StepPlan, register
+from ircli.steps.resource_change import RecordPreState, ResourceChange
 
 _FUNCTION = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -66,18 +66,15 @@ def foreign(statement: dict[str, Any], account: str) -> bool:
 
 
 @register
-class RecordFunction(Step):
+class RecordFunction(RecordPreState):
     """Write the function's configuration (env var names only), code identity, concurrency
     and resource policy to the case."""
 
     name = "record-function"
     title = "Record the function's configuration"
     permissions = ("lambda:GetFunction", "lambda:GetFunctionConcurrency", "lambda:GetPolicy")
-    critical = True
 
-    def plan(self, ctx: RunContext) -> StepPlan:
-        if ctx.case is not None and "pre_state" in ctx.record:
-            return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
+    def record(self, ctx: RunContext) -> StepPlan:
         found = _fn(ctx)
         config = found["Configuration"]
         code = found.get("Code") or {}
@@ -92,19 +89,14 @@ class RecordFunction(Step):
                  "layers": [layer.get("Arn") for layer in config.get("Layers") or []],
                  "environment_variable_names": sorted(env),  # values may be secrets
                  "policy": function_policy(ctx, config["FunctionName"])}
-        return StepPlan(before=state, local_change=True, notes=[
+        return StepPlan(before=state, notes=[
             f"code {state['code_sha256']}, {len(env)} env var name(s), "
             f"{len(state['layers'])} layer(s); `aws lambda get-function` gives a fresh "
             "download link for the code (a short-lived link is not kept)"])
 
-    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
-        ctx.record["pre_state"] = plan.before
-        ctx.record["recorded_at"] = ctx.record.get("recorded_at") or iso(ctx.clock.now())
-        ctx.save()
-
 
 @register
-class ThrottleFunction(Step):
+class ThrottleFunction(ResourceChange):
     """Reserved concurrency 0: no invocation runs until release."""
 
     name = "function-concurrency-zero"
@@ -113,31 +105,28 @@ class ThrottleFunction(Step):
     undo_permissions = ("lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency")
     runbook_targets = ("function",)
     critical = True
+    subject, setting, already = "function", "reserved", "reserved concurrency already 0"
 
-    def plan(self, ctx: RunContext) -> StepPlan:
-        name = _fn(ctx)["Configuration"]["FunctionName"]
-        current = ctx.aws.client("lambda").get_function_concurrency(FunctionName=name).get(
-            "ReservedConcurrentExecutions")
-        plan = StepPlan(before={"function": name, "reserved": current})
+    def read(self, ctx: RunContext) -> tuple[str, Any]:
+        name = str(_fn(ctx)["Configuration"]["FunctionName"])
+        return name, ctx.aws.client("lambda").get_function_concurrency(
+            FunctionName=name).get("ReservedConcurrentExecutions")
+
+    def change(self, resource: str, current: Any) -> Call | None:
         if current == 0:
-            plan.notes.append("reserved concurrency already 0")
-            return plan
+            return None
         was = "unreserved" if current is None else current
-        plan.calls.append(Call("lambda", "put_function_concurrency", {
-            "FunctionName": name, "ReservedConcurrentExecutions": 0},
-            f"set reserved concurrency of {name} to 0 (was {was})"))
-        return plan
+        return Call("lambda", "put_function_concurrency", {
+            "FunctionName": resource, "ReservedConcurrentExecutions": 0},
+            f"set reserved concurrency of {resource} to 0 (was {was})")
 
-    def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:
-        before = record["before"]
-        if before["reserved"] is None:
-            return StepPlan(calls=[Call("lambda", "delete_function_concurrency", {
-                "FunctionName": before["function"]},
-                f"remove the reserved concurrency of {before['function']}")])
-        return StepPlan(calls=[Call("lambda", "put_function_concurrency", {
-            "FunctionName": before["function"],
-            "ReservedConcurrentExecutions": before["reserved"]},
-            f"restore reserved concurrency {before['reserved']} on {before['function']}")])
+    def restore(self, resource: str, recorded: Any) -> Call:
+        if recorded is None:
+            return Call("lambda", "delete_function_concurrency", {"FunctionName": resource},
+                        f"remove the reserved concurrency of {resource}")
+        return Call("lambda", "put_function_concurrency", {
+            "FunctionName": resource, "ReservedConcurrentExecutions": recorded},
+            f"restore reserved concurrency {recorded} on {resource}")
 
 
 @register

@@ -18,6 +18,7 @@ from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
 from ircli.core.step import Call, Ref, Step, StepPlan, register
 from ircli.steps.names import TAG_CASE
+from ircli.steps.resource_change import RecordPreState
 
 _DB = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,62}$")
 
@@ -47,28 +48,18 @@ def db_state(db: dict[str, Any]) -> dict[str, Any]:
 
 
 @register
-class RecordDb(Step):
+class RecordDb(RecordPreState):
     """Write the instance's network and protection settings to the case."""
 
     name = "record-db"
     title = "Record the database's network and protection settings"
     permissions = ("rds:DescribeDBInstances",)
-    critical = True
 
-    def plan(self, ctx: RunContext) -> StepPlan:
-        if ctx.case is not None and "pre_state" in ctx.record:
-            return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
+    def record(self, ctx: RunContext) -> StepPlan:
         state = db_state(_db(ctx))
-        return StepPlan(before=state, local_change=True, notes=[
+        return StepPlan(before=state, notes=[
             f"groups {', '.join(state['security_groups']) or 'none'}, "
             f"{'public' if state['publicly_accessible'] else 'private'}"])
-
-    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
-        from ircli.core.clock import iso
-
-        ctx.record["pre_state"] = plan.before
-        ctx.record["recorded_at"] = ctx.record.get("recorded_at") or iso(ctx.clock.now())
-        ctx.save()
 
 
 @register

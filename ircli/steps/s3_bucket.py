@@ -16,11 +16,11 @@ from typing import Any
 import botocore.exceptions
 
 from ircli.core.awserrors import error_code
-from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
 from ircli.core.session import AwsSession
 from ircli.core.step import Call, Step, StepPlan, register
+from ircli.steps.resource_change import RecordPreState, ResourceChange
 
 DENY_SID = "IrcliDenyAllButResponders"
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -81,7 +81,7 @@ def responder_arn(caller_arn: str) -> str:
 
 
 @register
-class RecordBucket(Step):
+class RecordBucket(RecordPreState):
     """Write the bucket's policy, ACL, ownership, public access block and access points to
     the case before anything changes."""
 
@@ -91,11 +91,8 @@ class RecordBucket(Step):
                    "s3:GetBucketPublicAccessBlock", "s3:ListAccessPoints",
                    "s3:ListBucket",  # HeadBucket: the run checks the bucket exists first
                    "sts:GetCallerIdentity")
-    critical = True  # nothing changes unless the case holds the state to restore
 
-    def plan(self, ctx: RunContext) -> StepPlan:
-        if ctx.case is not None and "pre_state" in ctx.record:
-            return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
+    def record(self, ctx: RunContext) -> StepPlan:
         bucket = str(ctx.facts["bucket"])
         s3 = ctx.aws.client("s3")
         acl = s3.get_bucket_acl(Bucket=bucket)
@@ -113,16 +110,11 @@ class RecordBucket(Step):
                  f"{len(state['acl']['grants'])} ACL grant(s), {len(points)} access point(s)"]
         warnings = [f"Access point {p['name']} has its own policy: review it (ircli does not "
                     "change access points)." for p in points]
-        return StepPlan(before=state, local_change=True, notes=notes, warnings=warnings)
-
-    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
-        ctx.record["pre_state"] = plan.before
-        ctx.record["recorded_at"] = ctx.record.get("recorded_at") or iso(ctx.clock.now())
-        ctx.save()
+        return StepPlan(before=state, notes=notes, warnings=warnings)
 
 
 @register
-class BlockBucketPublicAccess(Step):
+class BlockBucketPublicAccess(ResourceChange):
     """Turn on all four settings of the bucket's public access block."""
     audience = "contain-resources"  # rewrites a policy of any resource of its kind
 
@@ -132,29 +124,24 @@ class BlockBucketPublicAccess(Step):
     undo_permissions = ("s3:PutBucketPublicAccessBlock",)
     runbook_targets = ("bucket",)
     critical = True
+    subject, setting, already = "bucket", "configuration", "public access already blocked"
 
-    def plan(self, ctx: RunContext) -> StepPlan:
+    def read(self, ctx: RunContext) -> tuple[str, Any]:
         bucket = str(ctx.facts["bucket"])
-        current = public_access_block(ctx.aws, bucket)
-        plan = StepPlan(before={"bucket": bucket, "configuration": current})
-        if current == ALL_BLOCKED:
-            plan.notes.append("public access already blocked")
-            return plan
-        plan.calls.append(Call("s3", "put_public_access_block", {
-            "Bucket": bucket, "PublicAccessBlockConfiguration": dict(ALL_BLOCKED)},
-            f"block public access to bucket {bucket} (ACLs and policies)"))
-        return plan
+        return bucket, public_access_block(ctx.aws, bucket)
 
-    def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:
-        before = record["before"]
-        if before["configuration"] is None:
-            return StepPlan(calls=[Call("s3", "delete_public_access_block", {
-                "Bucket": before["bucket"]}, f"remove the public access block of "
-                f"{before['bucket']} (it had none)")])
-        return StepPlan(calls=[Call("s3", "put_public_access_block", {
-            "Bucket": before["bucket"],
-            "PublicAccessBlockConfiguration": before["configuration"]},
-            f"restore the recorded public access block of {before['bucket']}")])
+    def change(self, resource: str, current: Any) -> Call | None:
+        return None if current == ALL_BLOCKED else Call("s3", "put_public_access_block", {
+            "Bucket": resource, "PublicAccessBlockConfiguration": dict(ALL_BLOCKED)},
+            f"block public access to bucket {resource} (ACLs and policies)")
+
+    def restore(self, resource: str, recorded: Any) -> Call:
+        if recorded is None:
+            return Call("s3", "delete_public_access_block", {"Bucket": resource},
+                        f"remove the public access block of {resource} (it had none)")
+        return Call("s3", "put_public_access_block", {
+            "Bucket": resource, "PublicAccessBlockConfiguration": recorded},
+            f"restore the recorded public access block of {resource}")
 
 
 @register

@@ -13,6 +13,7 @@ from ircli.core.clock import iso
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
 from ircli.core.step import Call, Step, StepPlan, register
+from ircli.steps.resource_change import RecordPreState, ResourceChange
 
 _TRAIL = re.compile(r"^(arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/)?"
                     r"[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")
@@ -42,18 +43,15 @@ def logs_management_writes(selectors: dict[str, Any]) -> bool:
 
 
 @register
-class RecordTrail(Step):
+class RecordTrail(RecordPreState):
     """Write the trail's configuration, status and selectors to the case."""
 
     name = "record-trail"
     title = "Record the trail's configuration and status"
     permissions = ("cloudtrail:GetTrail", "cloudtrail:GetTrailStatus",
                    "cloudtrail:GetEventSelectors")
-    critical = True
 
-    def plan(self, ctx: RunContext) -> StepPlan:
-        if ctx.case is not None and "pre_state" in ctx.record:
-            return StepPlan(notes=[f"recorded at {ctx.record.get('recorded_at')}"])
+    def record(self, ctx: RunContext) -> StepPlan:
         trail = str(ctx.facts["trail"])
         client = ctx.aws.client("cloudtrail")
         config = client.get_trail(Name=trail)["Trail"]
@@ -66,13 +64,8 @@ class RecordTrail(Step):
                  "stopped_at": iso(status["StopLoggingTime"])
                  if status.get("StopLoggingTime") else None,
                  "selectors": trail_selectors(ctx, trail)}
-        return StepPlan(before=state, local_change=True, notes=[
+        return StepPlan(before=state, notes=[
             f"logging {'on' if state['is_logging'] else 'OFF'}, bucket {state['bucket']}"])
-
-    def apply(self, ctx: RunContext, plan: StepPlan) -> None:
-        ctx.record["pre_state"] = plan.before
-        ctx.record["recorded_at"] = ctx.record.get("recorded_at") or iso(ctx.clock.now())
-        ctx.save()
 
 
 @register
@@ -97,7 +90,7 @@ class StartLogging(Step):
 
 
 @register
-class RestoreTrailSelectors(Step):
+class RestoreTrailSelectors(ResourceChange):
     """Log every management event again when the selectors stopped logging writes."""
 
     name = "restore-trail-selectors"
@@ -105,25 +98,26 @@ class RestoreTrailSelectors(Step):
     permissions = ("cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors")
     undo_permissions = ("cloudtrail:PutEventSelectors",)
     runbook_targets = ("trail",)
+    subject, setting = "trail", "selectors"
+    already = "the selectors log every management write"
+    record_unchanged = False  # a release must not "put back" selectors it never replaced
+    undo_warnings = ("Release puts back the selectors the trail had when contained: "
+                     "management writes stop being logged again.",)
 
-    def plan(self, ctx: RunContext) -> StepPlan:
+    def read(self, ctx: RunContext) -> tuple[str, Any]:
         trail = str(ctx.facts["trail"])
-        current = trail_selectors(ctx, trail)
+        return trail, trail_selectors(ctx, trail)
+
+    def change(self, resource: str, current: Any) -> Call | None:
         if logs_management_writes(current):
-            return StepPlan(notes=["the selectors log every management write"])
+            return None
         kept = [{**s, "IncludeManagementEvents": True, "ReadWriteType": "All"}
                 for s in current.get("EventSelectors", [])] or ALL_MANAGEMENT
-        return StepPlan(before={"trail": trail, "selectors": current}, calls=[Call(
-            "cloudtrail", "put_event_selectors", {"TrailName": trail, "EventSelectors": kept},
-            f"log all management events on trail {trail} again (data selectors kept)")])
+        return Call("cloudtrail", "put_event_selectors", {
+            "TrailName": resource, "EventSelectors": kept},
+            f"log all management events on trail {resource} again (data selectors kept)")
 
-    def undo(self, ctx: RunContext, record: dict[str, Any]) -> StepPlan | None:
-        before = record.get("before")
-        if not before:
-            return None
-        selectors = before["selectors"].get("EventSelectors") or []
-        return StepPlan(calls=[Call("cloudtrail", "put_event_selectors", {
-            "TrailName": before["trail"], "EventSelectors": selectors},
-            f"put back the recorded event selectors of trail {before['trail']}")],
-            warnings=["Release puts back the selectors the trail had when contained: "
-                      "management writes stop being logged again."])
+    def restore(self, resource: str, recorded: Any) -> Call:
+        return Call("cloudtrail", "put_event_selectors", {
+            "TrailName": resource, "EventSelectors": recorded.get("EventSelectors") or []},
+            f"put back the recorded event selectors of trail {resource}")

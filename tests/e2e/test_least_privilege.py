@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,33 +21,13 @@ from ircli.catalog.steps import all_steps
 from ircli.core.permission import AUDIENCES, action_names
 from ircli.lab.web_compromise import seed_web_compromise
 from tests.helpers import eni_groups
+from tests.iam_enforcement import Enforcement, enforcement_fixture, user_with
 from tests.iam_shim import moto_view
 
 BUCKET = "ircli-lp-evidence"
 
 pytestmark = pytest.mark.e2e
-
-
-def _reset_auth(endpoint: str, count: int) -> None:
-    urllib.request.urlopen(urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth", data=str(count).encode(), method="POST",
-        headers={"Content-Type": "text/plain"})).read()
-
-
-@pytest.fixture
-def enforced(endpoint: str) -> Iterator[str]:
-    _reset_auth(endpoint, 1_000_000)
-    yield endpoint
-    _reset_auth(endpoint, 1_000_000_000)  # leave the server open for the next test
-
-
-def _user_with(iam: Any, name: str, policy: dict[str, Any]) -> dict[str, str]:
-    iam.create_user(UserName=name)
-    arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(policy))["Policy"]["Arn"]
-    iam.attach_user_policy(UserName=name, PolicyArn=arn)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
-            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+enforced = enforcement_fixture()
 
 
 def test_every_step_declares_its_permissions() -> None:
@@ -65,13 +43,13 @@ def test_each_policy_fits_a_managed_policy() -> None:
         assert policy_size(least_privilege_policy(audience, bucket=BUCKET)) < 6144, audience
 
 
-def test_policy_is_enough_to_contain_and_release(enforced: str, server_clients: Any,
+def test_policy_is_enough_to_contain_and_release(enforced: Enforcement, server_clients: Any,
                                                  ircli: Any) -> None:
     lab = seed_web_compromise(server_clients, "us-east-1")
     server_clients("s3").create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
-    keys = _user_with(server_clients("iam"), "ircli-responder",
-                      moto_view(least_privilege_policy(bucket=BUCKET)))
-    _reset_auth(enforced, 0)  # from now on every call is checked against IAM
+    keys = user_with(server_clients("iam"), "ircli-responder",
+                     moto_view(least_privilege_policy(bucket=BUCKET)))
+    enforced.on()  # from now on every call is checked against IAM
     contained = ircli("contain", lab.suspect, "--yes", "-o", "json",
                       "--evidence-bucket", BUCKET, env=keys)
     assert contained.code == 0, contained.stdout + contained.stderr
@@ -79,7 +57,7 @@ def test_policy_is_enough_to_contain_and_release(enforced: str, server_clients: 
     iso = contained.json()["isolation_group_id"]
     released = ircli("release", lab.suspect, "--yes", "-o", "json", env=keys)
     assert released.code == 0, released.stdout + released.stderr
-    _reset_auth(enforced, 1_000_000)
+    enforced.off()
     assert iso not in {g for gs in eni_groups(server_clients("ec2"), lab.suspect_enis).values()
                        for g in gs}
     iam = server_clients("iam")
@@ -88,14 +66,14 @@ def test_policy_is_enough_to_contain_and_release(enforced: str, server_clients: 
 
 
 def test_without_the_isolation_permission_containment_fails_loudly(
-        enforced: str, server_clients: Any, ircli: Any) -> None:
+        enforced: Enforcement, server_clients: Any, ircli: Any) -> None:
     lab = seed_web_compromise(server_clients, "us-east-1")
     policy = moto_view(least_privilege_policy())
     for statement in policy["Statement"]:
         statement["Action"] = [a for a in statement["Action"]
                                if a != "ec2:ModifyNetworkInterfaceAttribute"]
-    keys = _user_with(server_clients("iam"), "ircli-weak", policy)
-    _reset_auth(enforced, 0)
+    keys = user_with(server_clients("iam"), "ircli-weak", policy)
+    enforced.on()
     result = ircli("contain", lab.suspect, "--yes", "-o", "json", env=keys)
     assert result.code == 4, result.stdout + result.stderr
     data = result.json()

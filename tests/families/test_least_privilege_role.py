@@ -4,8 +4,6 @@ under the emulator's IAM enforcement (see tests/e2e/test_least_privilege.py)."""
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,10 +15,11 @@ from ircli.ops.runbook import RunbookOptions, run_runbook
 from ircli.runbook.library import get_runbook
 from tests.fakes import FakeClock
 from tests.families.conftest import OUTSIDER, TRUST
+from tests.iam_enforcement import Enforcement, enforcement_fixture, user_with
 from tests.iam_shim import moto_view
 
 pytestmark = pytest.mark.e2e
-
+enforced = enforcement_fixture()
 
 
 def _responder_policy() -> dict[str, Any]:
@@ -30,36 +29,19 @@ def _responder_policy() -> dict[str, Any]:
     return moto_view({**contain, "Statement": [*contain["Statement"], *extra["Statement"]]})
 
 
-def _reset_auth(endpoint: str, count: int) -> None:
-    urllib.request.urlopen(urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth", data=str(count).encode(), method="POST",
-        headers={"Content-Type": "text/plain"})).read()
-
-
-@pytest.fixture
-def enforced(endpoint: str) -> Iterator[str]:
-    _reset_auth(endpoint, 1_000_000)
-    yield endpoint
-    _reset_auth(endpoint, 1_000_000_000)  # leave the server open for the next test
-
-
 def _responder(iam: Any, policy: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     """Seed the role, then act as a user holding only ``policy``."""
     iam.create_role(RoleName="app-deploy", AssumeRolePolicyDocument=json.dumps(TRUST))
-    iam.create_user(UserName="ircli-responder")
-    arn = iam.create_policy(PolicyName="ircli", PolicyDocument=json.dumps(policy))[
-        "Policy"]["Arn"]
-    iam.attach_user_policy(UserName="ircli-responder", PolicyArn=arn)
-    key = iam.create_access_key(UserName="ircli-responder")["AccessKey"]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+    for name, value in user_with(iam, "ircli-responder", policy).items():
+        monkeypatch.setenv(name, value)
 
 
 def test_policy_is_enough_for_the_role_runbook_and_its_release(
-        enforced: str, server_clients: Any, aws_env, monkeypatch: pytest.MonkeyPatch) -> None:
+        enforced: Enforcement, server_clients: Any, aws_env: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     iam = server_clients("iam")
     _responder(iam, _responder_policy(), monkeypatch)
-    _reset_auth(enforced, 0)  # from now on every call is checked against IAM
+    enforced.on()  # from now on every call is checked against IAM
     book = get_runbook("assumed-role-compromise")
     result = run_runbook(AwsSession(AwsSettings()), FakeClock(), book, RunbookOptions(
         target="app-deploy", overrides={"fix-trust": {"apply": True}}))
@@ -67,25 +49,26 @@ def test_policy_is_enough_for_the_role_runbook_and_its_release(
     released = release_identity(AwsSession(AwsSettings()), FakeClock(),
                                 IdentityReleaseOptions(role="app-deploy"))
     assert released.data["status"] == "released", released.data["steps"]
-    _reset_auth(enforced, 1_000_000)
+    enforced.off()
     trust = iam.get_role(RoleName="app-deploy")["Role"]["AssumeRolePolicyDocument"]
     assert OUTSIDER in json.dumps(trust)  # restored exactly
     assert iam.list_role_policies(RoleName="app-deploy")["PolicyNames"] == []
 
 
 def test_without_the_trust_permission_the_fix_fails_and_says_so(
-        enforced: str, server_clients: Any, aws_env, monkeypatch: pytest.MonkeyPatch) -> None:
+        enforced: Enforcement, server_clients: Any, aws_env: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     policy = _responder_policy()
     for statement in policy["Statement"]:
         statement["Action"] = [a for a in statement["Action"]
                                if a != "iam:UpdateAssumeRolePolicy"]
     iam = server_clients("iam")
     _responder(iam, policy, monkeypatch)
-    _reset_auth(enforced, 0)
+    enforced.on()
     result = run_runbook(AwsSession(AwsSettings()), FakeClock(),
                          get_runbook("assumed-role-compromise"), RunbookOptions(
                              target="app-deploy", overrides={"fix-trust": {"apply": True}}))
-    _reset_auth(enforced, 1_000_000)
+    enforced.off()
     steps = {s["name"]: s for s in result.data["steps"]}
     assert steps["revoke-role-sessions"]["status"] == "done"  # the sessions die regardless
     assert steps["fix-trust"]["status"] == "failed"
