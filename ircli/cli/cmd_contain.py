@@ -6,6 +6,7 @@ case each, every plan shown, one question, bounded parallel runs, the worst exit
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import click
@@ -89,11 +90,9 @@ def contain_cmd(opts: GlobalOptions, instance_ids: tuple[str, ...], targets_file
         where = where_found(opts, targets[0])
         return plan_confirm_run(where, run_for(targets[0], where),
                                 f"Contain {targets[0]} now?", dry_run=dry_run, yes=yes)
-    from ircli.cli.fleet import FleetItem, plan_confirm_run_many
+    from ircli.cli.fleet import item_for, plan_confirm_run_many
 
-    places = {t: where_found(opts, t) for t in targets}
-    items = [FleetItem(t, run_for(t, places[t]), places[t].account, places[t].region)
-             for t in targets]
+    items = [item_for(opts, t, partial(run_for, t)) for t in targets]
     return plan_confirm_run_many(opts, "contain", items, "Contain these {count} instances now?",
                                  dry_run=dry_run, yes=yes, parallel=parallel)
 

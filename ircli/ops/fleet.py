@@ -1,19 +1,28 @@
-"""Which instances a fleet run acts on: ids given, ids in a file, instances matching tags."""
+"""A fleet run: which targets (ids given, ids in a file, instances matching tags) and the one
+runner every per-target command shares (contain, disable-keys, release): each target its own
+plan, case and exit code, bounded in parallel, progress reported through callbacks."""
 
 from __future__ import annotations
 
+import contextvars
 import re
-from collections.abc import Iterable
-from typing import IO, Any
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
 
-from ircli.core.errors import InvalidInput, NotFound
+from ircli.core.errors import ExitCode, InvalidInput, IrcliError, NotFound
 from ircli.core.session import AwsSession
+from ircli.ops.common import RunSummary
+
+if TYPE_CHECKING:
+    from ircli.core.engine import Emit
 
 _TAG_FILTER = re.compile(r"^tag:([^=]+)=(.*)$")
 _LIVE = ["pending", "running", "stopping", "stopped"]
 
 
-def read_targets(stream: IO[str], where: str) -> list[str]:
+def read_targets(stream: IO[str], where: str, what: str = "instance id") -> list[str]:
     """One id per line; blank lines and ``#`` comments skipped."""
     found = []
     for line in stream.read().splitlines():
@@ -21,7 +30,7 @@ def read_targets(stream: IO[str], where: str) -> list[str]:
         if value:
             found.append(value)
     if not found:
-        raise InvalidInput(f"{where} names no target.", "Write one instance id per line.")
+        raise InvalidInput(f"{where} names no target.", f"Write one {what} per line.")
     return found
 
 
@@ -52,3 +61,90 @@ def instances_matching(aws: AwsSession, filters: list[dict[str, Any]]) -> list[s
 
 def unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+# -- the runner every per-target command shares -------------------------------------------
+
+FleetRun = Callable[[bool, "Emit | None"], RunSummary]  # (dry_run, progress) -> result
+FleetEvent = Callable[["FleetItem", str, dict[str, Any]], None]
+DEFAULT_PARALLEL = 8
+
+
+@dataclass
+class FleetItem:
+    """One target of a fleet run: what to show beside it, and its plan-or-run function."""
+
+    target: str
+    run: FleetRun
+    account: str | None = None
+    region: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """How one target's plan or run ended: its exit code decides the fleet's."""
+
+    item: FleetItem
+    exit_code: int
+    status: str
+    case_id: str | None = None
+    detail: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"target": self.item.target, "account": self.item.account,
+                "region": self.item.region, "status": self.status, "case_id": self.case_id,
+                "exit_code": self.exit_code, "detail": self.detail, **self.item.extra,
+                "result": self.data}
+
+
+def _attempt(item: FleetItem, dry_run: bool, events: FleetEvent | None) -> Outcome:
+    def emit(kind: str, data: dict[str, Any]) -> None:
+        if events is not None:
+            events(item, kind, data)
+
+    emit("target-start", {"dry_run": dry_run})
+    try:
+        result = item.run(dry_run, emit if events is not None else None)
+    except IrcliError as err:
+        outcome = Outcome(item, int(err.exit_code), "error", detail=err.message)
+    except Exception as err:  # a bug for this target only; the others go on
+        outcome = Outcome(item, int(ExitCode.BUG), "bug", detail=f"{type(err).__name__}: {err}")
+    else:
+        outcome = Outcome(item, int(result.exit_code), str(result.data.get("status")),
+                          result.data.get("case_id"), _detail(result), result.data)
+    emit("target-end", {"outcome": outcome})
+    return outcome
+
+
+def _detail(result: RunSummary) -> str:
+    """One line on why a target did not end well: the failed step's detail, else the given."""
+    detail = str(result.data.get("detail") or "")
+    if detail or not result.exit_code:
+        return detail
+    failed = [s for s in result.data.get("steps", []) if s.get("status") == "failed"]
+    return f"{failed[0]['name']}: {failed[0].get('detail', '')}" if failed else ""
+
+
+def run_each(items: list[FleetItem], *, dry_run: bool, parallel: int = DEFAULT_PARALLEL,
+             events: FleetEvent | None = None) -> list[Outcome]:
+    """Plan or run every item, ``parallel`` at a time; one failing never stops the others.
+
+    ``events`` hears ``target-start``, each engine event of the target (``step-start``,
+    ``step-end``, ``progress``…) and ``target-end`` (with the outcome), from worker threads:
+    the display decides what to show; this module never prints. Outcomes keep the items' order.
+    """
+    outcomes: dict[int, Outcome] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(items) or 1)),
+                            thread_name_prefix="ircli-fleet") as pool:
+        futures = {pool.submit(contextvars.copy_context().run, _attempt, item, dry_run, events): n
+                   for n, item in enumerate(items)}
+        for future in as_completed(futures):
+            outcomes[futures[future]] = future.result()
+    return [outcomes[n] for n in range(len(items))]
+
+
+def ready_to_run(plans: list[Outcome]) -> list[FleetItem]:
+    """The targets whose plan succeeded and that are not already released."""
+    return [p.item for p in plans if p.exit_code == 0 and p.status != "released"]

@@ -1,0 +1,95 @@
+"""The fleet's progress display: a live table on a terminal, one plain line per change
+elsewhere; attacker-written text (ids, step details) is shown escaped, never obeyed."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+
+from ircli.cli.fleet import FleetView
+from ircli.core.engine import StepResult
+from ircli.core.errors import ExitCode
+from ircli.ops.common import RunSummary
+from ircli.ops.fleet import FleetItem, Outcome, run_each
+
+
+class Ticks:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _run(status: str, code: ExitCode = ExitCode.OK, detail: str = "") -> Any:
+    def run(dry_run: bool, emit: Any) -> RunSummary:
+        if emit is not None:
+            emit("step-start", {"title": "Isolate the network"})
+            emit("step-end", {"result": StepResult("isolate", "Isolate the network",
+                                                   status="failed" if code else "done",
+                                                   detail=detail)})
+        return RunSummary({"status": status, "case_id": "ir-1", "detail": detail}, code)
+    return run
+
+
+def _console(terminal: bool) -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, force_terminal=terminal, width=160, markup=False,
+                   highlight=False), out
+
+
+def test_off_a_terminal_each_change_is_one_plain_line() -> None:
+    items = [FleetItem("i-aaa", _run("contained"), "111111111111", "eu-west-1"),
+             FleetItem("i-bbb\x1b]0;owned\x07", _run("failed", ExitCode.NOT_CONTAINED,
+                                                    "no [bold]rights[/bold]\x1b[2J"))]
+    console, out = _console(False)
+    view = FleetView(items, console=console)
+    outcomes = run_each(items, dry_run=False, parallel=2, events=view)
+    view.stop()
+    text = out.getvalue()
+    assert [o.exit_code for o in outcomes] == [0, 4]
+    assert "  … i-aaa: Isolate the network" in text
+    assert "  ✓ i-aaa: contained" in text
+    assert "✗ i-bbb\\x1b]0;owned\\x07: Isolate the network failed — no [bold]rights[/bold]" \
+        in text
+    assert "\x1b" not in text  # escaped, the terminal obeys nothing
+    assert len(text.splitlines()) == 5  # two starts, one failure, two ends
+
+
+def test_on_a_terminal_the_table_shows_step_elapsed_and_result() -> None:
+    items = [FleetItem("i-aaa", _run("contained"), "111111111111", "eu-west-1"),
+             FleetItem("i-bbb", _run("contained"))]
+    ticks = Ticks()
+    console, _ = _console(True)
+    view = FleetView(items, console=console, clock=ticks, live=False)
+    view.live = True  # render as on a terminal, without starting rich's refresh thread
+    view._refresh = lambda: None  # type: ignore[method-assign]
+    view(items[0], "target-start", {})
+    view(items[0], "step-start", {"title": "Snapshot EBS volumes"})
+    ticks.now += 2.5
+    outcome = Outcome(items[1], 0, "contained", "ir-2")
+    view(items[1], "target-start", {})
+    view(items[1], "target-end", {"outcome": outcome})
+    shown, grid = _console(False)
+    shown.print(view.table())
+    table = grid.getvalue()
+    assert "1 of 2 done" in table
+    row_a = next(line for line in table.splitlines() if "i-aaa" in line)
+    assert "111111111111/eu-west-1" in row_a and "Snapshot EBS volumes" in row_a
+    assert "2.5 s" in row_a
+    row_b = next(line for line in table.splitlines() if "i-bbb" in line)
+    assert "contained" in row_b and "0.0 s" in row_b
+
+
+def test_the_live_view_stops_its_refresh_thread() -> None:
+    items = [FleetItem("i-aaa", _run("contained"))]
+    console, out = _console(True)
+    view = FleetView(items, console=console)
+    run_each(items, dry_run=False, parallel=1, events=view)
+    view.stop()
+    assert view._live is None
+    assert "i-aaa" in out.getvalue() and "1 of 1 done" in out.getvalue()
