@@ -36,16 +36,34 @@ if TYPE_CHECKING:
 __all__ = ["FleetItem", "FleetView", "Outcome", "item_for", "plan_confirm_run_many"]
 
 DEFAULT_PARALLEL = 8  # the --parallel default of every fleet command
+Prepare = Callable[[list[FleetItem]], list[dict[str, Any]]]
+
+
+def prepared_lines(prepared: list[dict[str, Any]]) -> list[str]:
+    """One line per account and region the prepare phase worked in."""
+    shown = []
+    for place in prepared:
+        where = "/".join(str(x) for x in (place.get("account"), place.get("region")) if x)
+        if place.get("error"):
+            shown.append(f"  ! prepare {where or 'here'}: {place['error']} (each instance sets "
+                         "up its own groups)")
+            continue
+        groups = place.get("isolation_groups", {})
+        shown.append(f"  ✓ prepared {where or 'here'}: isolation groups of {len(groups)} VPC(s) "
+                     f"ready, {len(place.get('changes', []))} change(s)")
+        shown += [f"  ! {w}" for w in place.get("warnings", [])]
+    return shown
 
 
 def plan_confirm_run_many(opts: GlobalOptions, command: str, items: list[FleetItem],
                           question: str, *, dry_run: bool, yes: bool,
                           parallel: int = DEFAULT_PARALLEL,
-                          prepare: Callable[[list[FleetItem]], None] | None = None) -> int:
+                          prepare: Prepare | None = None) -> int:
     """Plan every target, show the plans, ask once, run them; exit with the worst code.
 
     ``prepare`` runs once, after the question and before the fan-out, on the targets about to
-    run (contain: each VPC's isolation groups, so no two targets race to create them).
+    run (contain: each VPC's isolation groups, so no two targets race to create them); what it
+    reports goes into the summary.
     """
     plans = run_each(items, dry_run=True, parallel=parallel)
     ready = ready_to_run(plans)
@@ -59,15 +77,18 @@ def plan_confirm_run_many(opts: GlobalOptions, command: str, items: list[FleetIt
     view = FleetView(ready)
     if opts.json:
         view.quiet()
+    prepared: list[dict[str, Any]] = []
     try:
         if prepare is not None:
             view.phase("preparing")
-            prepare(ready)
+            prepared = prepare(ready)
+            for line in prepared_lines(prepared):
+                view.say(line)
         results = run_each(ready, dry_run=False, parallel=parallel, events=view)
     finally:
         view.stop()
     everything = refused + results
-    _render(opts, command, everything, planned=False)
+    _render(opts, command, everything, planned=False, prepared=prepared)
     return worst_exit_code([o.exit_code for o in everything])
 
 
@@ -126,6 +147,13 @@ class FleetView:
         """Show nothing (--output json: stdout carries the document, stderr stays calm)."""
         self._quiet = True
         return self
+
+    def say(self, text: str) -> None:
+        """A line about the whole fleet (above the live table on a terminal)."""
+        if self._quiet:
+            return
+        with self._lock:
+            self._line(text)
 
     def phase(self, what: str) -> None:
         if self._quiet:
@@ -218,12 +246,16 @@ def _place(item: FleetItem) -> str:
 
 
 def _render(opts: GlobalOptions, command: str, outcomes: list[Outcome], *,
-            planned: bool) -> None:
+            planned: bool, prepared: list[dict[str, Any]] | None = None) -> None:
     codes = [o.exit_code for o in outcomes]
     if opts.json:
-        emit_json({"command": command, "status": "planned" if planned else "done",
-                   "targets": [o.to_dict() for o in outcomes],
-                   "exit_code": worst_exit_code(codes)})
+        document: dict[str, Any] = {"command": command,
+                                    "status": "planned" if planned else "done",
+                                    "targets": [o.to_dict() for o in outcomes],
+                                    "exit_code": worst_exit_code(codes)}
+        if prepared is not None:
+            document["prepared"] = prepared
+        emit_json(document)
         return
     extras = list(dict.fromkeys(k for o in outcomes for k in o.item.extra))
     print_rows(["Target", "Account", "Region", *(e.capitalize() for e in extras), "Status",

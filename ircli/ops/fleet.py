@@ -16,7 +16,9 @@ from ircli.core.session import AwsSession
 from ircli.ops.common import RunSummary
 
 if TYPE_CHECKING:
+    from ircli.core.clock import Clock
     from ircli.core.engine import Emit
+    from ircli.steps.names import SsmEgress
 
 _TAG_FILTER = re.compile(r"^tag:([^=]+)=(.*)$")
 _LIVE = ["pending", "running", "stopping", "stopped"]
@@ -148,3 +150,77 @@ def run_each(items: list[FleetItem], *, dry_run: bool, parallel: int = DEFAULT_P
 def ready_to_run(plans: list[Outcome]) -> list[FleetItem]:
     """The targets whose plan succeeded and that are not already released."""
     return [p.item for p in plans if p.exit_code == 0 and p.status != "released"]
+
+
+# -- contain's prepare phase ---------------------------------------------------------------
+
+_IDS_PER_FILTER = 200  # EC2 takes at most 200 values in one filter
+
+
+@dataclass
+class PreparedPlace:
+    """What the prepare phase did in one account and region."""
+
+    account: str | None
+    region: str | None
+    instances: int
+    isolation_groups: dict[str, str] = field(default_factory=dict)  # vpc -> group id
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account": self.account, "region": self.region, "instances": self.instances,
+                "isolation_groups": self.isolation_groups, "changes": self.changes,
+                "warnings": self.warnings, "error": self.error}
+
+
+def instance_vpcs(aws: AwsSession, instance_ids: list[str]) -> list[str]:
+    """The VPCs of every ENI of these instances, in one DescribeInstances per 200 ids (a filter,
+    not InstanceIds: one id gone since the plan must not fail the others)."""
+    ec2 = aws.client("ec2")
+    vpcs: set[str] = set()
+    for start in range(0, len(instance_ids), _IDS_PER_FILTER):
+        chunk = instance_ids[start:start + _IDS_PER_FILTER]
+        for page in ec2.get_paginator("describe_instances").paginate(
+                Filters=[{"Name": "instance-id", "Values": chunk}]):
+            vpcs.update(eni["VpcId"] for r in page["Reservations"] for i in r["Instances"]
+                        for eni in i.get("NetworkInterfaces", []) if eni.get("VpcId"))
+    return sorted(vpcs)
+
+
+def prepare_isolation(aws: AwsSession, clock: Clock, instance_ids: list[str],
+                      ssm_egress: SsmEgress, analyst_sg: str | None, *,
+                      account: str | None = None) -> PreparedPlace:
+    """Each VPC's transition and isolation groups made ready once, before the fan-out, so the
+    instances' isolate steps find them exact instead of all racing to create them.
+
+    Nothing here is needed for correctness: an instance whose groups are not ready (this
+    failed, or another responder changed them since) sets them up itself as a single contain
+    does. So a failure is reported, never raised.
+    """
+    from ircli.core.engine import RunContext
+    from ircli.core.session import ApiCall
+    from ircli.steps.isolation_groups import prepare_groups
+
+    place = PreparedPlace(account, aws.region, len(instance_ids))
+    ctx = RunContext(aws, clock, "fleet-prepare")
+
+    def note(call: ApiCall) -> None:
+        if call.mutating and not call.error_code:
+            made = call.response.get("GroupId") or call.params.get("GroupId") or ""
+            place.changes.append(f"{call.service}:{call.operation} {made}".strip())
+
+    aws.observers.append(note)
+    try:
+        vpcs = instance_vpcs(aws, instance_ids)
+        if vpcs:
+            place.isolation_groups, plan = prepare_groups(ctx, vpcs, ssm_egress, analyst_sg)
+            place.warnings = list(dict.fromkeys([*plan.warnings, *ctx.warnings]))
+    except Exception as err:  # reported; each instance then prepares its own groups
+        from ircli.core.awserrors import describe
+
+        place.error = err.message if isinstance(err, IrcliError) else describe(err)
+    finally:
+        aws.observers.remove(note)
+    return place
