@@ -20,7 +20,7 @@ import click
 from ircli.cli.confirm import confirm_or_refuse
 from ircli.cli.options import GlobalOptions
 from ircli.cli.output import emit_json
-from ircli.cli.plain import print_rows
+from ircli.cli.plain import escape_controls, print_rows
 from ircli.core.errors import IrcliError, worst_exit_code
 from ircli.ops.fleet import FleetItem, Outcome, ready_to_run, run_each
 
@@ -65,15 +65,23 @@ def plan_confirm_run_many(opts: GlobalOptions, command: str, items: list[FleetIt
     run (contain: each VPC's isolation groups, so no two targets race to create them); what it
     reports goes into the summary.
     """
-    plans = run_each(items, dry_run=True, parallel=parallel)
-    ready = ready_to_run(plans)
-    if dry_run or not ready:
-        _render(opts, command, plans, planned=True)
-        return worst_exit_code([p.exit_code for p in plans])
-    if not opts.json:
-        _render(opts, command, plans, planned=True)
-    confirm_or_refuse(question.format(count=len(ready)), yes)
-    refused = [p for p in plans if p.item not in ready]
+    if yes and not dry_run:
+        # Nobody to show the plans to: as with one target, each run plans before it changes
+        # anything (the same plan), and a target that cannot be planned fails in its row.
+        ready, refused = list(items), []
+        if not opts.json:
+            click.echo(escape_controls(f"ircli {command}: {len(items)} targets (--yes): "
+                                       f"{', '.join(i.target for i in items)}"), err=True)
+    else:
+        plans = run_each(items, dry_run=True, parallel=parallel)
+        ready = ready_to_run(plans)
+        if dry_run or not ready:
+            _render(opts, command, plans, planned=True)
+            return worst_exit_code([p.exit_code for p in plans])
+        if not opts.json:
+            _render(opts, command, plans, planned=True)
+        confirm_or_refuse(question.format(count=len(ready)), yes)
+        refused = [p for p in plans if p.item not in ready]
     view = FleetView(ready)
     if opts.json:
         view.quiet()
