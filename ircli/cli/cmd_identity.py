@@ -44,7 +44,7 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_ids: tuple[str, ...],
                      access_key_id: str | None, user: str | None, targets_file: Any,
                      parallel: int, case_id: str | None, new_case: bool, dry_run: bool,
                      yes: bool, keep_login: bool, all_keys: bool) -> int:
-    """Shut out leaked access keys: deactivate, deny all, drop the login, keep the evidence.
+    """Shut out a leaked access key: deactivate, deny all, drop the login, keep the evidence.
 
     Several keys (arguments, --targets-file) are planned together, asked once and disabled in
     parallel, one case each; the exit code is the worst of them.
