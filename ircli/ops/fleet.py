@@ -138,12 +138,24 @@ def run_each(items: list[FleetItem], *, dry_run: bool, parallel: int = DEFAULT_P
     the display decides what to show; this module never prints. Outcomes keep the items' order.
     """
     outcomes: dict[int, Outcome] = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(items) or 1)),
-                            thread_name_prefix="ircli-fleet") as pool:
-        futures = {pool.submit(contextvars.copy_context().run, _attempt, item, dry_run, events): n
-                   for n, item in enumerate(items)}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(parallel, len(items) or 1)),
+                              thread_name_prefix="ircli-fleet")
+    futures = {pool.submit(contextvars.copy_context().run, _attempt, item, dry_run, events): n
+               for n, item in enumerate(items)}
+    try:
         for future in as_completed(futures):
             outcomes[futures[future]] = future.result()
+    except KeyboardInterrupt:
+        # Ctrl-C reaches this (the main) thread only: start no new target, let the ones
+        # running finish (a target stopped half-way is worse than one done), report the rest.
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, n in futures.items():
+            if n not in outcomes:
+                outcomes[n] = future.result() if future.done() and not future.cancelled() \
+                    else Outcome(items[n], int(ExitCode.INTERRUPTED), "not-run",
+                                 detail="not started: interrupted (Ctrl-C)")
+    finally:
+        pool.shutdown(wait=True)
     return [outcomes[n] for n in range(len(items))]
 
 

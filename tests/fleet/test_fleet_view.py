@@ -4,13 +4,17 @@ elsewhere; attacker-written text (ids, step details) is shown escaped, never obe
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from ircli.cli.fleet import FleetView
 from ircli.core.engine import StepResult
 from ircli.core.errors import ExitCode
+from ircli.ops import fleet as fleet_module
 from ircli.ops.common import RunSummary
 from ircli.ops.fleet import FleetItem, Outcome, run_each
 
@@ -93,3 +97,36 @@ def test_the_live_view_stops_its_refresh_thread() -> None:
     view.stop()
     assert view._live is None
     assert "i-aaa" in out.getvalue() and "1 of 1 done" in out.getvalue()
+
+
+def test_ctrl_c_starts_no_new_target_and_reports_every_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+    started, cancelled = threading.Event(), threading.Event()
+
+    def running(target: str) -> Any:
+        def run(dry_run: bool, emit: Any) -> RunSummary:
+            ran.append(target)
+            started.set()
+            cancelled.wait(10)  # still running when the others are cancelled
+            return RunSummary({"status": "contained", "case_id": target}, ExitCode.OK)
+        return run
+
+    class Pool(ThreadPoolExecutor):
+        def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+            if cancel_futures:
+                super().shutdown(wait=False, cancel_futures=True)
+                cancelled.set()
+            super().shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def ctrl_c(futures: Any) -> Any:
+        started.wait(10)  # the first target is under way when Ctrl-C comes
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fleet_module, "ThreadPoolExecutor", Pool)
+    monkeypatch.setattr(fleet_module, "as_completed", ctrl_c)
+    items = [FleetItem(f"i-{n}", running(f"i-{n}")) for n in range(4)]
+    outcomes = run_each(items, dry_run=False, parallel=1)
+    assert ran == ["i-0"]
+    assert outcomes[0].status == "contained" and outcomes[0].exit_code == 0  # it finished
+    assert [(o.status, o.exit_code) for o in outcomes[1:]] == [("not-run", 130)] * 3
