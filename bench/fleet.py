@@ -10,11 +10,13 @@ too). Prints wall time, API calls, CPU seconds per instance, the emulator's CPU 
 and the speed-up against the baseline measured in the same run; every instance is then
 checked to be isolated.
 Target: 50 instances at least 8× faster than one after another, none left half-done.
-Measured (2 CPUs, load average ~12 from other work): 25 workers 17.8 s against 148.8 s one
-after another, 8.4×; 16 workers 24.2 s, 6.3× (four waves: at most 12.5× even on idle CPUs).
-The emulator spends ~4 ms of CPU per call, 95% of it per-request overhead (serialising,
-routing, logging), so its ceiling (~33×) is far off; CPU contention from the machine's other
-load is what separates 8× from the 19× two waves of 3 s would give.
+Measured (2 CPUs shared with other work, load average 12-15): 25 workers 17.8-22.0 s against
+148.8-171.1 s one after another, 7.1-8.4× over three runs; 16 workers 6.3× (four waves: at most
+12.5× even on idle CPUs). The emulator spends ~4.5 ms of CPU per call, 95% of it per-request
+overhead (serialising, routing, logging: py-spy), a ceiling near 35×; ircli's own process (one
+GIL, 0.17 CPU-s per instance) near 19×, as are two waves at the one-by-one pace. What keeps
+the ratio near 8× is CPU taken by the machine's other load. Reusing one set of clients per
+account and region would halve ircli's CPU (0.167 -> 0.086 CPU-s per instance, measured).
 Usage: python bench/fleet.py [--instances 50] [--workers 25] [--sample 4] [--latency-ms 100]
                              [--plan-first]
 """
@@ -228,6 +230,10 @@ def main() -> int:
               f"{result.calls} calls ({per_call:.1f} ms each): the fleet cannot be faster than "
               f"that, a ceiling of {serial / max(result.emulator_cpu, 1e-9):.1f}× here; "
               f"ircli spent {result.cpu:.1f} CPU-s ({result.cpu / len(fleet):.2f} per instance)")
+        waves = -(-len(fleet) // args.workers)
+        print(f"other ceilings: ircli's own process (one GIL) {serial / max(result.cpu, 1e-9):.1f}"
+              f"×; {waves} wave(s) of {args.workers} at the one-by-one pace, plus the prepare "
+              f"phase, {serial / (waves * per_next + stages['prepare']):.1f}×")
         print(f"on {os.cpu_count()} CPUs the two together need at least "
               f"{(result.cpu + result.emulator_cpu) / (os.cpu_count() or 1):.1f} s of the "
               f"{result.wall:.1f} s wall; load average {load[0]:.1f} before, "
