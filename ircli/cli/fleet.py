@@ -89,7 +89,11 @@ def plan_confirm_run_many(opts: GlobalOptions, command: str, items: list[FleetIt
     try:
         if prepare is not None:
             view.phase("preparing")
-            prepared = prepare(ready)
+            try:
+                prepared = prepare(ready)
+            except Exception as err:  # an optimisation only: each target prepares itself
+                detail = err.message if isinstance(err, IrcliError) else repr(err)
+                prepared = [{"account": None, "region": None, "error": detail}]
             for line in prepared_lines(prepared):
                 view.say(line)
         results = run_each(ready, dry_run=False, parallel=parallel, events=view)

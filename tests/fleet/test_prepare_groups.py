@@ -158,3 +158,22 @@ def test_an_attackers_look_alike_created_meanwhile_is_never_used(
     assert _on_groups(ec2, ids) == {("ircli-isolation-endpoints-2",)}
     iso = _ircli_groups(ec2, vpc)["ircli-isolation-endpoints-2"]
     assert iso["IpPermissions"] == [] and iso["IpPermissionsEgress"] == []
+
+
+def test_a_prepare_phase_that_breaks_never_stops_the_containment(
+        clients: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from ircli.ops import fleet as ops_fleet
+
+    ec2 = clients("ec2")
+    vpc, ids = _vpc_with_instances(ec2, "10.65", 2)
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug in the prepare phase")
+
+    monkeypatch.setattr(ops_fleet, "prepare_isolation", broken)
+    out = ircli(capsys, "contain", *ids, "--yes", "--no-snapshot", json_output=False)
+    assert out.code == 0, out.err
+    assert "a bug in the prepare phase" in out.err and "2 of 2 done" in out.out
+    assert _on_groups(ec2, ids) == {("ircli-isolation-endpoints",)}
+    assert sorted(_ircli_groups(ec2, vpc)) == ["ircli-isolation-endpoints", "ircli-transition"]
