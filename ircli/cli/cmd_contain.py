@@ -6,7 +6,6 @@ case each, every plan shown, one question, bounded parallel runs, the worst exit
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import click
@@ -93,7 +92,7 @@ def contain_cmd(opts: GlobalOptions, instance_ids: tuple[str, ...], targets_file
         where = where_found(opts, targets[0])
         return plan_confirm_run(where, run_for(targets[0], where),
                                 f"Contain {targets[0]} now?", dry_run=dry_run, yes=yes)
-    from ircli.cli.fleet import FleetItem, item_for, plan_confirm_run_many
+    from ircli.cli.fleet import FleetItem, items_for, plan_confirm_run_many
 
     places: dict[str, GlobalOptions] = {}
 
@@ -120,7 +119,7 @@ def contain_cmd(opts: GlobalOptions, instance_ids: tuple[str, ...], targets_file
         with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(by_place)))) as pool:
             return [p.to_dict() for p in pool.map(one, by_place.values())]
 
-    items = [item_for(opts, t, partial(placed, t)) for t in targets]
+    items = items_for(opts, targets, placed, parallel=parallel)
     return plan_confirm_run_many(opts, "contain", items, "Contain these {count} instances now?",
                                  dry_run=dry_run, yes=yes, parallel=parallel, prepare=prepare)
 

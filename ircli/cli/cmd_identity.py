@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -81,9 +80,10 @@ def disable_keys_cmd(opts: GlobalOptions, access_key_ids: tuple[str, ...],
         run = run_for(key, user, where)
         return plan_confirm_run(where, run, f"Disable the credentials of {key or user} now?",
                                 dry_run=dry_run, yes=yes)
-    from ircli.cli.fleet import item_for, plan_confirm_run_many
+    from ircli.cli.fleet import items_for, plan_confirm_run_many
 
-    items = [item_for(opts, key, partial(run_for, key, user)) for key in keys]
+    items = items_for(opts, keys, lambda key, where: run_for(key, user, where),
+                      parallel=parallel)
     return plan_confirm_run_many(opts, "disable-keys", items,
                                  "Disable the credentials of these {count} targets now?",
                                  dry_run=dry_run, yes=yes, parallel=parallel)

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
     from ircli.core.engine import Emit
     from ircli.ops.common import RunSummary
 
-__all__ = ["FleetItem", "FleetView", "Outcome", "item_for", "plan_confirm_run_many"]
+__all__ = ["FleetItem", "FleetView", "Outcome", "item_for", "items_for",
+           "plan_confirm_run_many"]
 
 DEFAULT_PARALLEL = 8  # the --parallel default of every fleet command
 Prepare = Callable[[list[FleetItem]], list[dict[str, Any]]]
@@ -102,6 +104,20 @@ def plan_confirm_run_many(opts: GlobalOptions, command: str, items: list[FleetIt
     everything = refused + results
     _render(opts, command, everything, planned=False, prepared=prepared)
     return worst_exit_code([o.exit_code for o in everything])
+
+
+def items_for(opts: GlobalOptions, targets: list[str],
+              make: Callable[[str, GlobalOptions], Run], *, parallel: int = DEFAULT_PARALLEL
+              ) -> list[FleetItem]:
+    """:func:`item_for` of every target, in order; with ``--locate`` the searches (each one
+    over the organisation) run ``parallel`` at a time instead of one after another."""
+    if not opts.locate or len(targets) < 2:
+        return [item_for(opts, t, partial(make, t)) for t in targets]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(targets))),
+                            thread_name_prefix="ircli-locate") as pool:
+        return list(pool.map(lambda t: item_for(opts, t, partial(make, t)), targets))
 
 
 def item_for(opts: GlobalOptions, target: str, make: Callable[[GlobalOptions], Run], *,

@@ -130,3 +130,39 @@ def test_ctrl_c_starts_no_new_target_and_reports_every_one(
     assert ran == ["i-0"]
     assert outcomes[0].status == "contained" and outcomes[0].exit_code == 0  # it finished
     assert [(o.status, o.exit_code) for o in outcomes[1:]] == [("not-run", 130)] * 3
+
+
+def test_located_targets_keep_their_order_and_a_target_not_found_fails_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import copy
+
+    from ircli.cli import fleet as cli_fleet
+    from ircli.cli import locating
+    from ircli.cli.options import GlobalOptions
+    from ircli.core.errors import NotFound
+
+    homes = {"i-a": ("111111111111", "eu-west-1"), "i-c": ("222222222222", "us-east-1")}
+
+    def where_found(opts: GlobalOptions, target: str) -> GlobalOptions:
+        if target not in homes:
+            raise NotFound(f"{target} was not found in the 4 account-region pairs searched.")
+        scoped = copy.copy(opts)
+        scoped.account, scoped.region = homes[target]
+        return scoped
+
+    monkeypatch.setattr(locating, "where_found", where_found)
+    made: list[tuple[str, str | None]] = []
+
+    def make(target: str, where: GlobalOptions) -> Any:
+        made.append((target, where.account))
+        return _run("contained")
+
+    items = cli_fleet.items_for(GlobalOptions(locate=True), ["i-a", "i-b", "i-c"], make,
+                                parallel=3)
+    assert [(i.target, i.account, i.region) for i in items] == [
+        ("i-a", "111111111111", "eu-west-1"), ("i-b", None, None),
+        ("i-c", "222222222222", "us-east-1")]
+    assert sorted(made) == [("i-a", "111111111111"), ("i-c", "222222222222")]
+    outcomes = run_each(items, dry_run=True, parallel=3)
+    assert [o.exit_code for o in outcomes] == [0, 2, 0]
+    assert "not found" in outcomes[1].detail
