@@ -6,7 +6,7 @@ case each, every plan shown, one question, bounded parallel runs, the worst exit
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -15,6 +15,9 @@ from ircli.cli.flow import Run, plan_confirm_run, under_planned_case
 from ircli.cli.locating import locate_option, where_found
 from ircli.cli.main import aws_session
 from ircli.cli.options import GlobalOptions, case_options, global_options
+
+if TYPE_CHECKING:
+    from ircli.steps.names import SsmEgress
 
 
 @click.command("contain")
@@ -84,13 +87,36 @@ def contain_cmd(opts: GlobalOptions, instance_ids: tuple[str, ...], targets_file
         where = where_found(opts, targets[0])
         return plan_confirm_run(where, run_for(targets[0], where),
                                 f"Contain {targets[0]} now?", dry_run=dry_run, yes=yes)
-    from ircli.cli.fleet import FleetItem, plan_confirm_run_many
+    from ircli.cli.fleet import FleetItem, items_for, plan_confirm_run_many
 
-    places = {t: where_found(opts, t) for t in targets}
-    items = [FleetItem(t, run_for(t, places[t]), places[t].account, places[t].region)
-             for t in targets]
+    places: dict[str, GlobalOptions] = {}
+
+    def placed(instance_id: str, where: GlobalOptions) -> Run:
+        places[instance_id] = where
+        return run_for(instance_id, where)
+
+    def prepare(ready: list[FleetItem]) -> list[dict[str, Any]]:
+        """Each account and region's VPC groups made ready once, before the fan-out."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ircli.ops.fleet import PreparedPlace, prepare_isolation
+
+        by_place: dict[tuple[str | None, str | None], list[str]] = {}
+        for item in ready:
+            by_place.setdefault((item.account, item.region), []).append(item.target)
+
+        def one(ids: list[str]) -> PreparedPlace:
+            where = places[ids[0]]
+            return prepare_isolation(aws_session(where), clock, ids,
+                                     cast("SsmEgress", ssm_egress), analyst_sg,
+                                     account=where.account)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(by_place)))) as pool:
+            return [p.to_dict() for p in pool.map(one, by_place.values())]
+
+    items = items_for(opts, targets, placed, parallel=parallel)
     return plan_confirm_run_many(opts, "contain", items, "Contain these {count} instances now?",
-                                 dry_run=dry_run, yes=yes, parallel=parallel)
+                                 dry_run=dry_run, yes=yes, parallel=parallel, prepare=prepare)
 
 
 def _targets(opts: GlobalOptions, given: tuple[str, ...], targets_file: Any,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,7 +17,11 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
 
 
 @click.command("release")
-@click.argument("instance_id", metavar="[INSTANCE_ID|ACCESS_KEY_ID]", required=False)
+@click.argument("targets", metavar="[TARGET|CASE_ID]...", nargs=-1)
+@click.option("--targets-file", type=click.File("r"),
+              help="Also every target (or case id) in this file, one per line (- for stdin).")
+@click.option("--parallel", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Several targets: how many are released at once.")
 @click.option("--case-id", shell_complete=complete_case_id,
               help="The case that contained it (default: found by tag or locally).")
 @click.option("--dry-run", is_flag=True, help="Show what would be restored; change nothing.")
@@ -33,11 +37,25 @@ if TYPE_CHECKING:  # imported by `ircli --help`: no boto3 at start-up
                               "stays on).")
 @global_options
 @click.pass_obj
-def release_cmd(opts: GlobalOptions, instance_id: str | None, case_id: str | None, dry_run: bool,
+def release_cmd(opts: GlobalOptions, targets: tuple[str, ...], targets_file: Any, parallel: int,
+                case_id: str | None, dry_run: bool,
                 yes: bool, no_reattach_asg: bool, user: str | None, role: str | None,
                 bucket: str | None = None, trail: str | None = None,
                 function: str | None = None, db: str | None = None) -> int:
-    """Undo containment exactly as the case recorded it (snapshots stay)."""
+    """Undo containment exactly as the case recorded it (snapshots stay).
+
+    A TARGET is an instance id, an access key id, or a case's target id (user/NAME,
+    role/NAME, bucket/NAME, function/NAME, db/ID, trail/NAME); a CASE_ID stands for every
+    target that case contained. Several are planned together, asked once and released in
+    parallel; the exit code is the worst of them.
+    """
+    if len(targets) > 1 or targets_file is not None or (
+            targets and not _single_target(targets[0])):
+        from ircli.cli.release_many import release_many
+
+        return release_many(opts, targets, targets_file, case_id=case_id, dry_run=dry_run,
+                            yes=yes, reattach_asg=not no_reattach_asg, parallel=parallel)
+    instance_id = targets[0] if targets else None
     if bucket or trail or function or db:
         return _release_resource(opts, bucket, trail, function, db, case_id, dry_run, yes)
     if user or role or (instance_id or "").startswith(("AKIA", "ASIA")):
@@ -94,3 +112,9 @@ def _release_resource(opts: GlobalOptions, bucket: str | None, trail: str | None
     what = f"bucket {bucket}" if bucket else f"function {function}" if function \
         else f"database {db}" if db else f"trail {trail}"
     return plan_confirm_run(opts, run, f"Release {what}?", dry_run=dry_run, yes=yes)
+
+
+def _single_target(value: str) -> bool:
+    """An instance or access key id: the one-target flow as before (anything else is a case
+    or a case's target id, for the fleet flow)."""
+    return value.startswith(("i-", "AKIA", "ASIA"))

@@ -52,7 +52,11 @@ class Snapshot(Step):
         iid = instance["InstanceId"]
         volumes = {bdm["Ebs"]["VolumeId"]: bdm["DeviceName"]
                    for bdm in instance.get("BlockDeviceMappings", []) if "Ebs" in bdm}
-        existing = _case_snapshots(ctx, ctx.case.case_id, iid)
+        # The engine records a step ("applying") before it changes anything, so a case whose
+        # record holds no snapshot step for this instance has taken none: no need to ask EC2
+        # (a DescribeSnapshots per instance is among a fleet's dearest calls).
+        existing = _case_snapshots(ctx, ctx.case.case_id, iid) \
+            if self.record_key in ctx.record.get("steps", {}) else []
         plan = StepPlan()
         plan.warnings += _instance_store_warning(ctx, instance)
         missing = {vol: dev for vol, dev in volumes.items()
