@@ -1,0 +1,582 @@
+"""Deploying a compiled runbook through the API, as registered units that plan, then apply.
+
+Each unit (the topic, the two roles, the state machine, the rule, its target) *plans* by
+reading AWS and returns the calls it would make: ``--dry-run`` shows exactly these, and
+``deploy`` makes exactly these. A unit that finds its resource as wanted plans nothing ("up
+to date"); one whose configuration differs plans the update in place. Names are fixed
+(:class:`~ircli.automation.template.Names`) and every resource carries the tag
+``ircli:automation=<runbook>``, written in the call that creates it: that tag is the record of
+what deploy created. ``remove`` deletes only resources that carry it (a same-named resource
+that is not ircli's is left alone, and deploy refuses to take it over), and never touches
+the evidence bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ircli.automation.template import (
+    TAG_KEY,
+    Names,
+    events_trust,
+    start_policy,
+    states_trust,
+)
+from ircli.core.awserrors import error_code
+from ircli.core.errors import UserError
+from ircli.core.permission import Permission, PermissionLike
+from ircli.core.session import AwsSession
+from ircli.core.step import Call
+
+Sleep = Callable[[float], None]
+
+IRCLI_ROLES = "arn:{partition}:iam::*:role/ircli-*"
+IRCLI_MACHINES = "arn:{partition}:states:*:*:stateMachine:ircli-*"
+IRCLI_EXECUTIONS = "arn:{partition}:states:*:*:execution:ircli-*:*"
+IRCLI_RULES = "arn:{partition}:events:*:*:rule/ircli-*"
+IRCLI_TOPICS = "arn:{partition}:sns:*:*:ircli-*"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one runbook's automation lives: account, region, partition and the names."""
+
+    runbook: str
+    account: str
+    region: str
+    partition: str
+
+    @property
+    def names(self) -> Names:
+        return Names(self.runbook, self.region)
+
+    def _arn(self, service: str, resource: str, region: bool = True) -> str:
+        return (f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+                f"{self.account}:{resource}")
+
+    @property
+    def topic_arn(self) -> str:
+        return self._arn("sns", self.names.topic)
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self._arn("states", f"stateMachine:{self.names.state_machine}")
+
+    @property
+    def rule_arn(self) -> str:
+        return self._arn("events", f"rule/{self.names.rule}")
+
+    def role_arn(self, name: str) -> str:
+        return self._arn("iam", f"role/{name}", region=False)
+
+    @property
+    def tags(self) -> list[dict[str, str]]:
+        return [{"Key": TAG_KEY, "Value": self.runbook}]
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    """What deploy makes: the target and the configuration every resource must have."""
+
+    target: Target
+    definition: dict[str, Any]
+    execution_policy: dict[str, Any]
+    event_pattern: dict[str, Any]
+    description: str = ""
+
+
+@dataclass
+class UnitPlan:
+    """What one unit found and the calls that would make AWS match; no calls: up to date."""
+
+    unit: str
+    title: str
+    resource: str
+    status: str  # create | update | up to date | remove | absent | not ircli's
+    calls: list[Call] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unit": self.unit, "title": self.title, "resource": self.resource,
+                "status": self.status, "notes": self.notes,
+                "calls": [{"call": f"{c.service}:{c.operation}", "summary": c.summary}
+                          for c in self.calls]}
+
+
+@dataclass
+class AutomationPlan:
+    """Every unit's plan, in the order they are applied."""
+
+    action: str  # deploy | remove
+    target: Target
+    units: list[UnitPlan]
+
+    @property
+    def changes(self) -> bool:
+        return any(u.calls for u in self.units)
+
+    def to_dict(self) -> dict[str, Any]:
+        t = self.target
+        return {"action": self.action, "runbook": t.runbook, "account": t.account,
+                "region": t.region, "changes": self.changes,
+                "state_machine": t.state_machine_arn, "rule": t.rule_arn,
+                "topic": t.topic_arn, "units": [u.to_dict() for u in self.units]}
+
+
+class Unit:
+    """One resource of a deployment: it plans deploy and remove by reading AWS only."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    permissions: ClassVar[tuple[PermissionLike, ...]]  # what deploy/remove call, scoped
+
+    def resource(self, target: Target) -> str:
+        raise NotImplementedError
+
+    def plan_deploy(self, aws: AwsSession, spec: DeploySpec) -> UnitPlan:
+        raise NotImplementedError
+
+    def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
+        raise NotImplementedError
+
+    def _plan(self, target: Target, status: str, calls: list[Call] | None = None,
+              notes: list[str] | None = None) -> UnitPlan:
+        return UnitPlan(self.name, self.title, self.resource(target), status, calls or [],
+                        notes or [])
+
+
+UNITS: dict[str, type[Unit]] = {}
+
+
+def register(cls: type[Unit]) -> type[Unit]:
+    """Class decorator: a unit of every deployment, applied in registration order (removed in
+    the reverse order)."""
+    if cls.name in UNITS:
+        raise ValueError(f"unit {cls.name!r} registered twice")
+    UNITS[cls.name] = cls
+    return cls
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Two JSON documents (a policy, a pattern, a definition) say the same thing."""
+    def norm(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return value
+        return json.loads(json.dumps(value, sort_keys=True))
+
+    return bool(norm(a) == norm(b))
+
+
+def _compact(document: dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def _not_ours(target: Target, kind: str, resource: str) -> UserError:
+    return UserError(
+        f"A {kind} named {resource} exists but is not ircli's automation for {target.runbook} "
+        f"(it lacks the tag {TAG_KEY}={target.runbook}); deploy will not take it over.",
+        "Rename or delete it, or tag it if it truly is ircli's, then run deploy again.")
+
+
+def _owned(tags: list[dict[str, str]], runbook: str, key: str = "Key",
+           value: str = "Value") -> bool:
+    return any(t.get(key) == TAG_KEY and t.get(value) == runbook for t in tags)
+
+
+@register
+class FailureTopic(Unit):
+    name = "failure-topic"
+    title = "SNS topic for failures"
+    permissions = (Permission(("sns:CreateTopic", "sns:TagResource", "sns:GetTopicAttributes",
+                               "sns:ListTagsForResource", "sns:DeleteTopic"), IRCLI_TOPICS),)
+
+    def resource(self, target: Target) -> str:
+        return target.topic_arn
+
+    def _state(self, aws: AwsSession, target: Target) -> bool | None:
+        """None: absent; True: ircli's; False: someone else's."""
+        sns = aws.client("sns")
+        try:
+            sns.get_topic_attributes(TopicArn=target.topic_arn)
+        except Exception as err:
+            if error_code(err) in ("NotFound", "NotFoundException"):
+                return None
+            raise
+        tags = sns.list_tags_for_resource(ResourceArn=target.topic_arn).get("Tags", [])
+        return _owned(tags, target.runbook)
+
+    def plan_deploy(self, aws: AwsSession, spec: DeploySpec) -> UnitPlan:
+        t = spec.target
+        state = self._state(aws, t)
+        if state is False:
+            raise _not_ours(t, "topic", t.names.topic)
+        if state:
+            return self._plan(t, "up to date")
+        return self._plan(t, "create", [Call("sns", "create_topic", {
+            "Name": t.names.topic, "Tags": t.tags}, f"create SNS topic {t.names.topic}")])
+
+    def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
+        state = self._state(aws, target)
+        if state is None:
+            return self._plan(target, "absent")
+        if not state:
+            return self._plan(target, "not ircli's", notes=[
+                f"{target.names.topic} lacks the tag {TAG_KEY}={target.runbook}: left alone"])
+        return self._plan(target, "remove", [Call("sns", "delete_topic", {
+            "TopicArn": target.topic_arn}, f"delete SNS topic {target.names.topic}")])
+
+
+class _Role(Unit):
+    """An IAM role with one inline policy, both as the deployment needs them."""
+
+    permissions = (
+        Permission(("iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:ListRoleTags",
+                    "iam:UpdateAssumeRolePolicy", "iam:GetRolePolicy", "iam:PutRolePolicy",
+                    "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+                    "iam:DeleteRolePolicy", "iam:DeleteRole"), IRCLI_ROLES),)
+
+    def role_name(self, target: Target) -> str:
+        raise NotImplementedError
+
+    def trust(self, target: Target) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def policy(self, spec: DeploySpec) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def resource(self, target: Target) -> str:
+        return target.role_arn(self.role_name(target))
+
+    def _role(self, aws: AwsSession, target: Target) -> dict[str, Any] | None:
+        iam = aws.client("iam")
+        try:
+            role: dict[str, Any] = iam.get_role(RoleName=self.role_name(target))["Role"]
+        except Exception as err:
+            if error_code(err) == "NoSuchEntity":
+                return None
+            raise
+        role["Tags"] = iam.list_role_tags(RoleName=self.role_name(target)).get("Tags", [])
+        return role
+
+    def _policy(self, aws: AwsSession, target: Target) -> Any:
+        try:
+            return aws.client("iam").get_role_policy(
+                RoleName=self.role_name(target), PolicyName=target.names.policy
+            )["PolicyDocument"]
+        except Exception as err:
+            if error_code(err) == "NoSuchEntity":
+                return None
+            raise
+
+    def plan_deploy(self, aws: AwsSession, spec: DeploySpec) -> UnitPlan:
+        t = spec.target
+        name, trust, policy = self.role_name(t), self.trust(t), self.policy(spec)
+        put_policy = Call("iam", "put_role_policy", {
+            "RoleName": name, "PolicyName": t.names.policy, "PolicyDocument": _compact(policy)},
+            f"put inline policy {t.names.policy} on role {name}")
+        role = self._role(aws, t)
+        if role is None:
+            return self._plan(t, "create", [Call("iam", "create_role", {
+                "RoleName": name, "AssumeRolePolicyDocument": _compact(trust),
+                "Description": f"ircli automation {t.runbook}: {self.title}"[:1000],
+                "Tags": t.tags}, f"create IAM role {name}"), put_policy])
+        if not _owned(role["Tags"], t.runbook):
+            raise _not_ours(t, "role", name)
+        calls = []
+        if not _same(role.get("AssumeRolePolicyDocument"), trust):
+            calls.append(Call("iam", "update_assume_role_policy", {
+                "RoleName": name, "PolicyDocument": _compact(trust)},
+                f"update the trust policy of role {name}"))
+        if not _same(self._policy(aws, t), policy):
+            calls.append(put_policy)
+        return self._plan(t, "update" if calls else "up to date", calls)
+
+    def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
+        name = self.role_name(target)
+        role = self._role(aws, target)
+        if role is None:
+            return self._plan(target, "absent")
+        if not _owned(role["Tags"], target.runbook):
+            return self._plan(target, "not ircli's", notes=[
+                f"role {name} lacks the tag {TAG_KEY}={target.runbook}: left alone"])
+        iam = aws.client("iam")
+        inline = [p for page in iam.get_paginator("list_role_policies").paginate(RoleName=name)
+                  for p in page["PolicyNames"]]
+        attached = [p["PolicyArn"] for page in iam.get_paginator(
+            "list_attached_role_policies").paginate(RoleName=name)
+            for p in page["AttachedPolicies"]]
+        calls = []
+        if target.names.policy in inline:
+            calls.append(Call("iam", "delete_role_policy", {
+                "RoleName": name, "PolicyName": target.names.policy},
+                f"delete inline policy {target.names.policy} of role {name}"))
+        others = [p for p in inline if p != target.names.policy] + attached
+        if others:
+            return self._plan(target, "remove", calls, [
+                f"role {name} also holds policies ircli did not put there "
+                f"({', '.join(others)}): the role is left"])
+        calls.append(Call("iam", "delete_role", {"RoleName": name}, f"delete IAM role {name}"))
+        return self._plan(target, "remove", calls)
+
+
+@register
+class ExecutionRole(_Role):
+    name = "execution-role"
+    title = "the state machine's execution role"
+
+    def role_name(self, target: Target) -> str:
+        return target.names.execution_role
+
+    def trust(self, target: Target) -> dict[str, Any]:
+        return states_trust(target.account, target.state_machine_arn)
+
+    def policy(self, spec: DeploySpec) -> dict[str, Any]:
+        return spec.execution_policy
+
+
+# Step Functions checks that it may assume the role when the machine is created or updated;
+# a role made a moment ago may not be visible to it yet (IAM is eventually consistent).
+_ROLE_NOT_YET = ("AccessDeniedException", "InvalidArn", "InvalidParameterValueException")
+
+
+def _role_propagating(err: BaseException) -> bool:
+    return error_code(err) in _ROLE_NOT_YET and "assume" in str(err).lower()
+
+
+@register
+class StateMachine(Unit):
+    name = "state-machine"
+    title = "Step Functions state machine"
+    permissions = (
+        Permission(("states:DescribeStateMachine", "states:CreateStateMachine",
+                    "states:UpdateStateMachine", "states:TagResource",
+                    "states:ListTagsForResource", "states:DeleteStateMachine",
+                    "states:ListExecutions"), IRCLI_MACHINES),
+        Permission("states:DescribeExecution", IRCLI_EXECUTIONS),
+        Permission("states:ListStateMachines"),  # not scoped by resource in IAM
+        Permission("iam:PassRole", IRCLI_ROLES,
+                   {"StringEquals": {"iam:PassedToService": "states.{dns_suffix}"}}),
+    )
+
+    def resource(self, target: Target) -> str:
+        return target.state_machine_arn
+
+    def _machine(self, aws: AwsSession, target: Target) -> dict[str, Any] | None:
+        sfn = aws.client("stepfunctions")
+        try:
+            found: dict[str, Any] = sfn.describe_state_machine(
+                stateMachineArn=target.state_machine_arn)
+        except Exception as err:
+            if error_code(err) == "StateMachineDoesNotExist":
+                return None
+            raise
+        found["tags"] = sfn.list_tags_for_resource(
+            resourceArn=target.state_machine_arn).get("tags", [])
+        return found
+
+    def plan_deploy(self, aws: AwsSession, spec: DeploySpec) -> UnitPlan:
+        t = spec.target
+        role = t.role_arn(t.names.execution_role)
+        machine = self._machine(aws, t)
+        if machine is None:
+            return self._plan(t, "create", [Call("stepfunctions", "create_state_machine", {
+                "name": t.names.state_machine, "definition": _compact(spec.definition),
+                "roleArn": role, "type": "STANDARD",
+                "tags": [{"key": TAG_KEY, "value": t.runbook}]},
+                f"create state machine {t.names.state_machine}")])
+        if not _owned(machine["tags"], t.runbook, "key", "value"):
+            raise _not_ours(t, "state machine", t.names.state_machine)
+        changed = [what for what, same in (
+            ("definition", _same(machine.get("definition"), spec.definition)),
+            ("role", machine.get("roleArn") == role)) if not same]
+        if not changed:
+            return self._plan(t, "up to date")
+        return self._plan(t, "update", [Call("stepfunctions", "update_state_machine", {
+            "stateMachineArn": t.state_machine_arn, "definition": _compact(spec.definition),
+            "roleArn": role}, f"update the {' and '.join(changed)} of state machine "
+                              f"{t.names.state_machine}")])
+
+    def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
+        machine = self._machine(aws, target)
+        if machine is None:
+            return self._plan(target, "absent")
+        if not _owned(machine["tags"], target.runbook, "key", "value"):
+            return self._plan(target, "not ircli's", notes=[
+                f"state machine {target.names.state_machine} lacks the tag "
+                f"{TAG_KEY}={target.runbook}: left alone"])
+        return self._plan(target, "remove", [Call(
+            "stepfunctions", "delete_state_machine",
+            {"stateMachineArn": target.state_machine_arn},
+            f"delete state machine {target.names.state_machine} (its cases stay in the "
+            "evidence bucket)")])
+
+
+@register
+class EventsRole(_Role):
+    name = "events-role"
+    title = "the rule's role (starts this state machine only)"
+
+    def role_name(self, target: Target) -> str:
+        return target.names.events_role
+
+    def trust(self, target: Target) -> dict[str, Any]:
+        return events_trust(target.account, target.rule_arn)
+
+    def policy(self, spec: DeploySpec) -> dict[str, Any]:
+        return start_policy(spec.target.state_machine_arn)
+
+
+@register
+class Rule(Unit):
+    name = "rule"
+    title = "EventBridge rule for GuardDuty findings"
+    permissions = (Permission(("events:DescribeRule", "events:PutRule", "events:TagResource",
+                               "events:ListTagsForResource", "events:DeleteRule"),
+                              IRCLI_RULES),)
+
+    def resource(self, target: Target) -> str:
+        return target.rule_arn
+
+    def _rule(self, aws: AwsSession, target: Target) -> dict[str, Any] | None:
+        events = aws.client("events")
+        try:
+            rule: dict[str, Any] = events.describe_rule(Name=target.names.rule)
+        except Exception as err:
+            if error_code(err) == "ResourceNotFoundException":
+                return None
+            raise
+        rule["Tags"] = events.list_tags_for_resource(ResourceARN=target.rule_arn).get(
+            "Tags", [])
+        return rule
+
+    def plan_deploy(self, aws: AwsSession, spec: DeploySpec) -> UnitPlan:
+        t = spec.target
+        description = f"GuardDuty findings for the ircli runbook {t.runbook}"[:512]
+        params: dict[str, Any] = {"Name": t.names.rule, "EventPattern": _compact(
+            spec.event_pattern), "State": "ENABLED", "Description": description}
+        rule = self._rule(aws, t)
+        if rule is None:
+            return self._plan(t, "create", [Call("events", "put_rule", {
+                **params, "Tags": t.tags}, f"create EventBridge rule {t.names.rule}")])
+        if not _owned(rule["Tags"], t.runbook):
+            raise _not_ours(t, "rule", t.names.rule)
+        changed = [what for what, same in (
+            ("pattern", _same(rule.get("EventPattern"), spec.event_pattern)),
+            ("state", rule.get("State") == "ENABLED"),
+            ("description", rule.get("Description") == description)) if not same]
+        if not changed:
+            return self._plan(t, "up to date")
+        return self._plan(t, "update", [Call("events", "put_rule", params,
+                                             f"update the {' and '.join(changed)} of "
+                                             f"EventBridge rule {t.names.rule}")])
+
+    def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
+        rule = self._rule(aws, target)
+        if rule is None:
+            return self._plan(target, "absent")
+        if not _owned(rule["Tags"], target.runbook):
+            return self._plan(target, "not ircli's", notes=[
+                f"rule {target.names.rule} lacks the tag {TAG_KEY}={target.runbook}: left "
+                "alone"])
+        others = [t["Id"] for t in _targets(aws, target) if t["Id"] != target.names.target_id]
+        if others:
+            return self._plan(target, "not ircli's", notes=[
+                f"rule {target.names.rule} has targets ircli did not put there "
+                f"({', '.join(others)}): the rule is left"])
+        return self._plan(target, "remove", [Call("events", "delete_rule", {
+            "Name": target.names.rule}, f"delete EventBridge rule {target.names.rule}")])
+
+
+def _targets(aws: AwsSession, target: Target) -> list[dict[str, Any]]:
+    events = aws.client("events")
+    try:
+        return [t for page in events.get_paginator("list_targets_by_rule").paginate(
+            Rule=target.names.rule) for t in page["Targets"]]
+    except Exception as err:
+        if error_code(err) == "ResourceNotFoundException":
+            return []
+        raise
+
+
+@register
+class RuleTarget(Unit):
+    name = "rule-target"
+    title = "the rule's target: this state machine"
+    permissions = (
+        Permission(("events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule"),
+                   IRCLI_RULES),
+        Permission("iam:PassRole", IRCLI_ROLES,
+                   {"StringEquals": {"iam:PassedToService": "events.{dns_suffix}"}}),
+    )
+
+    def resource(self, target: Target) -> str:
+        return f"{target.rule_arn} -> {target.state_machine_arn}"
+
+    def plan_deploy(self, aws: AwsSession, spec: DeploySpec) -> UnitPlan:
+        t = spec.target
+        wanted = {"Id": t.names.target_id, "Arn": t.state_machine_arn,
+                  "RoleArn": t.role_arn(t.names.events_role)}
+        found = [x for x in _targets(aws, t) if x["Id"] == t.names.target_id]
+        if found and all(found[0].get(k) == v for k, v in wanted.items()):
+            return self._plan(t, "up to date")
+        return self._plan(t, "update" if found else "create", [Call(
+            "events", "put_targets", {"Rule": t.names.rule, "Targets": [wanted]},
+            f"point rule {t.names.rule} at state machine {t.names.state_machine}")])
+
+    def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
+        if not any(x["Id"] == target.names.target_id for x in _targets(aws, target)):
+            return self._plan(target, "absent")
+        return self._plan(target, "remove", [Call("events", "remove_targets", {
+            "Rule": target.names.rule, "Ids": [target.names.target_id]},
+            f"remove the state machine target of rule {target.names.rule}")])
+
+
+def plan_deploy(aws: AwsSession, spec: DeploySpec) -> AutomationPlan:
+    """Read AWS; say what deploy would create or update (nothing: all up to date)."""
+    return AutomationPlan("deploy", spec.target,
+                          [cls().plan_deploy(aws, spec) for cls in UNITS.values()])
+
+
+def plan_remove(aws: AwsSession, target: Target) -> AutomationPlan:
+    """Read AWS; say what remove would delete: the rule first, so nothing starts meanwhile."""
+    # the rule's target must go before the rule itself
+    order = ["rule-target", "rule", *[n for n in reversed(UNITS)
+                                      if n not in ("rule", "rule-target")]]
+    return AutomationPlan("remove", target,
+                          [UNITS[name]().plan_remove(aws, target) for name in order])
+
+
+def apply_plan(aws: AwsSession, plan: AutomationPlan, *, sleep: Sleep = time.sleep,
+               attempts: int = 8) -> list[str]:
+    """Make the planned calls in order; what was done, one line per call."""
+    done = []
+    for unit in plan.units:
+        for call in unit.calls:
+            _execute(aws, call, sleep, attempts)
+            done.append(call.summary)
+    return done
+
+
+def _execute(aws: AwsSession, call: Call, sleep: Sleep, attempts: int) -> Any:
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+    method = getattr(aws.client(call.service), call.method)
+    for attempt in Retrying(retry=retry_if_exception(_role_propagating),
+                            stop=stop_after_attempt(attempts),
+                            wait=wait_exponential(multiplier=1, max=15), sleep=sleep,
+                            reraise=True):
+        with attempt:
+            return method(**call.params)
+    return None  # pragma: no cover - Retrying either returns or reraises
+
+
+def deployer_permissions() -> list[PermissionLike]:
+    """Every permission deploy, list and remove need (the units' declarations)."""
+    return [p for cls in UNITS.values() for p in cls.permissions]

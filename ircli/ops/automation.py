@@ -1,0 +1,241 @@
+"""`ircli automation render|deploy|list|remove`: a runbook compiled to Step Functions, fired
+by GuardDuty through EventBridge, as a template or deployed through the API."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ircli.automation.compiler import CompiledRunbook, compile_runbook
+from ircli.automation.deploy import (
+    AutomationPlan,
+    DeploySpec,
+    Sleep,
+    Target,
+    apply_plan,
+    plan_deploy,
+    plan_remove,
+)
+from ircli.automation.rule import check_severity, event_pattern
+from ircli.automation.template import (
+    BUCKET_VAR,
+    TAG_KEY,
+    TOPIC_VAR,
+    cloudformation_template,
+    execution_policy,
+    render_yaml,
+)
+from ircli.core.awserrors import error_code
+from ircli.core.case import CASE_ID_PATTERN
+from ircli.core.errors import InvalidInput, NotFound
+from ircli.core.session import AwsSession
+from ircli.runbook.model import Runbook
+
+Compiler = Callable[..., CompiledRunbook]
+DEFAULT_SEVERITY = 7.0
+FORMATS = ("asl", "cloudformation", "cloudformation-json")
+_RUNBOOK_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def load_runbook(name: str, runbooks_dir: str | None = None) -> Runbook:
+    """The runbook by name or file, valid (its load errors are the user's to fix)."""
+    from ircli.runbook.library import get_runbook
+
+    runbook = get_runbook(name, runbooks_dir)
+    runbook.require_valid()
+    check_name(runbook.name)
+    return runbook
+
+
+def check_name(name: str) -> str:
+    if not _RUNBOOK_NAME.match(name):
+        raise InvalidInput(f"The runbook name {name!r} cannot name AWS resources (ircli-NAME).",
+                           "Use lower-case letters, digits and dashes, at most 41 characters.")
+    return name
+
+
+def render(runbook: Runbook, fmt: str, severity: float = DEFAULT_SEVERITY, *,
+           bucket: str | None = None, topic_arn: str | None = None, partition: str = "aws",
+           compiler: Compiler = compile_runbook) -> str:
+    """The state machine (ASL JSON) or the CloudFormation template (YAML or JSON).
+
+    ASL carries the deploy-time values given, else the placeholders a template's
+    DefinitionSubstitutions fill (``${EvidenceBucket}``, ``${TopicArn}``).
+    """
+    if fmt not in FORMATS:
+        raise InvalidInput(f"Unknown format {fmt!r}.", f"Use one of {', '.join(FORMATS)}.")
+    check_severity(severity)
+    if fmt == "asl":
+        compiled = compiler(runbook, partition=partition, bucket=bucket or BUCKET_VAR,
+                            topic_arn=topic_arn or TOPIC_VAR)
+        return json.dumps(compiled.definition, indent=2) + "\n"
+    compiled = compiler(runbook, partition=partition, bucket=BUCKET_VAR, topic_arn=TOPIC_VAR)
+    template = cloudformation_template(compiled, list(runbook.finding_types), severity,
+                                       runbook.description)
+    if fmt == "cloudformation-json":
+        return json.dumps(template, indent=2) + "\n"
+    return render_yaml(template)
+
+
+def load_render(name: str, fmt: str, severity: float = DEFAULT_SEVERITY, *,
+                bucket: str | None = None, partition: str = "aws",
+                runbooks_dir: str | None = None) -> str:
+    return render(load_runbook(name, runbooks_dir), fmt, severity, bucket=bucket,
+                  partition=partition)
+
+
+def target_for(aws: AwsSession, runbook: str) -> Target:
+    return Target(check_name(runbook), aws.identity()["account"], aws.region, aws.partition)
+
+
+def check_bucket(aws: AwsSession, bucket: str) -> None:
+    """The evidence bucket must exist before a state machine writes cases into it."""
+    try:
+        aws.client("s3").head_bucket(Bucket=bucket)
+    except Exception as err:
+        if error_code(err) in ("404", "NoSuchBucket", "NotFound"):
+            raise NotFound(f"The evidence bucket {bucket} does not exist in this account.",
+                           f"Create it with `ircli evidence init --bucket {bucket}`, or name "
+                           "the right one with --evidence-bucket.") from err
+        raise
+
+
+def deploy_spec(aws: AwsSession, runbook: Runbook, severity: float, bucket: str, *,
+                compiler: Compiler = compile_runbook) -> DeploySpec:
+    """What deploying ``runbook`` here means: compiled for this account, region and bucket."""
+    check_severity(severity)
+    target = target_for(aws, runbook.name)
+    compiled = compiler(runbook, partition=target.partition, bucket=bucket,
+                        topic_arn=target.topic_arn)
+    return DeploySpec(
+        target, compiled.definition,
+        execution_policy(compiled, partition=target.partition, dns_suffix=aws.dns_suffix,
+                         bucket=bucket, topic_arn=target.topic_arn),
+        event_pattern(list(runbook.finding_types), severity), runbook.description)
+
+
+def plan_for_deploy(aws: AwsSession, runbook: Runbook, severity: float, bucket: str, *,
+                    compiler: Compiler = compile_runbook) -> AutomationPlan:
+    check_bucket(aws, bucket)
+    return plan_deploy(aws, deploy_spec(aws, runbook, severity, bucket, compiler=compiler))
+
+
+def plan_for_remove(aws: AwsSession, runbook: str) -> AutomationPlan:
+    return plan_remove(aws, target_for(aws, runbook))
+
+
+def apply(aws: AwsSession, plan: AutomationPlan, sleep: Sleep | None = None) -> list[str]:
+    return apply_plan(aws, plan) if sleep is None else apply_plan(aws, plan, sleep=sleep)
+
+
+# -- list ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Execution:
+    name: str
+    status: str
+    started: str
+    target: str | None
+    case_id: str | None
+    finding_type: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "started": self.started,
+                "target": self.target, "case_id": self.case_id,
+                "finding_type": self.finding_type}
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _target_of(event: Any) -> str | None:
+    """What the finding is about: an instance, else an access key's user, else a bucket."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    resource = detail.get("resource") if isinstance(detail, dict) else None
+    if not isinstance(resource, dict):
+        return None
+    for path in (("instanceDetails", "instanceId"), ("accessKeyDetails", "userName")):
+        value: Any = resource
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            return value
+    buckets = resource.get("s3BucketDetails")
+    if isinstance(buckets, list) and buckets and isinstance(buckets[0], dict):
+        name = buckets[0].get("name")
+        return name if isinstance(name, str) else None
+    kind = resource.get("resourceType")
+    return kind if isinstance(kind, str) else None
+
+
+def case_id_of(name: str, event: Any, output: Any) -> str | None:
+    """The case an execution opened: from its output or input (``case_id``), else its name
+    when that is not the UUID EventBridge gives every execution it starts."""
+    for document in (output, event):
+        if isinstance(document, dict):
+            for key in ("case_id", "caseId"):
+                value = document.get(key)
+                if isinstance(value, str) and CASE_ID_PATTERN.match(value):
+                    return value
+    if CASE_ID_PATTERN.match(name) and not _UUID.match(name):
+        return name
+    return None
+
+
+def list_automations(aws: AwsSession, executions: int = 5) -> list[dict[str, Any]]:
+    """ircli's state machines here (by tag), their rule, and their most recent executions."""
+    sfn = aws.client("stepfunctions")
+    events = aws.client("events")
+    found = []
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if not machine["name"].startswith("ircli-"):
+                continue
+            arn = machine["stateMachineArn"]
+            tags = sfn.list_tags_for_resource(resourceArn=arn).get("tags", [])
+            runbook = next((t["value"] for t in tags if t.get("key") == TAG_KEY), None)
+            if runbook is None:
+                continue
+            target = target_for(aws, runbook) if _RUNBOOK_NAME.match(runbook) else None
+            rule_state = None
+            if target is not None:
+                try:
+                    rule_state = events.describe_rule(Name=target.names.rule).get("State")
+                except Exception as err:
+                    if error_code(err) != "ResourceNotFoundException":
+                        raise
+            found.append({"runbook": runbook, "state_machine": arn,
+                          "rule": target.names.rule if target else None,
+                          "rule_state": rule_state or "absent",
+                          "executions": [e.to_dict() for e in
+                                         _executions(aws, arn, executions)]})
+    return sorted(found, key=lambda m: str(m["runbook"]))
+
+
+def _executions(aws: AwsSession, machine_arn: str, limit: int) -> list[Execution]:
+    if limit <= 0:
+        return []
+    sfn = aws.client("stepfunctions")
+    listed = [e for page in sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=machine_arn, PaginationConfig={"MaxItems": limit})
+        for e in page["executions"]]
+    listed.sort(key=lambda e: e["startDate"], reverse=True)
+    found = []
+    for item in listed[:limit]:
+        described = sfn.describe_execution(executionArn=item["executionArn"])
+        event, output = _json(described.get("input")), _json(described.get("output"))
+        detail = event.get("detail") if isinstance(event, dict) else None
+        kind = detail.get("type") if isinstance(detail, dict) else None
+        found.append(Execution(
+            item["name"], item["status"], item["startDate"].isoformat(), _target_of(event),
+            case_id_of(item["name"], event, output), kind if isinstance(kind, str) else None))
+    return found
