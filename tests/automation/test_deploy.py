@@ -1,0 +1,280 @@
+"""`automation deploy|remove` in the emulator: deploy converges (twice changes nothing, a
+change is updated in place), the plan is what runs, remove deletes exactly ircli's resources
+and never the evidence; `list` reads back what ran."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from ircli.automation.deploy import AutomationPlan
+from ircli.core.errors import NotFound, UserError
+from ircli.core.session import AwsSession, AwsSettings
+from ircli.ops.automation import apply, list_automations, plan_for_deploy, plan_for_remove
+from ircli.runbook.model import FindingPattern, Runbook
+from tests.automation.test_template import fake_runbook, handmade
+
+BUCKET = "ir-evidence"
+REGION = "us-east-1"
+ROLES = ("ircli-web-compromise-us-east-1-sfn", "ircli-web-compromise-us-east-1-events")
+
+
+@pytest.fixture
+def aws(clients: Any) -> AwsSession:
+    clients("s3").create_bucket(Bucket=BUCKET)
+    return AwsSession(AwsSettings())
+
+
+def no_sleep(_seconds: float) -> None:
+    return None
+
+
+def deploy(aws: AwsSession, runbook: Runbook | None = None, severity: float = 7,
+           compiler: Any = handmade) -> tuple[AutomationPlan, list[str]]:
+    plan = plan_for_deploy(aws, runbook or fake_runbook(), severity, BUCKET, compiler=compiler)
+    return plan, apply(aws, plan, sleep=no_sleep)
+
+
+def calls(plan: AutomationPlan) -> list[str]:
+    return [c.summary for u in plan.units for c in u.calls]
+
+
+def world(clients: Any) -> dict[str, Any]:
+    """Every ircli resource of the account with its configuration, as AWS reports it."""
+    iam, sfn, events, sns = (clients(s) for s in ("iam", "stepfunctions", "events", "sns"))
+    found: dict[str, Any] = {"roles": {}, "machines": {}, "rules": {}, "topics": {}}
+    for role in iam.list_roles()["Roles"]:
+        name = role["RoleName"]
+        if name.startswith("ircli-"):
+            found["roles"][name] = {
+                "trust": role["AssumeRolePolicyDocument"],
+                "tags": iam.list_role_tags(RoleName=name)["Tags"],
+                "policies": {p: iam.get_role_policy(RoleName=name, PolicyName=p)[
+                    "PolicyDocument"] for p in iam.list_role_policies(RoleName=name)[
+                    "PolicyNames"]}}
+    for machine in sfn.list_state_machines()["stateMachines"]:
+        described = sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"])
+        found["machines"][machine["name"]] = {
+            "arn": machine["stateMachineArn"], "definition": json.loads(described["definition"]),
+            "role": described["roleArn"], "tags": sfn.list_tags_for_resource(
+                resourceArn=machine["stateMachineArn"])["tags"]}
+    for rule in events.list_rules()["Rules"]:
+        found["rules"][rule["Name"]] = {
+            "pattern": json.loads(rule["EventPattern"]), "state": rule["State"],
+            "targets": events.list_targets_by_rule(Rule=rule["Name"])["Targets"],
+            "tags": events.list_tags_for_resource(ResourceARN=rule["Arn"])["Tags"]}
+    for topic in sns.list_topics()["Topics"]:
+        found["topics"][topic["TopicArn"]] = sns.list_tags_for_resource(
+            ResourceArn=topic["TopicArn"])["Tags"]
+    return found
+
+
+def test_deploy_creates_everything_tagged_and_wired(aws: AwsSession, clients: Any) -> None:
+    plan, done = deploy(aws)
+    assert done == calls(plan) and done, "deploy made other calls than its plan"
+    now = world(clients)
+    tag = {"Key": "ircli:automation", "Value": "web-compromise"}
+    assert set(now["roles"]) == set(ROLES)
+    assert all(tag in r["tags"] for r in now["roles"].values())
+    machine = now["machines"]["ircli-web-compromise"]
+    assert {"key": "ircli:automation", "value": "web-compromise"} in machine["tags"]
+    assert machine["role"].endswith(":role/ircli-web-compromise-us-east-1-sfn")
+    assert machine["definition"]["States"]["Record"]["Parameters"]["Bucket"] == BUCKET
+    topic_arn = f"arn:aws:sns:{REGION}:123456789012:ircli-web-compromise-failures"
+    assert machine["definition"]["States"]["Notify"]["Parameters"]["TopicArn"] == topic_arn
+    assert now["topics"] == {topic_arn: [tag]}
+    rule = now["rules"]["ircli-web-compromise"]
+    assert rule["state"] == "ENABLED" and tag in rule["tags"]
+    assert rule["pattern"]["detail"]["severity"] == [{"numeric": [">=", 7]}]
+    assert [(t["Arn"], t["RoleArn"].rsplit("/", 1)[1]) for t in rule["targets"]] == [
+        (machine["arn"], "ircli-web-compromise-us-east-1-events")]
+    start = now["roles"]["ircli-web-compromise-us-east-1-events"]["policies"][
+        "ircli-web-compromise"]["Statement"]
+    assert start == [{"Sid": "IrcliAutomationStartThisMachine", "Effect": "Allow",
+                      "Action": "states:StartExecution", "Resource": machine["arn"]}]
+    trust = now["roles"]["ircli-web-compromise-us-east-1-sfn"]["trust"]["Statement"][0]
+    assert trust["Condition"]["ArnLike"] == {"aws:SourceArn": machine["arn"]}
+    execution = now["roles"]["ircli-web-compromise-us-east-1-sfn"]["policies"][
+        "ircli-web-compromise"]["Statement"]
+    resources = {a: s["Resource"] for s in execution for a in s["Action"]}
+    assert resources["s3:PutObject"] == f"arn:aws:s3:::{BUCKET}/cases/*"
+    assert resources["sns:Publish"] == topic_arn
+
+
+def test_deploy_twice_changes_nothing(aws: AwsSession, clients: Any) -> None:
+    deploy(aws)
+    before = world(clients)
+    again, done = deploy(aws)
+    assert done == [] and not again.changes
+    assert {u.status for u in again.units} == {"up to date"}
+    assert world(clients) == before
+
+
+def test_the_plan_reads_only_and_is_what_deploy_runs(aws: AwsSession, clients: Any) -> None:
+    empty = world(clients)
+    first = plan_for_deploy(aws, fake_runbook(), 7, BUCKET, compiler=handmade)
+    second = plan_for_deploy(aws, fake_runbook(), 7, BUCKET, compiler=handmade)
+    assert world(clients) == empty, "planning changed AWS"
+    assert first.to_dict() == second.to_dict()
+    assert apply(aws, first, sleep=no_sleep) == calls(second)
+
+
+def test_a_changed_runbook_is_updated_in_place(aws: AwsSession, clients: Any) -> None:
+    deploy(aws)
+    before = world(clients)
+    _, done = deploy(aws, severity=8)
+    assert done == ["update the pattern of EventBridge rule ircli-web-compromise"]
+
+    def other_definition(runbook: Runbook, **kwargs: Any) -> Any:
+        compiled = handmade(runbook, **kwargs)
+        compiled.definition["States"]["Isolate"]["Retry"][0]["MaxAttempts"] = 9
+        return compiled
+
+    _, done = deploy(aws, severity=8, compiler=other_definition)
+    assert done == ["update the definition of state machine ircli-web-compromise"]
+    after = world(clients)
+    machine = after["machines"]["ircli-web-compromise"]
+    assert machine["arn"] == before["machines"]["ircli-web-compromise"]["arn"]
+    assert machine["definition"]["States"]["Isolate"]["Retry"][0]["MaxAttempts"] == 9
+    assert after["rules"]["ircli-web-compromise"]["pattern"]["detail"]["severity"] == [
+        {"numeric": [">=", 8]}]
+    assert after["roles"] == before["roles"]
+
+
+def test_an_execution_role_changed_behind_ircli_is_restored(aws: AwsSession,
+                                                            clients: Any) -> None:
+    """Someone widens the role's policy and trust: the next deploy puts back exactly ircli's."""
+    deploy(aws)
+    before = world(clients)
+    iam = clients("iam")
+    name = "ircli-web-compromise-us-east-1-sfn"
+    iam.put_role_policy(RoleName=name, PolicyName="ircli-web-compromise", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
+                                                 "Resource": "*"}]}))
+    iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                 "Principal": {"AWS": "*"}}]}))
+    _, done = deploy(aws)
+    assert done == [f"update the trust policy of role {name}",
+                    f"put inline policy ircli-web-compromise on role {name}"]
+    assert world(clients) == before
+
+
+def test_remove_leaves_nothing_of_ircli_and_every_case(aws: AwsSession, clients: Any) -> None:
+    s3 = clients("s3")
+    deploy(aws)
+    s3.put_object(Bucket=BUCKET, Key="cases/ir-1/case.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key="cases/ir-1/audit.jsonl", Body=b"{}\n")
+    plan = plan_for_remove(aws, "web-compromise")
+    done = apply(aws, plan, sleep=no_sleep)
+    assert done == calls(plan)
+    assert world(clients) == {"roles": {}, "machines": {}, "rules": {}, "topics": {}}
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert keys == ["cases/ir-1/audit.jsonl", "cases/ir-1/case.json"]
+    again = plan_for_remove(aws, "web-compromise")
+    assert not again.changes and {u.status for u in again.units} == {"absent"}
+
+
+def test_same_named_resources_that_are_not_ircli_s_are_never_taken_or_removed(
+        aws: AwsSession, clients: Any) -> None:
+    iam, events = clients("iam"), clients("events")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]})
+    iam.create_role(RoleName=ROLES[0], AssumeRolePolicyDocument=trust)
+    events.put_rule(Name="ircli-web-compromise", ScheduleExpression="rate(1 hour)")
+    with pytest.raises(UserError, match="not ircli's automation"):
+        plan_for_deploy(aws, fake_runbook(), 7, BUCKET, compiler=handmade)
+    plan = plan_for_remove(aws, "web-compromise")
+    assert not plan.changes
+    assert {u.unit: u.status for u in plan.units}["execution-role"] == "not ircli's"
+    assert iam.get_role(RoleName=ROLES[0])["Role"]["RoleName"] == ROLES[0]
+    assert events.describe_rule(Name="ircli-web-compromise")["ScheduleExpression"]
+
+
+def test_missing_bucket_is_one_error_before_anything_changes(aws: AwsSession,
+                                                             clients: Any) -> None:
+    with pytest.raises(NotFound, match="does not exist") as err:
+        plan_for_deploy(aws, fake_runbook(), 7, "no-such-evidence", compiler=handmade)
+    assert "ircli evidence init" in str(err.value.remediation)
+    assert world(clients)["roles"] == {}
+
+
+def test_a_role_not_yet_visible_to_step_functions_is_retried(aws: AwsSession,
+                                                             monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    """IAM is eventually consistent: CreateStateMachine right after CreateRole may be told the
+    role cannot be assumed. Deploy waits (injected sleep) and tries again."""
+    sfn = aws.client("stepfunctions")
+    real = sfn.create_state_machine
+    failures = [ClientError({"Error": {"Code": "AccessDeniedException", "Message": (
+        "Neither the global service principal states.amazonaws.com, nor the regional one is "
+        "authorized to assume the provided role.")}}, "CreateStateMachine")] * 2
+
+    def flaky(**kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return real(**kwargs)
+
+    monkeypatch.setattr(sfn, "create_state_machine", flaky)
+    slept: list[float] = []
+    plan = plan_for_deploy(aws, fake_runbook(), 7, BUCKET, compiler=handmade)
+    apply(aws, plan, sleep=slept.append)
+    assert len(slept) == 2 and not failures
+    assert sfn.list_state_machines()["stateMachines"][0]["name"] == "ircli-web-compromise"
+
+
+def test_real_access_denied_is_not_retried(aws: AwsSession,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    sns = aws.client("sns")
+    calls_made = []
+
+    def denied(**kwargs: Any) -> Any:
+        calls_made.append(kwargs)
+        raise ClientError({"Error": {"Code": "AuthorizationError", "Message": "denied"}},
+                          "CreateTopic")
+
+    monkeypatch.setattr(sns, "create_topic", denied)
+    plan = plan_for_deploy(aws, fake_runbook(), 7, BUCKET, compiler=handmade)
+    with pytest.raises(ClientError):
+        apply(aws, plan, sleep=no_sleep)
+    assert len(calls_made) == 1
+
+
+def test_list_shows_executions_with_target_case_and_type(aws: AwsSession, clients: Any) -> None:
+    deploy(aws)
+    sfn = clients("stepfunctions")
+    arn = world(clients)["machines"]["ircli-web-compromise"]["arn"]
+    event = {"source": "aws.guardduty", "detail-type": "GuardDuty Finding",
+             "detail": {"id": "f1", "type": "Backdoor:EC2/C&CActivity.B", "severity": 8,
+                        "resource": {"resourceType": "Instance",
+                                     "instanceDetails": {"instanceId": "i-0abc"}}}}
+    sfn.start_execution(stateMachineArn=arn, name="ir-2026-0042", input=json.dumps(event))
+    sfn.start_execution(stateMachineArn=arn, name=str(uuid.uuid4()), input=json.dumps(event))
+    # another account's tooling that happens to use the ircli- prefix, without the tag
+    sfn.create_state_machine(name="ircli-other", definition=json.dumps(
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/x")
+    found = list_automations(aws, executions=5)
+    assert [m["runbook"] for m in found] == ["web-compromise"]
+    assert found[0]["rule_state"] == "ENABLED"
+    runs = {e["name"]: e for e in found[0]["executions"]}
+    assert len(runs) == 2
+    named = runs["ir-2026-0042"]
+    assert named["target"] == "i-0abc" and named["case_id"] == "ir-2026-0042"
+    assert named["finding_type"] == "Backdoor:EC2/C&CActivity.B" and named["status"]
+    (other,) = (e for n, e in runs.items() if n != "ir-2026-0042")
+    assert other["case_id"] is None and other["target"] == "i-0abc"
+
+
+def test_patterns_eventbridge_cannot_express_fail_before_anything_changes(
+        aws: AwsSession, clients: Any) -> None:
+    runbook = fake_runbook()
+    runbook.finding_types = [FindingPattern("Trojan:EC2/[A-Z]*")]
+    with pytest.raises(UserError, match="cannot match"):
+        plan_for_deploy(aws, runbook, 7, BUCKET, compiler=handmade)
+    assert world(clients)["roles"] == {}
