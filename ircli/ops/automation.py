@@ -3,6 +3,7 @@ by GuardDuty through EventBridge, as a template or deployed through the API."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -178,14 +179,20 @@ def _target_of(event: Any) -> str | None:
 
 
 def case_id_of(name: str, event: Any, output: Any) -> str | None:
-    """The case an execution opened: from its output or input (``case_id``), else its name
-    when that is not the UUID EventBridge gives every execution it starts."""
+    """The case an execution opened: from its output or input (``case_id``), else the one
+    the compiled machine derives from the finding id (``ir-gd-<md5 of detail.id>``, see
+    :mod:`ircli.automation.compiler`), else its name when that is not the UUID EventBridge
+    gives every execution it starts."""
     for document in (output, event):
         if isinstance(document, dict):
             for key in ("case_id", "caseId"):
                 value = document.get(key)
                 if isinstance(value, str) and CASE_ID_PATTERN.match(value):
                     return value
+    detail = event.get("detail") if isinstance(event, dict) else None
+    finding = detail.get("id") if isinstance(detail, dict) else None
+    if isinstance(finding, str) and finding:
+        return "ir-gd-" + hashlib.md5(finding.encode(), usedforsecurity=False).hexdigest()
     if CASE_ID_PATTERN.match(name) and not _UUID.match(name):
         return name
     return None

@@ -4,6 +4,7 @@ and never the evidence; `list` reads back what ran."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from typing import Any
@@ -253,7 +254,8 @@ def test_list_shows_executions_with_target_case_and_type(aws: AwsSession, client
              "detail": {"id": "f1", "type": "Backdoor:EC2/C&CActivity.B", "severity": 8,
                         "resource": {"resourceType": "Instance",
                                      "instanceDetails": {"instanceId": "i-0abc"}}}}
-    sfn.start_execution(stateMachineArn=arn, name="ir-2026-0042", input=json.dumps(event))
+    named = {**event, "detail": {k: v for k, v in event["detail"].items() if k != "id"}}
+    sfn.start_execution(stateMachineArn=arn, name="ir-2026-0042", input=json.dumps(named))
     sfn.start_execution(stateMachineArn=arn, name=str(uuid.uuid4()), input=json.dumps(event))
     # another account's tooling that happens to use the ircli- prefix, without the tag
     sfn.create_state_machine(name="ircli-other", definition=json.dumps(
@@ -267,8 +269,11 @@ def test_list_shows_executions_with_target_case_and_type(aws: AwsSession, client
     named = runs["ir-2026-0042"]
     assert named["target"] == "i-0abc" and named["case_id"] == "ir-2026-0042"
     assert named["finding_type"] == "Backdoor:EC2/C&CActivity.B" and named["status"]
+    # EventBridge names executions by UUID: the case is the one the machine derives from the
+    # finding id (ir-gd-<md5>), as the compiler writes it
     (other,) = (e for n, e in runs.items() if n != "ir-2026-0042")
-    assert other["case_id"] is None and other["target"] == "i-0abc"
+    assert other["case_id"] == "ir-gd-" + hashlib.md5(b"f1").hexdigest()
+    assert other["target"] == "i-0abc"
 
 
 def test_patterns_eventbridge_cannot_express_fail_before_anything_changes(
