@@ -61,12 +61,13 @@ def check_name(name: str) -> str:
 
 def render(runbook: Runbook, fmt: str, severity: float = DEFAULT_SEVERITY, *,
            bucket: str | None = None, topic_arn: str | None = None, partition: str = "aws",
-           compiler: Compiler = compile_runbook) -> str:
+           compiler: Compiler | None = None) -> str:
     """The state machine (ASL JSON) or the CloudFormation template (YAML or JSON).
 
     ASL carries the deploy-time values given, else the placeholders a template's
     DefinitionSubstitutions fill (``${EvidenceBucket}``, ``${TopicArn}``).
     """
+    compiler = compiler or _compiler()
     if fmt not in FORMATS:
         raise InvalidInput(f"Unknown format {fmt!r}.", f"Use one of {', '.join(FORMATS)}.")
     check_severity(severity)
@@ -80,6 +81,11 @@ def render(runbook: Runbook, fmt: str, severity: float = DEFAULT_SEVERITY, *,
     if fmt == "cloudformation-json":
         return json.dumps(template, indent=2) + "\n"
     return render_yaml(template)
+
+
+def _compiler() -> Compiler:
+    """The compiler, looked up when used (a test may stand another in)."""
+    return compile_runbook
 
 
 def load_render(name: str, fmt: str, severity: float = DEFAULT_SEVERITY, *,
@@ -106,11 +112,11 @@ def check_bucket(aws: AwsSession, bucket: str) -> None:
 
 
 def deploy_spec(aws: AwsSession, runbook: Runbook, severity: float, bucket: str, *,
-                compiler: Compiler = compile_runbook) -> DeploySpec:
+                compiler: Compiler | None = None) -> DeploySpec:
     """What deploying ``runbook`` here means: compiled for this account, region and bucket."""
     check_severity(severity)
     target = target_for(aws, runbook.name)
-    compiled = compiler(runbook, partition=target.partition, bucket=bucket,
+    compiled = (compiler or _compiler())(runbook, partition=target.partition, bucket=bucket,
                         topic_arn=target.topic_arn)
     return DeploySpec(
         target, compiled.definition,
@@ -120,7 +126,7 @@ def deploy_spec(aws: AwsSession, runbook: Runbook, severity: float, bucket: str,
 
 
 def plan_for_deploy(aws: AwsSession, runbook: Runbook, severity: float, bucket: str, *,
-                    compiler: Compiler = compile_runbook) -> AutomationPlan:
+                    compiler: Compiler | None = None) -> AutomationPlan:
     check_bucket(aws, bucket)
     return plan_deploy(aws, deploy_spec(aws, runbook, severity, bucket, compiler=compiler))
 
