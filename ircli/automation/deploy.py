@@ -411,7 +411,12 @@ class StateMachine(Unit):
             return self._plan(target, "not ircli's", notes=[
                 f"state machine {target.names.state_machine} lacks the tag "
                 f"{TAG_KEY}={target.runbook}: left alone"])
-        return self._plan(target, "remove", [Call(
+        running = aws.client("stepfunctions").list_executions(
+            stateMachineArn=target.state_machine_arn, statusFilter="RUNNING",
+            maxResults=100).get("executions", [])
+        notes = [f"{len(running)} execution(s) of it are still running (`ircli automation "
+                 "list`); their cases stay in the evidence bucket"] if running else []
+        return self._plan(target, "remove", notes=notes, calls=[Call(
             "stepfunctions", "delete_state_machine",
             {"stateMachineArn": target.state_machine_arn},
             f"delete state machine {target.names.state_machine} (its cases stay in the "
@@ -577,6 +582,10 @@ def _execute(aws: AwsSession, call: Call, sleep: Sleep, attempts: int) -> Any:
     return None  # pragma: no cover - Retrying either returns or reraises
 
 
+# deploy checks that the evidence bucket exists (HeadBucket) before anything is made
+CHECK_BUCKET = Permission("s3:ListBucket", "arn:{partition}:s3:::{bucket}")
+
+
 def deployer_permissions() -> list[PermissionLike]:
     """Every permission deploy, list and remove need (the units' declarations)."""
-    return [p for cls in UNITS.values() for p in cls.permissions]
+    return [CHECK_BUCKET, *(p for cls in UNITS.values() for p in cls.permissions)]

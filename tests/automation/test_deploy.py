@@ -283,3 +283,42 @@ def test_patterns_eventbridge_cannot_express_fail_before_anything_changes(
     with pytest.raises(UserError, match="cannot match"):
         plan_for_deploy(aws, runbook, 7, BUCKET, compiler=handmade)
     assert world(clients)["roles"] == {}
+
+
+def test_every_call_deploy_list_and_remove_make_is_declared(aws: AwsSession,
+                                                            clients: Any) -> None:
+    """The units' permissions are the deployer's whole grant: no call outside them (read or
+    write), and each one scoped to ircli's names where IAM allows it."""
+    from ircli.automation.deploy import deployer_permissions
+    from ircli.core.permission import as_permission
+
+    declared = {a for p in deployer_permissions() for a in as_permission(p).action_list}
+    prefix = {"stepfunctions": "states"}
+    seen: set[str] = set()
+    aws.observers.append(lambda call: seen.add(
+        f"{prefix.get(call.service, call.service)}:{call.operation}"))
+    deploy(aws)
+    deploy(aws, severity=8)
+    list_automations(aws)
+    apply(aws, plan_for_remove(aws, "web-compromise"), sleep=no_sleep)
+    # HeadBucket is authorised by s3:ListBucket; GetCallerIdentity needs no permission
+    actions = {"s3:ListBucket" if a == "s3:HeadBucket" else a for a in seen} - {
+        "sts:GetCallerIdentity"}
+    assert {"states:CreateStateMachine", "iam:PutRolePolicy", "events:PutTargets",
+            "states:ListExecutions", "sns:DeleteTopic"} <= actions  # the observer saw them
+    assert actions - declared == set()
+    unscoped = {a for p in deployer_permissions() for a in as_permission(p).action_list
+                if as_permission(p).resource_list == ("*",)}
+    assert unscoped == {"states:ListStateMachines"}
+
+
+def test_remove_says_when_executions_are_still_running(aws: AwsSession, clients: Any) -> None:
+    deploy(aws)
+    sfn = clients("stepfunctions")
+    arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=arn, input="{}")
+    plan = plan_for_remove(aws, "web-compromise")
+    (machine,) = (u for u in plan.units if u.unit == "state-machine")
+    assert machine.status == "remove"
+    assert machine.notes == ["1 execution(s) of it are still running (`ircli automation "
+                             "list`); their cases stay in the evidence bucket"]
