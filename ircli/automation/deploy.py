@@ -329,7 +329,7 @@ class _Role(Unit):
 @register
 class ExecutionRole(_Role):
     name = "execution-role"
-    title = "the state machine's execution role"
+    title = "Execution role of the state machine"
 
     def role_name(self, target: Target) -> str:
         return target.names.execution_role
@@ -426,7 +426,7 @@ class StateMachine(Unit):
 @register
 class EventsRole(_Role):
     name = "events-role"
-    title = "the rule's role (starts this state machine only)"
+    title = "Rule role (may start this state machine only)"
 
     def role_name(self, target: Target) -> str:
         return target.names.events_role
@@ -513,7 +513,7 @@ def _targets(aws: AwsSession, target: Target) -> list[dict[str, Any]]:
 @register
 class RuleTarget(Unit):
     name = "rule-target"
-    title = "the rule's target: this state machine"
+    title = "Rule target (the state machine)"
     permissions = (
         Permission(("events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule"),
                    IRCLI_RULES),
