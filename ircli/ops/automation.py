@@ -241,14 +241,19 @@ def _executions(aws: AwsSession, machine_arn: str, limit: int) -> list[Execution
     listed = [e for page in sfn.get_paginator("list_executions").paginate(
         stateMachineArn=machine_arn, PaginationConfig={"MaxItems": limit})
         for e in page["executions"]]
-    listed.sort(key=lambda e: e["startDate"], reverse=True)
+    listed.sort(key=lambda e: str(e.get("startDate")), reverse=True)
     found = []
     for item in listed[:limit]:
         described = sfn.describe_execution(executionArn=item["executionArn"])
         event, output = _json(described.get("input")), _json(described.get("output"))
         detail = event.get("detail") if isinstance(event, dict) else None
         kind = detail.get("type") if isinstance(detail, dict) else None
+        # the name is the ARN's last part (moto's executing engine leaves ``name`` out)
+        name = str(item.get("name") or item["executionArn"].rsplit(":", 1)[-1])
+        started = item.get("startDate")
         found.append(Execution(
-            item["name"], item["status"], item["startDate"].isoformat(), _target_of(event),
-            case_id_of(item["name"], event, output), kind if isinstance(kind, str) else None))
+            name, str(item.get("status") or described.get("status")),
+            started.isoformat() if hasattr(started, "isoformat") else str(started),
+            _target_of(event), case_id_of(name, event, output),
+            kind if isinstance(kind, str) else None))
     return found
