@@ -167,3 +167,23 @@ def list_cmd(opts: GlobalOptions, executions: int) -> int:
         print_rows(["runbook", "status", "started", "target", "case", "finding"], rows,
                    title="Recent executions")
     return int(ExitCode.OK)
+
+
+@automation_group.command("policy")
+@click.option("--bucket", help="The evidence bucket deploy checks (default: --evidence-bucket, "
+                               "IRCLI_EVIDENCE_BUCKET, or the config file).")
+@click.option("--partition", type=click.Choice(["aws", "aws-cn", "aws-us-gov"]), default="aws",
+              show_default=True)
+@global_options
+@click.pass_obj
+def policy_cmd(opts: GlobalOptions, bucket: str | None, partition: str) -> int:
+    """Print the IAM policy deploy, list and remove need (JSON, scoped to ircli-* names)."""
+    import json
+
+    from ircli.core.config import evidence_bucket
+    from ircli.ops.automation import deployer_policy
+
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    click.echo(json.dumps(deployer_policy(evidence_bucket(bucket or opts.evidence_bucket),
+                                          partition, suffix), indent=2))
+    return int(ExitCode.OK)

@@ -135,6 +135,18 @@ def plan_for_remove(aws: AwsSession, runbook: str) -> AutomationPlan:
     return plan_remove(aws, target_for(aws, runbook))
 
 
+def deployer_policy(bucket: str | None = None, partition: str = "aws",
+                    dns_suffix: str = "amazonaws.com") -> dict[str, Any]:
+    """The IAM policy whoever runs deploy, list and remove needs: the units' declarations,
+    scoped to ircli's names (``ircli-*``) and, for the bucket check, the evidence bucket."""
+    from ircli.automation.deploy import deployer_permissions
+    from ircli.catalog.policy import UNSET_BUCKET, policy_for
+
+    return policy_for(deployer_permissions(), label="automation-deploy",
+                      values={"partition": partition, "dns_suffix": dns_suffix,
+                              "bucket": bucket or UNSET_BUCKET})
+
+
 def apply(aws: AwsSession, plan: AutomationPlan, sleep: Sleep | None = None) -> list[str]:
     return apply_plan(aws, plan) if sleep is None else apply_plan(aws, plan, sleep=sleep)
 

@@ -173,3 +173,21 @@ def test_list_escapes_attacker_text_and_remove_deletes_it_all(
     again = run(capsys, "remove", "record-only", "--yes", json_output=False)
     assert again.code == 0 and "Nothing to remove" in again.out
     assert "No ircli automation" in run(capsys, "list", json_output=False).out
+
+
+def test_policy_prints_the_deployer_s_scoped_grant(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IRCLI_EVIDENCE_BUCKET", BUCKET)
+    result = run(capsys, "policy", json_output=False)
+    assert result.code == 0, result.err
+    statements = json.loads(result.out)["Statement"]
+    by_action = {a: s for s in statements for a in s["Action"]}
+    assert by_action["s3:ListBucket"]["Resource"] == f"arn:aws:s3:::{BUCKET}"
+    assert by_action["iam:CreateRole"]["Resource"] == "arn:aws:iam::*:role/ircli-*"
+    assert by_action["states:CreateStateMachine"]["Resource"] == \
+        "arn:aws:states:*:*:stateMachine:ircli-*"
+    passes = [s for s in statements if "iam:PassRole" in s["Action"]]
+    assert sorted(s["Condition"]["StringEquals"]["iam:PassedToService"] for s in passes) == [
+        "events.amazonaws.com", "states.amazonaws.com"]
+    assert [a for a, s in by_action.items() if s["Resource"] == "*"] == [
+        "states:ListStateMachines"]
