@@ -60,7 +60,8 @@ def compile_runbook(runbook: Runbook, *, partition: str = "aws", bucket: str,
                             f"runbooks on a {runbook.target} target take their target from "
                             "the command line, not from a finding event ircli can compile")
     names = [*KINDS[runbook.target].preamble, *(spec.name for spec in runbook.steps)]
-    args: list[dict[str, Any]] = [{}] * len(KINDS[runbook.target].preamble) + [dict(s.args) for s in runbook.steps]
+    args: list[dict[str, Any]] = [{} for _ in KINDS[runbook.target].preamble]
+    args += [dict(s.args) for s in runbook.steps]
     steps: list[Step] = [STEPS[name](**arg) for name, arg in zip(names, args, strict=True)]
     builder = _Builder(runbook, partition, bucket, topic_arn)
     for step in steps:
@@ -102,7 +103,7 @@ class _Builder:
 
     def finish(self) -> dict[str, Any]:
         compiled = [(s, p, f) for s, p, f in self.order if f is not None]
-        starts = [f"{p}.Begin" for _, p, _ in compiled] + [case.RUN_END]
+        starts = [f"{p}._Begin" for _, p, _ in compiled] + [case.RUN_END]
         recorded: list[tuple[str, str]] = []  # (record_key, prefix) of the steps begun so far
         for index, (step, prefix, fragment) in enumerate(compiled):
             assert fragment is not None
@@ -123,12 +124,13 @@ class _Builder:
               recorded: list[tuple[str, str]]) -> None:
         cx = case.CaseContext(self.runbook.name, self.bucket, self.topic_arn,
                               self.runbook.target, TARGET_PATHS[self.runbook.target])
-        fail = f"{prefix}.Failed"
-        end = f"{prefix}.End"
-        record = f"{prefix}.Record"
+        fail = f"{prefix}._Failed"
+        end = f"{prefix}._End"
+        record = case.RECORD_STATE(prefix)
         for name, state in fragment.states.items():
-            if not name.startswith(prefix + "."):
-                raise ValueError(f"state {name} of step {step.name} lacks its prefix")
+            if not name.startswith(prefix + ".") or name.startswith(prefix + "._"):
+                raise ValueError(f"state {name} of step {step.name}: names start with "
+                                 f"'{prefix}.' (and '{prefix}._' is the compiler's)")
             self.states[name] = _replace(state, {NEXT: end, FAIL: fail, case.RECORD: record})
         self.states.update(case.step_states(
             cx, step.record_key, prefix, fragment, critical=step.critical, after=after,

@@ -96,7 +96,7 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
             "created.$": "$$.Execution.StartTime", "execution.$": "$$.Execution.Id",
             "runbook": cx.runbook,
         },
-        "c": {"lb": "{", "rb": "}"},
+        "c": {"lb": "{", "rb": "}", "managed": {"Key": "ircli:managed", "Value": "true"}},
         "pad": [f"{n:02d}" for n in range(100)],
         "audit": {"seq": 0, "hi": 0, "lo": 0, "prev": GENESIS, "redo": False},
         "record": {}, "status": {}, "prior": {}, "steps": {}, "tmp": {},
@@ -165,65 +165,68 @@ def step_states(cx: CaseContext, key: str, prefix: str, fragment: Fragment, *, c
     """Begin (resume the prior record or start one), record-before-change, end, failure."""
     rec = f"$.record.{prefix}"
     states: dict[str, dict[str, Any]] = {
-        f"{prefix}.Begin": {"Type": "Choice", "Choices": [
-            {"Variable": f"$.prior.{prefix}", "IsPresent": True, "Next": f"{prefix}.Resume"}],
-            "Default": f"{prefix}.Fresh"},
-        f"{prefix}.Resume": {"Type": "Pass", "InputPath": f"$.prior.{prefix}",
+        f"{prefix}._Begin": {"Type": "Choice", "Choices": [
+            {"Variable": f"$.prior.{prefix}", "IsPresent": True, "Next": f"{prefix}._Resume"}],
+            "Default": f"{prefix}._Fresh"},
+        f"{prefix}._Resume": {"Type": "Pass", "InputPath": f"$.prior.{prefix}",
                              "ResultPath": rec, "Next": fragment.start},
-        f"{prefix}.Fresh": {"Type": "Pass", "Result": {"status": "running"}, "ResultPath": rec,
+        f"{prefix}._Fresh": {"Type": "Pass", "Result": {"status": "running"}, "ResultPath": rec,
                             "Next": fragment.start},
-        f"{prefix}.End": {"Type": "Choice", "Choices": [
-            {"Variable": f"$.status.{prefix}", "IsPresent": True, "Next": f"{prefix}.Done"},
+        f"{prefix}._End": {"Type": "Choice", "Choices": [
+            {"Variable": f"$.status.{prefix}", "IsPresent": True, "Next": f"{prefix}._Done"},
             {"Variable": f"{rec}.status", "StringEquals": "running",
-             "Next": f"{prefix}.Same"}], "Default": f"{prefix}.Save"},
-        f"{prefix}.Done": {"Type": "Pass", "Result": "done", "ResultPath": f"{rec}.status",
-                           "Next": f"{prefix}.Save"},
-        f"{prefix}.Same": {"Type": "Pass", "Result": "already-done",
-                           "ResultPath": f"{rec}.status", "Next": f"{prefix}.Save"},
-        f"{prefix}.Audit": audit_request("step-end", {"step": key, "status.$": f"{rec}.status"},
+             "Next": f"{prefix}._Same"}], "Default": f"{prefix}._Save"},
+        f"{prefix}._Done": {"Type": "Pass", "Result": "done", "ResultPath": f"{rec}.status",
+                           "Next": f"{prefix}._Save"},
+        f"{prefix}._Same": {"Type": "Pass", "Result": "already-done",
+                           "ResultPath": f"{rec}.status", "Next": f"{prefix}._Save"},
+        f"{prefix}._Audit": audit_request("step-end", {"step": key, "status.$": f"{rec}.status"},
                                          after),
-        f"{prefix}.Failed": {"Type": "Pass", "Result": "failed", "ResultPath": f"{rec}.status",
-                             "Next": f"{prefix}.FailedError"},
-        f"{prefix}.FailedError": {"Type": "Pass", "InputPath": "$.error",
+        f"{prefix}._Failed": {"Type": "Pass", "Result": "failed", "ResultPath": f"{rec}.status",
+                             "Next": f"{prefix}._FailedError"},
+        f"{prefix}._FailedError": {"Type": "Pass", "InputPath": "$.error",
                                   "ResultPath": f"{rec}.error",
-                                  "Next": f"{prefix}.FailedRun" if critical
-                                  else f"{prefix}.Partial"},
+                                  "Next": f"{prefix}._FailedRun" if critical
+                                  else f"{prefix}._Partial"},
     }
-    states.update(save_states(cx, f"{prefix}.Save", recorded, f"{prefix}.Audit",
-                              f"{prefix}.Audit"))
+    states.update(save_states(cx, f"{prefix}._Save", recorded, f"{prefix}._Audit",
+                              f"{prefix}._Audit"))
     if fragment.record_at is not None:
         states.update({
             RECORD_STATE(prefix): {"Type": "Choice", "Choices": [
                 {"Variable": f"{rec}.before", "IsPresent": True,
-                 "Next": f"{prefix}.Applying"}], "Default": f"{prefix}.Before"},
-            f"{prefix}.Before": {"Type": "Pass", "InputPath": fragment.before or "$.none",
-                                 "ResultPath": f"{rec}.before", "Next": f"{prefix}.Applying"},
-            f"{prefix}.Applying": {"Type": "Pass", "Result": "applying",
-                                   "ResultPath": f"{rec}.status", "Next": f"{prefix}.Changing"},
-            f"{prefix}.Changing": {"Type": "Pass", "Result": True,
+                 "Next": f"{prefix}._Applying"}],
+                "Default": f"{prefix}._Before" if fragment.before else f"{prefix}._Applying"},
+            f"{prefix}._Applying": {"Type": "Pass", "Result": "applying",
+                                   "ResultPath": f"{rec}.status", "Next": f"{prefix}._Changing"},
+            f"{prefix}._Changing": {"Type": "Pass", "Result": True,
                                    "ResultPath": f"$.status.{prefix}",
-                                   "Next": f"{prefix}.SaveBefore"},
+                                   "Next": f"{prefix}._SaveBefore"},
         })
+        if fragment.before:
+            states[f"{prefix}._Before"] = {"Type": "Pass", "InputPath": fragment.before,
+                                          "ResultPath": f"{rec}.before",
+                                          "Next": f"{prefix}._Applying"}
         # Record before change: when the case cannot be written, nothing is changed.
-        states.update(save_states(cx, f"{prefix}.SaveBefore", recorded, fragment.record_at,
-                                  f"{prefix}.Failed"))
+        states.update(save_states(cx, f"{prefix}._SaveBefore", recorded, fragment.record_at,
+                                  f"{prefix}._Failed"))
     if critical:
-        states[f"{prefix}.FailedRun"] = {"Type": "Pass", "Result": "failed",
+        states[f"{prefix}._FailedRun"] = {"Type": "Pass", "Result": "failed",
                                          "ResultPath": "$.run.status",
-                                         "Next": f"{prefix}.FailedStep"}
-        states[f"{prefix}.FailedStep"] = {"Type": "Pass", "Result": key,
+                                         "Next": f"{prefix}._FailedStep"}
+        states[f"{prefix}._FailedStep"] = {"Type": "Pass", "Result": key,
                                           "ResultPath": "$.run.failed_step",
-                                          "Next": f"{prefix}.FailSave"}
-        states.update(save_states(cx, f"{prefix}.FailSave", recorded, RUN_FAILURE,
+                                          "Next": f"{prefix}._FailSave"}
+        states.update(save_states(cx, f"{prefix}._FailSave", recorded, RUN_FAILURE,
                                   RUN_FAILURE))
     else:
-        states[f"{prefix}.Partial"] = {"Type": "Pass", "Result": True,
-                                       "ResultPath": "$.run.partial", "Next": f"{prefix}.Save"}
+        states[f"{prefix}._Partial"] = {"Type": "Pass", "Result": True,
+                                       "ResultPath": "$.run.partial", "Next": f"{prefix}._Save"}
     return states
 
 
 def RECORD_STATE(prefix: str) -> str:
-    return f"{prefix}.Record"
+    return f"{prefix}._Record"
 
 
 def audit_states(cx: CaseContext, states: dict[str, dict[str, Any]]

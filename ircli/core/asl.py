@@ -66,3 +66,37 @@ def pass_state(parameters: dict[str, Any] | None, result_path: str | None, next_
 def first(path: str) -> str:
     """The first match of a wildcard path, as an intrinsic (works alike on AWS and moto)."""
     return f"States.ArrayGetItem({path}, 0)"
+
+
+def choice(choices: list[dict[str, Any]], default: str) -> dict[str, Any]:
+    return {"Type": "Choice", "Choices": choices, "Default": default}
+
+
+def map_state(items_path: str, selector: dict[str, Any], states: dict[str, dict[str, Any]],
+              start: str, *, result_path: str | None, next_state: str, catch: str | None = FAIL,
+              concurrency: int = 1) -> dict[str, Any]:
+    """An inline Map; each iteration gets ``selector`` (``$$.Map.Item.Value`` is the item)."""
+    state: dict[str, Any] = {
+        "Type": "Map", "ItemsPath": items_path, "ItemSelector": selector,
+        "MaxConcurrency": concurrency,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": start,
+                          "States": states},
+        "ResultPath": result_path, "Next": next_state}
+    if catch is not None:
+        state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                           "Next": catch}]
+    return state
+
+
+def end_pass(parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The last state of a Map iteration: its output is the iteration's result."""
+    state: dict[str, Any] = {"Type": "Pass", "End": True}
+    if parameters is not None:
+        state["Parameters"] = parameters
+    return state
+
+
+def fail_with(error: str, cause: str, next_state: str = FAIL) -> dict[str, Any]:
+    """Record an error of ircli's own at ``$.error`` and go to the step's failure exit."""
+    return {"Type": "Pass", "Result": {"Error": error, "Cause": cause}, "ResultPath": "$.error",
+            "Next": next_state}

@@ -23,7 +23,17 @@ from ircli.aws.ec2 import enis
 from ircli.core.awserrors import describe, error_code
 from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import StepFailed
-from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.step import (
+    Call,
+    CompileContext,
+    Fragment,
+    NotCompilable,
+    Ref,
+    Step,
+    StepPlan,
+    register,
+    resolve_refs,
+)
 from ircli.steps.group_rules import (
     DEFAULT_EGRESS,
     GroupSpec,
@@ -87,6 +97,14 @@ class Isolate(Step):
                  ) -> None:
         self.ssm_egress = ssm_egress
         self.analyst_sg = analyst_sg
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        if self.analyst_sg or self.ssm_egress == "any":
+            raise NotCompilable(self.name, "analyst_sg and ssm_egress 'any' have no compiled "
+                                "form yet (the isolation group's rules would differ)")
+        return asl_instance.isolate(cc.prefix, isolation_group_name(self.ssm_egress, None),
+                                     self.ssm_egress, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]
@@ -478,6 +496,10 @@ class DisassociateElasticIps(Step):
     title = "Disassociate Elastic IPs"
     permissions = ("ec2:DescribeAddresses", "ec2:DisassociateAddress")
     undo_permissions = ("ec2:AssociateAddress",)
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        return asl_instance.disassociate_eips(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         interfaces = enis(ctx.facts["instance"])

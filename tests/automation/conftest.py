@@ -28,6 +28,10 @@ class Run:
     errors: list[dict[str, Any]]
     error: str | None = None
     cause: str | None = None
+    states: list[str] | None = None  # the states entered, in order
+
+    def why(self) -> str:
+        return f"{self.error} in {(self.states or ['?'])[-1]}: {(self.cause or '')[:600]}"
 
 
 @dataclass
@@ -54,8 +58,11 @@ class Sfn:
             "executionArn"]
         described = sfn.describe_execution(executionArn=arn)
         output = json.loads(described["output"]) if described.get("output") else None
+        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in events
+                   if "stateEnteredEventDetails" in e]
         return Run(described["status"], output, arn, history_errors(sfn, arn),
-                   described.get("error"), described.get("cause"))
+                   described.get("error"), described.get("cause"), entered)
 
     def objects(self, prefix: str) -> dict[str, bytes]:
         s3 = self.clients("s3")

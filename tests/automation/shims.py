@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,10 +43,12 @@ class Emulator:
 
 
 def aws_service_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """AWS documents ``elasticloadbalancingv2`` as the aws-sdk service name of ELBv2; moto only
-    knows boto3's ``elbv2``. The product writes AWS's name; this maps it for moto."""
-    monkeypatch.setitem(state_task_service.StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES,
-                        "elasticloadbalancingv2", "elbv2")
+    """AWS documents ``elasticloadbalancingv2`` (ELBv2) and ``elasticloadbalancing`` (classic
+    ELB) as aws-sdk service names; moto only knows boto3's ``elbv2`` and ``elb``. The product
+    writes AWS's names; this maps them for moto."""
+    overrides = state_task_service.StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES
+    monkeypatch.setitem(overrides, "elasticloadbalancingv2", "elbv2")
+    monkeypatch.setitem(overrides, "elasticloadbalancing", "elb")
 
 
 def aws_error_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,11 +114,28 @@ def plain_results(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
 
 
 def empty_filters(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On AWS a JSONPath filter (``[?(...)]``) that matches nothing gives ``[]``; moto fails
-    the state instead (it does give ``[]`` for a wildcard)."""
+    """On AWS a JSONPath filter (``[?(...)]``) or a path with several wildcards that matches
+    nothing gives ``[]``; moto fails the state instead (it gives ``[]`` for one wildcard)."""
     original = json_path._contains_slice_or_wildcard_array
     monkeypatch.setattr(json_path, "_contains_slice_or_wildcard_array",
-                        lambda path: "[?(" in path or original(path))
+                        lambda path: "[?(" in path or "[*]" in path or original(path))
+
+
+def filters_give_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On AWS a path with a filter or a wildcard always gives a list, even of one match; moto
+    unwraps a single match of a filter into the bare value."""
+    extract = json_path.extract_json
+
+    def extract_json(path: str, data: Any) -> Any:
+        value = extract(path, data)
+        if ("[?(" in path or "[*]" in path) and not isinstance(value, list):
+            return [value]
+        return value
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and \
+                getattr(module, "extract_json", None) is extract:
+            monkeypatch.setattr(module, "extract_json", extract_json)
 
 
 def no_real_waiting(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
@@ -165,6 +185,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> Emulator:
     aws_error_names(monkeypatch)
     plain_results(monkeypatch, emulator)
     empty_filters(monkeypatch)
+    filters_give_lists(monkeypatch)
     no_real_waiting(monkeypatch, emulator)
     synchronous_executions(monkeypatch)
     iso_start_time(monkeypatch)
