@@ -51,11 +51,15 @@ def render_cmd(runbook: str, fmt: str, text_format: str, severity: float, bucket
                partition: str, runbooks_dir: str | None) -> int:
     """Print RUNBOOK compiled: the state machine, or a CloudFormation template ready for
     StackSets (no account id inside; the evidence bucket is a parameter). Reads no AWS."""
-    from ircli.ops.automation import load_render
+    from ircli.ops.automation import load_render, template_size_note
 
-    click.echo(load_render(runbook, fmt if fmt == "asl" or text_format == "yaml"
-                           else "cloudformation-json", severity, bucket=bucket,
-                           partition=partition, runbooks_dir=runbooks_dir), nl=False)
+    text = load_render(runbook, fmt if fmt == "asl" or text_format == "yaml"
+                       else "cloudformation-json", severity, bucket=bucket,
+                       partition=partition, runbooks_dir=runbooks_dir)
+    note = template_size_note(text) if fmt == "cloudformation" else None
+    click.echo(text, nl=False)
+    if note:
+        click.echo(f"Note: {note}", err=True)
     return int(ExitCode.OK)
 
 

@@ -31,7 +31,7 @@ from ircli.automation.template import (
 )
 from ircli.core.awserrors import error_code
 from ircli.core.case import CASE_ID_PATTERN
-from ircli.core.errors import InvalidInput, NotFound
+from ircli.core.errors import InvalidInput, NotFound, UserError
 from ircli.core.session import AwsSession
 from ircli.runbook.model import Runbook
 
@@ -117,12 +117,47 @@ def deploy_spec(aws: AwsSession, runbook: Runbook, severity: float, bucket: str,
     check_severity(severity)
     target = target_for(aws, runbook.name)
     compiled = (compiler or _compiler())(runbook, partition=target.partition, bucket=bucket,
-                        topic_arn=target.topic_arn)
-    return DeploySpec(
-        target, compiled.definition,
-        execution_policy(compiled, partition=target.partition, dns_suffix=aws.dns_suffix,
-                         bucket=bucket, topic_arn=target.topic_arn),
-        event_pattern(list(runbook.finding_types), severity), runbook.description)
+                                         topic_arn=target.topic_arn)
+    policy = execution_policy(compiled, partition=target.partition, dns_suffix=aws.dns_suffix,
+                              bucket=bucket, topic_arn=target.topic_arn)
+    check_sizes(runbook.name, compiled.definition, policy)
+    return DeploySpec(target, compiled.definition, policy,
+                      event_pattern(list(runbook.finding_types), severity), runbook.description)
+
+
+# AWS's limits: a state machine definition (1 MiB), a role's inline policies together
+# (10,240 characters, whitespace not counted), a template given as TemplateBody (51,200
+# bytes; a larger one goes through S3, up to 1 MB).
+MAX_DEFINITION_BYTES = 1024 * 1024
+MAX_ROLE_POLICY_CHARS = 10240
+MAX_TEMPLATE_BODY = 51200
+MAX_TEMPLATE_URL = 1_000_000
+
+
+def check_sizes(name: str, definition: dict[str, Any], policy: dict[str, Any]) -> None:
+    """Refuse before anything is made what AWS would refuse half-way."""
+    size = len(json.dumps(definition, separators=(",", ":")).encode())
+    if size > MAX_DEFINITION_BYTES:
+        raise UserError(f"The compiled {name} is {size} bytes; Step Functions takes a "
+                        f"definition of at most {MAX_DEFINITION_BYTES}.",
+                        "Split the runbook into smaller ones.")
+    chars = len(json.dumps(policy, separators=(",", ":")))
+    if chars > MAX_ROLE_POLICY_CHARS:
+        raise UserError(f"The execution role's policy for {name} is {chars} characters; IAM "
+                        f"takes at most {MAX_ROLE_POLICY_CHARS} of inline policy per role.",
+                        "Split the runbook into smaller ones.")
+
+
+def template_size_note(text: str) -> str | None:
+    """What to do with a template too large to pass as a TemplateBody (None: it fits)."""
+    size = len(text.encode())
+    if size <= MAX_TEMPLATE_BODY:
+        return None
+    if size > MAX_TEMPLATE_URL:
+        raise UserError(f"The template is {size} bytes; CloudFormation takes at most "
+                        f"{MAX_TEMPLATE_URL} (from S3).", "Split the runbook into smaller ones.")
+    return (f"The template is {size} bytes, more than the {MAX_TEMPLATE_BODY} CloudFormation "
+            "takes inline: upload it to S3 and pass its --template-url (StackSets too).")
 
 
 def plan_for_deploy(aws: AwsSession, runbook: Runbook, severity: float, bucket: str, *,

@@ -191,3 +191,22 @@ def test_policy_prints_the_deployer_s_scoped_grant(capsys: pytest.CaptureFixture
         "events.amazonaws.com", "states.amazonaws.com"]
     assert [a for a, s in by_action.items() if s["Resource"] == "*"] == [
         "states:ListStateMachines"]
+
+
+def test_render_of_a_large_template_says_to_go_through_s3(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    result = run(capsys, "render", "ec2-compromise", json_output=False)
+    assert result.code == 0, result.err
+    assert "upload it to S3" in result.err and "--template-url" in result.err
+    assert yaml.safe_load(result.out)["Resources"]["StateMachine"]
+
+
+def test_a_policy_iam_would_refuse_is_refused_before_anything_is_made() -> None:
+    from ircli.core.errors import UserError
+    from ircli.ops.automation import check_sizes
+
+    check_sizes("small", {"StartAt": "A"}, {"Statement": []})
+    with pytest.raises(UserError, match="10240"):
+        check_sizes("big", {"StartAt": "A"}, {"Statement": ["x" * 10300]})
+    with pytest.raises(UserError, match="definition"):
+        check_sizes("huge", {"States": "x" * (1024 * 1024 + 1)}, {})

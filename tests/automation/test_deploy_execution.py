@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ircli.core.session import AwsSession, AwsSettings
-from ircli.ops.automation import apply, list_automations, load_runbook, plan_for_deploy
+from ircli.ops.automation import (
+    apply,
+    list_automations,
+    load_runbook,
+    plan_for_deploy,
+    plan_for_remove,
+)
 from tests.automation.conftest import Sfn, finding_event
 from tests.automation.test_template import RECORD_ONLY
 
@@ -39,3 +46,24 @@ def test_the_deployed_machine_opens_the_case_list_names(sfn_world: Sfn,
         stateMachineArn=plan.target.state_machine_arn)["definition"])
     assert "${" not in json.dumps(definition)
     assert plan.target.topic_arn in json.dumps(definition)
+
+
+def test_the_compiled_ec2_compromise_deploys_once(clients: Any) -> None:
+    """The built-in containment runbook, as the compiler makes it: deployed, then again with
+    nothing to do, then removed to nothing."""
+    clients("s3").create_bucket(Bucket="ir-evidence")
+    aws = AwsSession(AwsSettings())
+    runbook = load_runbook("ec2-compromise")
+    first = plan_for_deploy(aws, runbook, 7, "ir-evidence")
+    apply(aws, first, sleep=lambda _s: None)
+    again = plan_for_deploy(aws, runbook, 7, "ir-evidence")
+    assert not again.changes, [u.to_dict() for u in again.units if u.calls]
+    policy = clients("iam").get_role_policy(RoleName="ircli-ec2-compromise-us-east-1-sfn",
+                                            PolicyName="ircli-ec2-compromise")["PolicyDocument"]
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [
+            statement["Action"]]
+        assert all(a != "*" and not a.endswith(":*") for a in actions), statement
+    apply(aws, plan_for_remove(aws, "ec2-compromise"), sleep=lambda _s: None)
+    assert clients("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert clients("iam").list_roles()["Roles"] == []
