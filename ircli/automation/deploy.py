@@ -96,7 +96,7 @@ class UnitPlan:
     unit: str
     title: str
     resource: str
-    status: str  # create | update | up to date | remove | absent | not ircli's
+    status: str  # create | update | up to date | remove | absent | not ircli's | kept
     calls: list[Call] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -492,7 +492,7 @@ class Rule(Unit):
                 "alone"])
         others = [t["Id"] for t in _targets(aws, target) if t["Id"] != target.names.target_id]
         if others:
-            return self._plan(target, "not ircli's", notes=[
+            return self._plan(target, "kept", notes=[
                 f"rule {target.names.rule} has targets ircli did not put there "
                 f"({', '.join(others)}): the rule is left"])
         return self._plan(target, "remove", [Call("events", "delete_rule", {

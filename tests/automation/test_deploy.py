@@ -322,3 +322,19 @@ def test_remove_says_when_executions_are_still_running(aws: AwsSession, clients:
     assert machine.status == "remove"
     assert machine.notes == ["1 execution(s) of it are still running (`ircli automation "
                              "list`); their cases stay in the evidence bucket"]
+
+
+def test_remove_keeps_a_rule_someone_else_also_targets(aws: AwsSession, clients: Any) -> None:
+    deploy(aws)
+    sqs, events = clients("sqs"), clients("events")
+    queue = sqs.create_queue(QueueName="soc-copy")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    events.put_targets(Rule="ircli-web-compromise", Targets=[{"Id": "soc", "Arn": arn}])
+    plan = plan_for_remove(aws, "web-compromise")
+    apply(aws, plan, sleep=no_sleep)
+    statuses = {u.unit: u.status for u in plan.units}
+    assert statuses["rule"] == "kept" and statuses["rule-target"] == "remove"
+    assert [t["Id"] for t in events.list_targets_by_rule(Rule="ircli-web-compromise")[
+        "Targets"]] == ["soc"]
+    assert clients("stepfunctions").list_state_machines()["stateMachines"] == []
