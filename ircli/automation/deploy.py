@@ -558,25 +558,42 @@ def plan_remove(aws: AwsSession, target: Target) -> AutomationPlan:
                           [UNITS[name]().plan_remove(aws, target) for name in order])
 
 
+Progress = Callable[[str], None]
+
+
 def apply_plan(aws: AwsSession, plan: AutomationPlan, *, sleep: Sleep = time.sleep,
-               attempts: int = 8) -> list[str]:
-    """Make the planned calls in order; what was done, one line per call."""
+               attempts: int = 8, progress: Progress | None = None) -> list[str]:
+    """Make the planned calls in order; what was done, one line per call. ``progress`` hears
+    of each wait (a role not yet visible to Step Functions)."""
     done = []
     for unit in plan.units:
         for call in unit.calls:
-            _execute(aws, call, sleep, attempts)
+            _execute(aws, call, sleep, attempts, progress)
             done.append(call.summary)
     return done
 
 
-def _execute(aws: AwsSession, call: Call, sleep: Sleep, attempts: int) -> Any:
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+def _execute(aws: AwsSession, call: Call, sleep: Sleep, attempts: int,
+             progress: Progress | None) -> Any:
+    from tenacity import (
+        RetryCallState,
+        Retrying,
+        retry_if_exception,
+        stop_after_attempt,
+        wait_exponential,
+    )
+
+    def waiting(state: RetryCallState) -> None:
+        if progress is not None and state.next_action is not None:
+            progress(f"waiting {state.next_action.sleep:.0f} s for IAM to show the new role to "
+                     f"Step Functions ({call.summary}; attempt {state.attempt_number} of "
+                     f"{attempts})")
 
     method = getattr(aws.client(call.service), call.method)
     for attempt in Retrying(retry=retry_if_exception(_role_propagating),
                             stop=stop_after_attempt(attempts),
                             wait=wait_exponential(multiplier=1, max=15), sleep=sleep,
-                            reraise=True):
+                            before_sleep=waiting, reraise=True):
         with attempt:
             return method(**call.params)
     return None  # pragma: no cover - Retrying either returns or reraises

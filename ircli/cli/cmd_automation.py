@@ -132,7 +132,8 @@ def _run(opts: GlobalOptions, plan: AutomationPlan, dry_run: bool, yes: bool,
         _show_plan(plan, dry_run)
     if plan.changes and not dry_run:
         confirm_or_refuse(question, yes)
-        data["done"] = apply(aws, plan)
+        data["done"] = apply(aws, plan, progress=lambda line: click.echo(
+            f"  {escape_controls(line)}", err=True))
     if opts.json:
         emit_json(data)
     elif not plan.changes:

@@ -14,6 +14,7 @@ from ircli.automation.compiler import CompiledRunbook, compile_runbook
 from ircli.automation.deploy import (
     AutomationPlan,
     DeploySpec,
+    Progress,
     Sleep,
     Target,
     apply_plan,
@@ -182,8 +183,11 @@ def deployer_policy(bucket: str | None = None, partition: str = "aws",
                               "bucket": bucket or UNSET_BUCKET})
 
 
-def apply(aws: AwsSession, plan: AutomationPlan, sleep: Sleep | None = None) -> list[str]:
-    return apply_plan(aws, plan) if sleep is None else apply_plan(aws, plan, sleep=sleep)
+def apply(aws: AwsSession, plan: AutomationPlan, sleep: Sleep | None = None,
+          progress: Progress | None = None) -> list[str]:
+    if sleep is None:
+        return apply_plan(aws, plan, progress=progress)
+    return apply_plan(aws, plan, sleep=sleep, progress=progress)
 
 
 # -- list ------------------------------------------------------------------------------------

@@ -223,9 +223,14 @@ def test_a_role_not_yet_visible_to_step_functions_is_retried(aws: AwsSession,
 
     monkeypatch.setattr(sfn, "create_state_machine", flaky)
     slept: list[float] = []
+    heard: list[str] = []
     plan = plan_for_deploy(aws, fake_runbook(), 7, BUCKET, compiler=handmade)
-    apply(aws, plan, sleep=slept.append)
+    apply(aws, plan, sleep=slept.append, progress=heard.append)
     assert len(slept) == 2 and not failures
+    assert heard == [f"waiting {slept[0]:.0f} s for IAM to show the new role to Step Functions "
+                     "(create state machine ircli-web-compromise; attempt 1 of 8)",
+                     f"waiting {slept[1]:.0f} s for IAM to show the new role to Step Functions "
+                     "(create state machine ircli-web-compromise; attempt 2 of 8)"]
     assert sfn.list_state_machines()["stateMachines"][0]["name"] == "ircli-web-compromise"
 
 
