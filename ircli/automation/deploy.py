@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ircli.automation.template import (
+    DEAD_LETTER_RETENTION,
+    RETRY_POLICY,
     TAG_KEY,
     Names,
+    dead_letter_policy,
     events_trust,
     start_policy,
     states_trust,
@@ -39,6 +42,7 @@ IRCLI_MACHINES = "arn:{partition}:states:*:*:stateMachine:ircli-*"
 IRCLI_EXECUTIONS = "arn:{partition}:states:*:*:execution:ircli-*:*"
 IRCLI_RULES = "arn:{partition}:events:*:*:rule/ircli-*"
 IRCLI_TOPICS = "arn:{partition}:sns:*:*:ircli-*"
+IRCLI_QUEUES = "arn:{partition}:sqs:*:*:ircli-*"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,10 @@ class Target:
     @property
     def state_machine_arn(self) -> str:
         return self._arn("states", f"stateMachine:{self.names.state_machine}")
+
+    @property
+    def queue_arn(self) -> str:
+        return self._arn("sqs", self.names.dead_letter_queue)
 
     @property
     def rule_arn(self) -> str:
@@ -439,6 +447,79 @@ class EventsRole(_Role):
 
 
 @register
+class DeadLetterQueue(Unit):
+    name = "dead-letter-queue"
+    title = "Queue of findings the rule could not deliver"
+    permissions = (Permission(("sqs:GetQueueUrl", "sqs:CreateQueue", "sqs:TagQueue",
+                               "sqs:ListQueueTags", "sqs:GetQueueAttributes",
+                               "sqs:SetQueueAttributes", "sqs:DeleteQueue"), IRCLI_QUEUES),)
+
+    def resource(self, target: Target) -> str:
+        return target.queue_arn
+
+    def _queue(self, aws: AwsSession, target: Target) -> tuple[str, dict[str, Any]] | None:
+        """The queue's URL and attributes (with its tags under ``Tags``), None when absent."""
+        sqs = aws.client("sqs")
+        try:
+            url = str(sqs.get_queue_url(QueueName=target.names.dead_letter_queue)["QueueUrl"])
+        except Exception as err:
+            if error_code(err) in ("AWS.SimpleQueueService.NonExistentQueue",
+                                   "QueueDoesNotExist"):
+                return None
+            raise
+        attributes: dict[str, Any] = sqs.get_queue_attributes(
+            QueueUrl=url, AttributeNames=["All"]).get("Attributes", {})
+        attributes["Tags"] = sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+        return url, attributes
+
+    def _wanted(self, target: Target) -> dict[str, str]:
+        return {"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION),
+                "SqsManagedSseEnabled": "true",
+                "Policy": _compact(dead_letter_policy(target.queue_arn, target.rule_arn))}
+
+    def plan_deploy(self, aws: AwsSession, spec: DeploySpec) -> UnitPlan:
+        t = spec.target
+        wanted = self._wanted(t)
+        found = self._queue(aws, t)
+        if found is None:
+            return self._plan(t, "create", [Call("sqs", "create_queue", {
+                "QueueName": t.names.dead_letter_queue, "Attributes": wanted,
+                "tags": {TAG_KEY: t.runbook}},
+                f"create SQS queue {t.names.dead_letter_queue} for undelivered findings")])
+        url, attributes = found
+        if attributes["Tags"].get(TAG_KEY) != t.runbook:
+            raise _not_ours(t, "queue", t.names.dead_letter_queue)
+        changed = {k: v for k, v in wanted.items()
+                   if not (_same(attributes.get(k), v) if k == "Policy"
+                           else str(attributes.get(k)).lower() == v.lower())}
+        if not changed:
+            return self._plan(t, "up to date")
+        return self._plan(t, "update", [Call("sqs", "set_queue_attributes", {
+            "QueueUrl": url, "Attributes": changed},
+            f"set {', '.join(sorted(changed))} of SQS queue {t.names.dead_letter_queue}")])
+
+    def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
+        found = self._queue(aws, target)
+        if found is None:
+            return self._plan(target, "absent")
+        url, attributes = found
+        if attributes["Tags"].get(TAG_KEY) != target.runbook:
+            return self._plan(target, "not ircli's", notes=[
+                f"queue {target.names.dead_letter_queue} lacks the tag "
+                f"{TAG_KEY}={target.runbook}: left alone"])
+        waiting = sum(int(attributes.get(k, 0) or 0) for k in (
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed"))
+        if waiting:
+            return self._plan(target, "kept", notes=[
+                f"{waiting} undelivered finding(s) wait in {target.names.dead_letter_queue}: "
+                "read them (they were never acted on), then run remove again"])
+        return self._plan(target, "remove", [Call("sqs", "delete_queue", {"QueueUrl": url},
+                                                  f"delete SQS queue "
+                                                  f"{target.names.dead_letter_queue}")])
+
+
+@register
 class Rule(Unit):
     name = "rule"
     title = "EventBridge rule for GuardDuty findings"
@@ -527,7 +608,8 @@ class RuleTarget(Unit):
     def plan_deploy(self, aws: AwsSession, spec: DeploySpec) -> UnitPlan:
         t = spec.target
         wanted = {"Id": t.names.target_id, "Arn": t.state_machine_arn,
-                  "RoleArn": t.role_arn(t.names.events_role)}
+                  "RoleArn": t.role_arn(t.names.events_role),
+                  "RetryPolicy": RETRY_POLICY, "DeadLetterConfig": {"Arn": t.queue_arn}}
         found = [x for x in _targets(aws, t) if x["Id"] == t.names.target_id]
         if found and all(found[0].get(k) == v for k, v in wanted.items()):
             return self._plan(t, "up to date")

@@ -1,6 +1,7 @@
 """A compiled runbook as one CloudFormation template, ready for StackSets: the state machine,
 its execution role (least privilege from the compiled runbook's actions), the EventBridge rule
-and its target role, and the SNS topic that hears of failures.
+and its target role, the SNS topic that hears of failures, and the dead-letter queue that keeps
+a finding the rule could not deliver.
 
 No account id, region or partition is written in: ARNs are built from the ``AWS::AccountId``,
 ``AWS::Region``, ``AWS::Partition`` and ``AWS::URLSuffix`` pseudo-parameters, and the
@@ -65,6 +66,10 @@ class Names:
         return _role_name(f"ircli-{self.runbook}-{self.region}-events")
 
     @property
+    def dead_letter_queue(self) -> str:
+        return f"ircli-{self.runbook}-undelivered"
+
+    @property
     def policy(self) -> str:
         return f"ircli-{self.runbook}"
 
@@ -108,6 +113,20 @@ def execution_policy(compiled: CompiledRunbook, *, partition: str, dns_suffix: s
     return policy_for(execution_actions(compiled, topic_arn), label="automation",
                       values={"partition": partition, "dns_suffix": dns_suffix,
                               "bucket": bucket})
+
+
+# EventBridge's own retry of a target it cannot reach (its defaults, written out), then the
+# finding goes to the dead-letter queue, kept 14 days (SQS's longest), so none is lost.
+RETRY_POLICY = {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+DEAD_LETTER_RETENTION = 1209600
+
+
+def dead_letter_policy(queue_arn: Any, rule_arn: Any) -> dict[str, Any]:
+    """Only EventBridge, for this rule, may put undelivered findings in the queue."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "IrcliAutomationUndeliveredFindings", "Effect": "Allow",
+        "Principal": {"Service": EVENTS_PRINCIPAL}, "Action": "sqs:SendMessage",
+        "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]}
 
 
 def start_policy(state_machine_arn: Any) -> dict[str, Any]:
@@ -200,6 +219,16 @@ def cloudformation_template(compiled: CompiledRunbook,
                 "Policies": [{"PolicyName": names.policy,
                               "PolicyDocument": start_policy({"Ref": "StateMachine"})}],
                 "Tags": tags}},
+        "DeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"QueueName": names.dead_letter_queue,
+                           "MessageRetentionPeriod": DEAD_LETTER_RETENTION,
+                           "SqsManagedSseEnabled": True, "Tags": tags}},
+        "DeadLetterQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {"Queues": [{"Ref": "DeadLetterQueue"}],
+                           "PolicyDocument": dead_letter_policy(
+                               {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, rule_arn)}},
         "Rule": {
             "Type": "AWS::Events::Rule",
             "Properties": {
@@ -208,7 +237,10 @@ def cloudformation_template(compiled: CompiledRunbook,
                 "EventPattern": event_pattern(finding_types, min_severity),
                 "State": "ENABLED",
                 "Targets": [{"Id": names.target_id, "Arn": {"Ref": "StateMachine"},
-                             "RoleArn": {"Fn::GetAtt": ["EventsRole", "Arn"]}}]}},
+                             "RoleArn": {"Fn::GetAtt": ["EventsRole", "Arn"]},
+                             "RetryPolicy": RETRY_POLICY,
+                             "DeadLetterConfig": {
+                                 "Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}}]}},
     }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -221,6 +253,7 @@ def cloudformation_template(compiled: CompiledRunbook,
             "StateMachineArn": {"Value": {"Ref": "StateMachine"}},
             "RuleArn": {"Value": {"Fn::GetAtt": ["Rule", "Arn"]}},
             "FailureTopicArn": {"Value": {"Ref": "FailureTopic"}},
+            "DeadLetterQueueUrl": {"Value": {"Ref": "DeadLetterQueue"}},
         },
     }
 

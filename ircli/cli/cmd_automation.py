@@ -163,9 +163,16 @@ def list_cmd(opts: GlobalOptions, executions: int) -> int:
     if not found:
         click.echo("No ircli automation is deployed in this account and region.")
         return int(ExitCode.OK)
-    print_rows(["runbook", "rule", "state machine"],
-               [[m["runbook"], m["rule_state"], m["state_machine"]] for m in found],
-               title="Deployed automation")
+    print_rows(["runbook", "rule", "undelivered", "state machine"],
+               [[m["runbook"], m["rule_state"],
+                 "-" if m["undelivered"] is None else m["undelivered"], m["state_machine"]]
+                for m in found], title="Deployed automation")
+    for m in found:
+        if m["undelivered"]:
+            click.echo(f"Warning: {m['undelivered']} finding(s) for {escape_controls(m['runbook'])}"
+                       " could not start its state machine and wait in "
+                       f"ircli-{escape_controls(m['runbook'])}-undelivered (SQS): nothing acted "
+                       "on them.", err=True)
     rows = [[m["runbook"], e["status"], e["started"], e["target"] or "-", e["case_id"] or "-",
              e["finding_type"] or "-"] for m in found for e in m["executions"]]
     if rows:

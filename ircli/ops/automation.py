@@ -280,9 +280,24 @@ def list_automations(aws: AwsSession, executions: int = 5) -> list[dict[str, Any
             found.append({"runbook": runbook, "state_machine": arn,
                           "rule": target.names.rule if target else None,
                           "rule_state": rule_state or "absent",
+                          "undelivered": _undelivered(aws, target) if target else None,
                           "executions": [e.to_dict() for e in
                                          _executions(aws, arn, executions)]})
     return sorted(found, key=lambda m: str(m["runbook"]))
+
+
+def _undelivered(aws: AwsSession, target: Target) -> int | None:
+    """Findings waiting in the dead-letter queue (the rule could not start the machine)."""
+    sqs = aws.client("sqs")
+    try:
+        url = sqs.get_queue_url(QueueName=target.names.dead_letter_queue)["QueueUrl"]
+    except Exception as err:
+        if error_code(err) in ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"):
+            return None
+        raise
+    count = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages"]).get("Attributes", {}).get("ApproximateNumberOfMessages")
+    return int(count) if count is not None else None
 
 
 def _executions(aws: AwsSession, machine_arn: str, limit: int) -> list[Execution]:

@@ -170,6 +170,7 @@ def test_list_escapes_attacker_text_and_remove_deletes_it_all(
     assert clients("events").list_rules()["Rules"] == []
     assert clients("iam").list_roles()["Roles"] == []
     assert clients("sns").list_topics()["Topics"] == []
+    assert clients("sqs").list_queues().get("QueueUrls", []) == []
     again = run(capsys, "remove", "record-only", "--yes", json_output=False)
     assert again.code == 0 and "Nothing to remove" in again.out
     assert "No ircli automation" in run(capsys, "list", json_output=False).out

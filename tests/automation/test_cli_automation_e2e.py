@@ -39,7 +39,7 @@ def test_deploy_list_remove_over_http(server_clients: Any, tmp_path: Path,
     deployed = ircli("automation", "deploy", runbook, "--yes", "-o", "json")
     assert deployed.returncode == 0, deployed.stderr
     document = json.loads(deployed.stdout)
-    assert document["changes"] and len(document["done"]) == 8
+    assert document["changes"] and len(document["done"]) == 9
     again = ircli("automation", "deploy", runbook, "--yes", "-o", "json")
     assert again.returncode == 0 and json.loads(again.stdout)["done"] == []
 
@@ -67,4 +67,5 @@ def test_deploy_list_remove_over_http(server_clients: Any, tmp_path: Path,
     assert [r for r in server_clients("iam").list_roles()["Roles"]
             if r["RoleName"].startswith("ircli-")] == []
     assert server_clients("sns").list_topics()["Topics"] == []
+    assert server_clients("sqs").list_queues().get("QueueUrls", []) == []
     assert "Traceback" not in deployed.stderr + listed.stderr + removed.stderr

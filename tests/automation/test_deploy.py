@@ -71,6 +71,14 @@ def world(clients: Any) -> dict[str, Any]:
     for topic in sns.list_topics()["Topics"]:
         found["topics"][topic["TopicArn"]] = sns.list_tags_for_resource(
             ResourceArn=topic["TopicArn"])["Tags"]
+    sqs = clients("sqs")
+    for url in sqs.list_queues().get("QueueUrls", []):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+            "Attributes"]
+        found.setdefault("queues", {})[url.rsplit("/", 1)[1]] = {
+            "retention": attributes.get("MessageRetentionPeriod"),
+            "policy": json.loads(attributes["Policy"]) if "Policy" in attributes else None,
+            "tags": sqs.list_queue_tags(QueueUrl=url).get("Tags", {})}
     return found
 
 
@@ -93,6 +101,14 @@ def test_deploy_creates_everything_tagged_and_wired(aws: AwsSession, clients: An
     assert rule["pattern"]["detail"]["severity"] == [{"numeric": [">=", 7]}]
     assert [(t["Arn"], t["RoleArn"].rsplit("/", 1)[1]) for t in rule["targets"]] == [
         (machine["arn"], "ircli-web-compromise-us-east-1-events")]
+    queue_arn = f"arn:aws:sqs:{REGION}:123456789012:ircli-web-compromise-undelivered"
+    assert rule["targets"][0]["DeadLetterConfig"] == {"Arn": queue_arn}
+    queue = now["queues"]["ircli-web-compromise-undelivered"]
+    assert queue["retention"] == "1209600"
+    assert queue["tags"] == {"ircli:automation": "web-compromise"}
+    (grant,) = queue["policy"]["Statement"]
+    assert grant["Condition"] == {"ArnEquals": {"aws:SourceArn": (
+        f"arn:aws:events:{REGION}:123456789012:rule/ircli-web-compromise")}}
     start = now["roles"]["ircli-web-compromise-us-east-1-events"]["policies"][
         "ircli-web-compromise"]["Statement"]
     assert start == [{"Sid": "IrcliAutomationStartThisMachine", "Effect": "Allow",
@@ -173,7 +189,8 @@ def test_remove_leaves_nothing_of_ircli_and_every_case(aws: AwsSession, clients:
     plan = plan_for_remove(aws, "web-compromise")
     done = apply(aws, plan, sleep=no_sleep)
     assert done == calls(plan)
-    assert world(clients) == {"roles": {}, "machines": {}, "rules": {}, "topics": {}}
+    assert world(clients) == {"roles": {}, "machines": {}, "rules": {}, "topics": {}}, \
+        "a role, machine, rule, topic or queue is left"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert keys == ["cases/ir-1/audit.jsonl", "cases/ir-1/case.json"]
     again = plan_for_remove(aws, "web-compromise")
@@ -343,3 +360,22 @@ def test_remove_keeps_a_rule_someone_else_also_targets(aws: AwsSession, clients:
     assert [t["Id"] for t in events.list_targets_by_rule(Rule="ircli-web-compromise")[
         "Targets"]] == ["soc"]
     assert clients("stepfunctions").list_state_machines()["stateMachines"] == []
+
+
+def test_undelivered_findings_are_shown_and_never_deleted(aws: AwsSession, clients: Any) -> None:
+    """EventBridge could not start the machine for a finding: it waits in the dead-letter
+    queue. list counts it; remove keeps that queue (and says why) until someone reads it."""
+    deploy(aws)
+    sqs = clients("sqs")
+    url = sqs.get_queue_url(QueueName="ircli-web-compromise-undelivered")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"detail": {"id": "lost-1"}}))
+    (found,) = list_automations(aws)
+    assert found["undelivered"] == 1
+    plan = plan_for_remove(aws, "web-compromise")
+    apply(aws, plan, sleep=no_sleep)
+    (queue,) = (u for u in plan.units if u.unit == "dead-letter-queue")
+    assert queue.status == "kept" and "1 undelivered finding(s)" in queue.notes[0]
+    assert sqs.receive_message(QueueUrl=url)["Messages"][0]["Body"].find("lost-1") > 0
+    remaining = world(clients)
+    assert list(remaining["queues"]) == ["ircli-web-compromise-undelivered"]
+    assert remaining["machines"] == {} and remaining["roles"] == {}

@@ -183,8 +183,21 @@ def test_template_rule_carries_pattern_and_targets_the_machine() -> None:
     rule = template["Resources"]["Rule"]["Properties"]
     assert rule["EventPattern"]["source"] == ["aws.guardduty"]
     assert rule["EventPattern"]["detail"]["severity"] == [{"numeric": [">=", 8]}]
-    assert rule["Targets"] == [{"Id": "ircli-web-compromise", "Arn": {"Ref": "StateMachine"},
-                                "RoleArn": {"Fn::GetAtt": ["EventsRole", "Arn"]}}]
+    assert rule["Targets"] == [{
+        "Id": "ircli-web-compromise", "Arn": {"Ref": "StateMachine"},
+        "RoleArn": {"Fn::GetAtt": ["EventsRole", "Arn"]},
+        "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}}]
+    # a finding EventBridge cannot deliver waits 14 days; only this rule may put it there
+    queue = template["Resources"]["DeadLetterQueue"]["Properties"]
+    assert queue["MessageRetentionPeriod"] == 1209600 and queue["SqsManagedSseEnabled"]
+    (grant,) = template["Resources"]["DeadLetterQueuePolicy"]["Properties"][
+        "PolicyDocument"]["Statement"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert grant["Action"] == "sqs:SendMessage"
+    assert grant["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::Sub": (
+        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+        "ircli-web-compromise")}
 
 
 def test_asl_is_the_definition_with_placeholders_or_the_bucket_given() -> None:
