@@ -173,9 +173,8 @@ def step_states(cx: CaseContext, key: str, prefix: str, fragment: Fragment, *, c
         f"{prefix}._Fresh": {"Type": "Pass", "Result": {"status": "running"}, "ResultPath": rec,
                             "Next": fragment.start},
         f"{prefix}._End": {"Type": "Choice", "Choices": [
-            {"Variable": f"$.status.{prefix}", "IsPresent": True, "Next": f"{prefix}._Done"},
-            {"Variable": f"{rec}.status", "StringEquals": "running",
-             "Next": f"{prefix}._Same"}], "Default": f"{prefix}._Save"},
+            {"Variable": f"$.status.{prefix}", "IsPresent": True, "Next": f"{prefix}._Done"}],
+            "Default": f"{prefix}._Same"},
         f"{prefix}._Done": {"Type": "Pass", "Result": "done", "ResultPath": f"{rec}.status",
                            "Next": f"{prefix}._Save"},
         f"{prefix}._Same": {"Type": "Pass", "Result": "already-done",

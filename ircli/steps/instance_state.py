@@ -110,7 +110,10 @@ class RecordState(Step):
         """The instance as DescribeInstances showed it, in the case before any change."""
         p = cc.prefix
         return Fragment({
-            f"{p}.Found": {"Type": "Pass", "Next": RECORD},
+            # Once per case: a re-delivered finding keeps the first record.
+            f"{p}.Found": {"Type": "Choice", "Choices": [
+                {"Variable": f"$.record.{p}.before", "IsPresent": True, "Next": NEXT}],
+                "Default": RECORD},
             f"{p}.Kept": {"Type": "Pass", "Next": NEXT},
         }, start=f"{p}.Found", record_at=f"{p}.Kept", before="$.instance")
 

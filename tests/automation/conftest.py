@@ -54,7 +54,8 @@ class Sfn:
 
     def run(self, machine: str, event: dict[str, Any]) -> Run:
         sfn = self.clients("stepfunctions")
-        arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(event))[
+        arn = sfn.start_execution(stateMachineArn=machine, name=uuid.uuid4().hex,
+                                  input=json.dumps(event))[
             "executionArn"]
         described = sfn.describe_execution(executionArn=arn)
         output = json.loads(described["output"]) if described.get("output") else None

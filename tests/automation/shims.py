@@ -39,6 +39,8 @@ class Emulator:
     calls: list[tuple[str, str]] = field(default_factory=list)
     throttle: dict[str, int] = field(default_factory=dict)  # action -> failures to inject
     fail: dict[str, str] = field(default_factory=dict)  # action -> error code, every time
+    # (action, parameters) -> an error code to answer with, or None to let the call through
+    refuse: Callable[[str, dict[str, Any]], str | None] | None = None
     during_wait: Callable[[], None] | None = None
 
 
@@ -102,9 +104,11 @@ def plain_results(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
             raise ClientError({"Error": {"Code": "RequestLimitExceeded",
                                          "Message": "Request limit exceeded."},
                                "ResponseMetadata": {"HTTPStatusCode": 503}}, action)
-        if action in emulator.fail:
-            raise ClientError({"Error": {"Code": emulator.fail[action],
-                                         "Message": f"{emulator.fail[action]} (injected)"},
+        params = kwargs.get("normalised_parameters", args[1] if len(args) > 1 else {})
+        code = emulator.fail.get(action) or (
+            emulator.refuse(action, params) if emulator.refuse else None)
+        if code:
+            raise ClientError({"Error": {"Code": code, "Message": f"{code} (injected)"},
                                "ResponseMetadata": {"HTTPStatusCode": 400}}, action)
         original(self, env, *args, **kwargs)
         env.stack.append(plain(env.stack.pop()))
