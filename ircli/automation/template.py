@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ircli.automation.compiler import CompiledRunbook
@@ -104,15 +104,22 @@ def _trust(service: str, account: Any, source_arn: Any) -> dict[str, Any]:
 
 def execution_actions(compiled: CompiledRunbook, topic_arn: str) -> list[PermissionLike]:
     """What the state machine's role may do: the compiled runbook's actions, and publishing
-    its failures to its own topic."""
-    return [*compiled.actions, Permission("sns:Publish", topic_arn)]
+    its failures to its own topic. The topic's ARN becomes the ``{topic}`` template, so the
+    statements (and their Sids) are the same whether the ARN is known or a stack's."""
+    def templated(value: PermissionLike) -> PermissionLike:
+        if isinstance(value, str) or topic_arn not in value.resource_list:
+            return value
+        resources = tuple("{topic}" if r == topic_arn else r for r in value.resource_list)
+        return replace(value, resources=resources[0] if len(resources) == 1 else resources)
+
+    return [*(templated(p) for p in compiled.actions), Permission("sns:Publish", "{topic}")]
 
 
 def execution_policy(compiled: CompiledRunbook, *, partition: str, dns_suffix: str,
                      bucket: str, topic_arn: str) -> dict[str, Any]:
     return policy_for(execution_actions(compiled, topic_arn), label="automation",
                       values={"partition": partition, "dns_suffix": dns_suffix,
-                              "bucket": bucket})
+                              "bucket": bucket, "topic": topic_arn})
 
 
 # EventBridge's own retry of a target it cannot reach (its defaults, written out), then the

@@ -379,3 +379,52 @@ def test_undelivered_findings_are_shown_and_never_deleted(aws: AwsSession, clien
     remaining = world(clients)
     assert list(remaining["queues"]) == ["ircli-web-compromise-undelivered"]
     assert remaining["machines"] == {} and remaining["roles"] == {}
+
+
+def _resolve(value: Any, values: dict[str, str]) -> Any:
+    """What CloudFormation makes of Ref / Fn::Sub / Fn::GetAtt …Arn, for the values given."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return values[value["Ref"]]
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        text = value["Fn::Sub"]
+        for name, filled in values.items():
+            text = text.replace("${" + name + "}", filled)
+        return text.replace("${!", "${")
+    if isinstance(value, dict):
+        return {k: _resolve(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, values) for v in value]
+    return value
+
+
+def test_deploy_makes_what_the_template_describes(aws: AwsSession, clients: Any) -> None:
+    """The API path and the CloudFormation path are one design: the deployed pattern,
+    definition and policies are the template's, resolved for this account and bucket."""
+    import yaml
+
+    from ircli.ops.automation import render
+
+    deploy(aws)
+    template = yaml.safe_load(render(fake_runbook(), "cloudformation", 7, compiler=handmade))
+    now = world(clients)
+    machine = now["machines"]["ircli-web-compromise"]
+    topic = next(iter(now["topics"]))
+    values = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": "123456789012",
+              "AWS::URLSuffix": "amazonaws.com", "EvidenceBucket": BUCKET,
+              "FailureTopic": topic, "StateMachine": machine["arn"]}
+    resources = template["Resources"]
+    rule = now["rules"]["ircli-web-compromise"]
+    assert rule["pattern"] == resources["Rule"]["Properties"]["EventPattern"]
+    substitutions = _resolve(resources["StateMachine"]["Properties"][
+        "DefinitionSubstitutions"], values)
+    definition = json.dumps(resources["StateMachine"]["Properties"]["Definition"])
+    for name, filled in substitutions.items():
+        definition = definition.replace("${" + name + "}", filled)
+    assert machine["definition"] == json.loads(definition)
+    roles = now["roles"]
+    for resource, role in (("ExecutionRole", "ircli-web-compromise-us-east-1-sfn"),
+                           ("EventsRole", "ircli-web-compromise-us-east-1-events")):
+        properties = resources[resource]["Properties"]
+        assert roles[role]["policies"]["ircli-web-compromise"] == _resolve(
+            properties["Policies"][0]["PolicyDocument"], values), resource
+        assert roles[role]["trust"] == _resolve(properties["AssumeRolePolicyDocument"], values)
