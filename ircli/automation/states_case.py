@@ -69,7 +69,7 @@ def save_states(cx: CaseContext, name: str, recorded: list[tuple[str, str]], nex
            "opened_by.$": "$.ircli.actor",
            "automation": {"execution.$": "$.ircli.execution", "state.$": "$.record"},
            "targets.$": "States.StringToJson(States.Format('{}\"{}\":{}{}', $.c.lb, "
-                        "$.ircli.target, States.JsonToString($.tmp.rec), $.c.rb))"}
+                        "$.ircli.key, States.JsonToString($.tmp.rec), $.c.rb))"}
     return {
         name: pass_state(target, "$.tmp.rec", f"{name}.Doc"),
         f"{name}.Doc": pass_state(doc, "$.tmp.doc", f"{name}.Put"),
@@ -91,6 +91,9 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
         "ircli": {
             "case_id.$": "States.Format('ir-gd-{}', States.Hash($.detail.id, 'MD5'))",
             "target.$": cx.target_path, "account.$": "$.account", "region.$": "$.region",
+            # Where the case keeps the target: its id, or ip/<address> as the CLI does.
+            "key.$": cx.target_path if cx.kind != "ip" else
+            f"States.Format('ip/{{}}', {cx.target_path})",
             "finding_id.$": "$.detail.id", "finding_type.$": "$.detail.type",
             "actor.$": "States.Format('automation:{}', $$.StateMachine.Name)",
             "created.$": "$$.Execution.StartTime", "execution.$": "$$.Execution.Id",
