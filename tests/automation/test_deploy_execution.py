@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.ops.automation import (
     apply,
@@ -48,22 +50,23 @@ def test_the_deployed_machine_opens_the_case_list_names(sfn_world: Sfn,
     assert plan.target.topic_arn in json.dumps(definition)
 
 
-def test_the_compiled_ec2_compromise_deploys_once(clients: Any) -> None:
-    """The built-in containment runbook, as the compiler makes it: deployed, then again with
-    nothing to do, then removed to nothing."""
+@pytest.mark.parametrize("name", ["ec2-compromise", "ssh-brute-force"])
+def test_a_compiled_shipped_runbook_deploys_once(clients: Any, name: str) -> None:
+    """A shipped runbook as the compiler makes it: deployed, then again with nothing to do,
+    then removed to nothing."""
     clients("s3").create_bucket(Bucket="ir-evidence")
     aws = AwsSession(AwsSettings())
-    runbook = load_runbook("ec2-compromise")
+    runbook = load_runbook(name)
     first = plan_for_deploy(aws, runbook, 7, "ir-evidence")
     apply(aws, first, sleep=lambda _s: None)
     again = plan_for_deploy(aws, runbook, 7, "ir-evidence")
     assert not again.changes, [u.to_dict() for u in again.units if u.calls]
-    policy = clients("iam").get_role_policy(RoleName="ircli-ec2-compromise-us-east-1-sfn",
-                                            PolicyName="ircli-ec2-compromise")["PolicyDocument"]
+    policy = clients("iam").get_role_policy(RoleName=f"ircli-{name}-us-east-1-sfn",
+                                            PolicyName=f"ircli-{name}")["PolicyDocument"]
     for statement in policy["Statement"]:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [
             statement["Action"]]
         assert all(a != "*" and not a.endswith(":*") for a in actions), statement
-    apply(aws, plan_for_remove(aws, "ec2-compromise"), sleep=lambda _s: None)
+    apply(aws, plan_for_remove(aws, name), sleep=lambda _s: None)
     assert clients("stepfunctions").list_state_machines()["stateMachines"] == []
     assert clients("iam").list_roles()["Roles"] == []
