@@ -452,12 +452,18 @@ class RuleTarget(Unit):
         wanted = {"Id": t.names.target_id, "Arn": t.state_machine_arn,
                   "RoleArn": t.role_arn(t.names.events_role),
                   "RetryPolicy": RETRY_POLICY, "DeadLetterConfig": {"Arn": t.queue_arn}}
-        found = [x for x in _targets(aws, t) if x["Id"] == t.names.target_id]
+        targets = _targets(aws, t)
+        found = [x for x in targets if x["Id"] == t.names.target_id]
+        # every finding the rule matches also goes to these: say so, every run
+        others = [f"{x['Id']} ({x.get('Arn')})" for x in targets
+                  if x["Id"] != t.names.target_id]
+        notes = [f"rule {t.names.rule} also sends its findings to targets ircli did not put "
+                 f"there: {', '.join(others)}; check who added them"] if others else []
         if found and all(found[0].get(k) == v for k, v in wanted.items()):
-            return self._plan(t, "up to date")
+            return self._plan(t, "up to date", notes=notes)
         return self._plan(t, "update" if found else "create", [Call(
             "events", "put_targets", {"Rule": t.names.rule, "Targets": [wanted]},
-            f"point rule {t.names.rule} at state machine {t.names.state_machine}")])
+            f"point rule {t.names.rule} at state machine {t.names.state_machine}")], notes)
 
     def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
         if not any(x["Id"] == target.names.target_id for x in _targets(aws, target)):

@@ -428,3 +428,21 @@ def test_deploy_makes_what_the_template_describes(aws: AwsSession, clients: Any)
         assert roles[role]["policies"]["ircli-web-compromise"] == _resolve(
             properties["Policies"][0]["PolicyDocument"], values), resource
         assert roles[role]["trust"] == _resolve(properties["AssumeRolePolicyDocument"], values)
+
+
+def test_a_target_someone_slipped_onto_ircli_s_rule_is_reported(aws: AwsSession,
+                                                                 clients: Any) -> None:
+    """An attacker who may edit the rule adds a target of their own (findings copied out):
+    every deploy names it in the plan, and ircli's own target stays as it was."""
+    deploy(aws)
+    sqs, events = clients("sqs"), clients("events")
+    url = sqs.create_queue(QueueName="exfil")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"]
+    events.put_targets(Rule="ircli-web-compromise", Targets=[{"Id": "x\x1b[2J", "Arn": arn}])
+    plan, done = deploy(aws)
+    assert done == []
+    (target,) = (u for u in plan.units if u.unit == "rule-target")
+    assert target.status == "up to date"
+    assert target.notes == [f"rule ircli-web-compromise also sends its findings to targets "
+                            f"ircli did not put there: x\x1b[2J ({arn}); check who added them"]
