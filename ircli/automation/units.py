@@ -146,7 +146,21 @@ class _Role(Unit):
                 f"update the trust policy of role {name}"))
         if not _same(self._policy(aws, t), policy):
             calls.append(put_policy)
-        return self._plan(t, "update" if calls else "up to date", calls)
+        others = self._other_policies(aws, t)
+        notes = [f"role {name} also holds policies ircli did not put there "
+                 f"({', '.join(others)}): what it may do is more than the runbook needs; "
+                 "check who added them"] if others else []
+        return self._plan(t, "update" if calls else "up to date", calls, notes)
+
+    def _other_policies(self, aws: AwsSession, target: Target) -> list[str]:
+        """Inline and attached policies of the role that are not ircli's."""
+        iam, name = aws.client("iam"), self.role_name(target)
+        inline = [p for page in iam.get_paginator("list_role_policies").paginate(RoleName=name)
+                  for p in page["PolicyNames"] if p != target.names.policy]
+        attached = [p["PolicyArn"] for page in iam.get_paginator(
+            "list_attached_role_policies").paginate(RoleName=name)
+            for p in page["AttachedPolicies"]]
+        return [*inline, *attached]
 
     def plan_remove(self, aws: AwsSession, target: Target) -> UnitPlan:
         name = self.role_name(target)
@@ -156,18 +170,12 @@ class _Role(Unit):
         if not _owned(role["Tags"], target.runbook):
             return self._plan(target, "not ircli's", notes=[
                 f"role {name} lacks the tag {TAG_KEY}={target.runbook}: left alone"])
-        iam = aws.client("iam")
-        inline = [p for page in iam.get_paginator("list_role_policies").paginate(RoleName=name)
-                  for p in page["PolicyNames"]]
-        attached = [p["PolicyArn"] for page in iam.get_paginator(
-            "list_attached_role_policies").paginate(RoleName=name)
-            for p in page["AttachedPolicies"]]
         calls = []
-        if target.names.policy in inline:
+        if self._policy(aws, target) is not None:
             calls.append(Call("iam", "delete_role_policy", {
                 "RoleName": name, "PolicyName": target.names.policy},
                 f"delete inline policy {target.names.policy} of role {name}"))
-        others = [p for p in inline if p != target.names.policy] + attached
+        others = self._other_policies(aws, target)
         if others:
             return self._plan(target, "remove", calls, [
                 f"role {name} also holds policies ircli did not put there "

@@ -446,3 +446,26 @@ def test_a_target_someone_slipped_onto_ircli_s_rule_is_reported(aws: AwsSession,
     assert target.status == "up to date"
     assert target.notes == [f"rule ircli-web-compromise also sends its findings to targets "
                             f"ircli did not put there: x\x1b[2J ({arn}); check who added them"]
+
+
+def test_a_policy_someone_attached_to_ircli_s_role_is_reported_and_kept_on_remove(
+        aws: AwsSession, clients: Any) -> None:
+    """The state machine acts on attacker-written findings: a wider role is worth saying.
+    deploy names the foreign policy every run; remove deletes ircli's policy, keeps the role
+    that holds someone else's, and says so."""
+    deploy(aws)
+    iam = clients("iam")
+    name = "ircli-web-compromise-us-east-1-sfn"
+    admin = iam.create_policy(PolicyName="wide", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*",
+                                                "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=admin)
+    plan, done = deploy(aws)
+    assert done == []
+    (role,) = (u for u in plan.units if u.unit == "execution-role")
+    assert role.notes and admin in role.notes[0] and "did not put there" in role.notes[0]
+    removal = plan_for_remove(aws, "web-compromise")
+    apply(aws, removal, sleep=no_sleep)
+    assert iam.list_role_policies(RoleName=name)["PolicyNames"] == []
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)[
+        "AttachedPolicies"]] == [admin]
