@@ -193,3 +193,29 @@ def partition_of(region: str | None) -> tuple[str, str]:
     resolver = EndpointResolver(endpoints)
     partition = str(resolver.get_partition_for_region(region))
     return partition, str(resolver.get_partition_dns_suffix(partition))
+
+
+def policy_for(permissions: Iterable[PermissionLike], *, label: str, values: dict[str, str]
+               ) -> dict[str, Any]:
+    """A policy granting exactly ``permissions`` (scoped as the audiences' are), its templates
+    filled from ``values`` (``partition``, ``dns_suffix``, ``bucket``): the execution role of
+    a compiled runbook (:mod:`ircli.automation.template`)."""
+    groups: dict[str, tuple[Permission, set[str]]] = {}
+    for permission in (scoped(p) for p in permissions):
+        key = json.dumps([permission.effect, permission.resource_list, permission.conditions],
+                         sort_keys=True)
+        groups.setdefault(key, (permission, set()))[1].update(permission.action_list)
+    statements = []
+    for n, (permission, actions) in enumerate(
+            sorted(groups.values(), key=lambda g: (g[0].effect == "Deny",
+                                                   g[0].resource_list != ("*",),
+                                                   g[0].resource_list))):
+        resources = [_fill(r, values) for r in permission.resource_list]
+        statement: dict[str, Any] = {
+            "Sid": _sid(label, n, permission), "Effect": permission.effect,
+            "Action": sorted(actions),
+            "Resource": resources[0] if len(resources) == 1 else resources}
+        if permission.conditions:
+            statement["Condition"] = _fill(permission.conditions, values)
+        statements.append(statement)
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -67,6 +67,9 @@ _COMMANDS: dict[str, tuple[str, ...]] = {
     "locate": ("ircli.cli.cmd_locate", "locate_cmd",
                "Find TARGET across accounts × regions: exit 0 found, 2 nowhere, 3 found with "
                "failures."),
+    "automation": ("ircli.cli.cmd_automation", "automation_group",
+                   "Runbooks on AWS's own engine: Step Functions, started by GuardDuty via "
+                   "EventBridge."),
 }
 
 

@@ -30,6 +30,7 @@ _DENIED = {
     "ExpiredTokenException",
     "403",  # S3 answers HEAD (and moto some GETs) with a bare status and no error body
     "Forbidden",
+    "AuthorizationError",  # SNS
 }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ircli.core.errors import IrcliError
 from ircli.core.permission import PermissionLike
 
 if TYPE_CHECKING:
@@ -95,6 +96,11 @@ class Step:
         """Carry out the plan ``undo`` returned; steps with follow-up logic override this."""
         Step.apply(self, ctx, plan)
 
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """The Step Functions states that do this step's work (None: the step only advises
+        and compiles to nothing). Steps that cannot be expressed as SDK calls say so."""
+        raise NotCompilable(self.name, "it has no Step Functions form yet")
+
 
 STEPS: dict[str, type[Step]] = {}
 
@@ -125,3 +131,54 @@ def has_refs(value: Any, values: dict[str, Any]) -> bool:
     except KeyError:
         return True
     return False
+
+
+# -- compiling a step to Amazon States Language (issue 14) -----------------------------------
+# A step may also say which Step Functions states do its work, so a runbook can run on AWS's
+# own engine (``ircli.automation.compiler``). The states address each other by name; the
+# compiler fills in the two exits every fragment has: NEXT (go on) and FAIL (this step failed).
+NEXT = "@next"
+FAIL = "@fail"
+RECORD = "@record"  # go here before the first change: the compiler writes the record first
+
+
+class NotCompilable(IrcliError):
+    """A runbook step that Step Functions' SDK integrations cannot express (exit 2)."""
+
+    def __init__(self, step: str, why: str) -> None:
+        super().__init__(f"Step '{step}' cannot run on Step Functions: {why}.",
+                         "Run this runbook with `ircli runbook run`, or leave the step out of "
+                         "the runbook you deploy as automation.")
+        self.step = step
+        self.why = why
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    """What a step's states may rely on, besides the execution's JSON document.
+
+    The document holds ``$.ircli`` (``case_id``, ``target``, ``account``, ``region``,
+    ``bucket``, ``partition``, ``started``) and ``$.event`` (the GuardDuty finding event as
+    delivered). A fragment keeps its own data under ``$.steps.<prefix>`` only.
+    """
+
+    partition: str
+    prefix: str  # unique per step in the runbook: state names and $.steps key start with it
+    critical: bool
+
+
+@dataclass
+class Fragment:
+    """The states of one step: entered at ``start``; exits are the NEXT and FAIL markers.
+
+    A state about to change AWS goes to RECORD instead: the compiler writes ``before`` (the
+    JSONPath of what the step found) to the case, unless the case already holds a record of
+    this step (the first record wins), then goes on to ``record_at``.
+    """
+
+    states: dict[str, dict[str, Any]]
+    start: str
+    permissions: tuple[PermissionLike, ...] = ()
+    record_at: str | None = None  # where RECORD goes on once the case holds the record
+    before: str | None = None  # JSONPath of the pre-change state
+    notes: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ import botocore.exceptions
 from ircli.core.awserrors import describe
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput
-from ircli.core.step import Step, StepPlan, register
+from ircli.core.step import CompileContext, Fragment, Step, StepPlan, register
 from ircli.triage.finding_types import DNS_TYPES
 
 # DNS-1123 names (namespaces, pods) and EKS cluster names: anything else is refused, because
@@ -36,6 +36,10 @@ class DnsResolverWarning(Step):
     title = "Check DNS: security groups never filter the Amazon DNS resolver"
     permissions = ("route53resolver:ListFirewallRuleGroupAssociations",)
     runbook_targets = ("instance",)
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """Advice only: nothing to do on Step Functions (the plan of `ircli` shows it)."""
+        return None
 
     def plan(self, ctx: RunContext) -> StepPlan:
         finding_type = str(_finding(ctx).get("type") or "")
@@ -92,6 +96,10 @@ class KubernetesActions(Step):
     title = "Contain the workload in Kubernetes (you run these; ircli cannot)"
     permissions = ("eks:DescribeCluster",)
     runbook_targets = ("container", "instance")
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """Advice only: nothing to do on Step Functions (the plan of `ircli` shows it)."""
+        return None
 
     def plan(self, ctx: RunContext) -> StepPlan:
         finding = _finding(ctx)

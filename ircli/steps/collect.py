@@ -20,7 +20,16 @@ from ircli.core.awserrors import describe, translate
 from ircli.core.clock import iso
 from ircli.core.config import evidence_bucket
 from ircli.core.engine import RunContext
-from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.step import (
+    Call,
+    CompileContext,
+    Fragment,
+    Ref,
+    Step,
+    StepPlan,
+    register,
+    resolve_refs,
+)
 from ircli.evidence.settings import central_account
 from ircli.evidence.ship import CaseUploader, case_prefix
 from ircli.forensics.session import upload_reader
@@ -76,6 +85,12 @@ class Collect(Step):
         self.settings = settings or CollectSettings(**options)
 
     # -- plan ------------------------------------------------------------------------------
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """Left out of compiled runbooks: live response waits on an SSM command, uploads
+        through presigned URLs ircli signs and verifies what comes back, none of which an SDK
+        task can do. The automation contains; a responder runs `ircli collect` on the case."""
+        return None
+
     def plan(self, ctx: RunContext) -> StepPlan:
         try:
             return self._plan(ctx)

@@ -19,7 +19,7 @@ from ircli.aws.ec2 import instance_arn
 from ircli.aws.iam_policies import contain_deny, inline_policy
 from ircli.core.engine import RunContext
 from ircli.core.permission import ANY_ROLE, IRCLI_POLICIES, Permission
-from ircli.core.step import Call, Step, StepPlan, register
+from ircli.core.step import Call, CompileContext, Fragment, NotCompilable, Step, StepPlan, register
 from ircli.steps.names import deny_policy_name as legacy_policy_name
 from ircli.steps.role_sessions import (
     REVOKE_PERMISSIONS,
@@ -64,6 +64,13 @@ class CutCredentials(Step):
     def __init__(self, detach_profile: bool = False, revoke_role_sessions: bool = False) -> None:
         self.detach_profile = detach_profile
         self.revoke_role_sessions = revoke_role_sessions
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        if self.detach_profile or self.revoke_role_sessions:
+            raise NotCompilable(self.name, "detach_profile and revoke_role_sessions have no "
+                                "compiled form yet")
+        return asl_instance.cut_credentials(cc.prefix, cc.partition, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]

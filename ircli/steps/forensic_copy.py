@@ -25,7 +25,17 @@ from ircli.core.clock import iso
 from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import StepFailed
 from ircli.core.permission import ANY_KMS_KEY, Permission, via_service
-from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.step import (
+    Call,
+    CompileContext,
+    Fragment,
+    NotCompilable,
+    Ref,
+    Step,
+    StepPlan,
+    register,
+    resolve_refs,
+)
 from ircli.forensics.settings import ForensicsSettings, load_forensics
 from ircli.steps.names import TAG_CASE, TAG_DEVICE
 from ircli.steps.snapshots import MIN_WAIT_SECONDS, SECONDS_PER_GIB, wait_for_snapshots
@@ -66,6 +76,16 @@ class ShareForensicCopies(Step):
                     "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncryptFrom",
                     "kms:ReEncryptTo"), ANY_KMS_KEY, via_service("ec2")),
     )
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """Nothing without a ``[forensics]`` account, as on the CLI. With one, the copies'
+        wait (minutes per snapshot, a poll loop per copy, in the forensics region) has no
+        compiled form yet: deploying would silently keep the evidence in the member account."""
+        if load_forensics(strict=False) is None:
+            return None
+        raise NotCompilable(self.name, "copying the snapshots to the forensics account has no "
+                            "Step Functions form yet; run `ircli forensics share CASE` after "
+                            "the automation contains")
 
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None

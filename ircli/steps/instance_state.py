@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ircli.aws.ec2 import describe_instance, display_name, enis, require_live, tag_value
+from ircli.core.asl import first, task
 from ircli.core.engine import RunContext
-from ircli.core.step import Step, StepPlan, register
+from ircli.core.step import FAIL, NEXT, RECORD, CompileContext, Fragment, Step, StepPlan, register
 from ircli.steps.resource_change import RecordPreState
 
 
@@ -19,6 +20,26 @@ class ResolveInstance(Step):
     permissions = ("ec2:DescribeInstances",)
     critical = True
     validates_input = True
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """DescribeInstances on the finding's instance into ``$.instance``; a terminated or
+        unknown instance fails the run (critical)."""
+        p = cc.prefix
+        return Fragment({
+            f"{p}.Describe": task("ec2", "describeInstances",
+                                  {"InstanceIds.$": "States.Array($.ircli.target)"},
+                                  result_selector={"i.$": first("$.Reservations[*].Instances[*]")},
+                                  result_path=f"$.steps.{p}", next_state=f"{p}.Keep"),
+            f"{p}.Keep": {"Type": "Pass", "InputPath": f"$.steps.{p}.i",
+                          "ResultPath": "$.instance", "Next": f"{p}.Live"},
+            f"{p}.Live": {"Type": "Choice", "Choices": [
+                {"Or": [{"Variable": "$.instance.State.Name", "StringEquals": s}
+                        for s in ("terminated", "shutting-down")], "Next": f"{p}.Gone"}],
+                "Default": NEXT},
+            f"{p}.Gone": {"Type": "Pass", "Result": {"Error": "ircli.InstanceGone",
+                                                     "Cause": "the instance is terminated"},
+                          "ResultPath": "$.error", "Next": FAIL},
+        }, start=f"{p}.Describe", permissions=self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = describe_instance(ctx.aws, ctx.target_id)
@@ -85,6 +106,17 @@ class RecordState(RecordPreState):
     title = "Record the pre-change state"
     permissions = ("ec2:DescribeInstances",)
     critical = False  # isolation goes ahead even if this fails: each step records its own before
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """The instance as DescribeInstances showed it, in the case before any change."""
+        p = cc.prefix
+        return Fragment({
+            # Once per case: a re-delivered finding keeps the first record.
+            f"{p}.Found": {"Type": "Choice", "Choices": [
+                {"Variable": f"$.record.{p}.before", "IsPresent": True, "Next": NEXT}],
+                "Default": RECORD},
+            f"{p}.Kept": {"Type": "Pass", "Next": NEXT},
+        }, start=f"{p}.Found", record_at=f"{p}.Kept", before="$.instance")
 
     def record(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]

@@ -17,7 +17,17 @@ from ircli.aws.ec2 import enis
 from ircli.core.awserrors import describe
 from ircli.core.engine import RunContext
 from ircli.core.errors import StepFailed
-from ircli.core.step import Call, Ref, Step, StepPlan, register, resolve_refs
+from ircli.core.step import (
+    Call,
+    CompileContext,
+    Fragment,
+    NotCompilable,
+    Ref,
+    Step,
+    StepPlan,
+    register,
+    resolve_refs,
+)
 from ircli.steps.isolation_groups import (
     apply_groups,
     known,
@@ -28,7 +38,7 @@ from ircli.steps.isolation_groups import (
 from ircli.steps.isolation_groups import (  # analyst.network reads the endpoints from here
     endpoint_targets as _endpoint_targets,
 )
-from ircli.steps.names import SsmEgress
+from ircli.steps.names import SsmEgress, isolation_group_name
 
 __all__ = ["DisassociateElasticIps", "Isolate", "_endpoint_targets"]
 _MOVE = "modify_network_interface_attribute"
@@ -64,6 +74,14 @@ class Isolate(Step):
                  ) -> None:
         self.ssm_egress = ssm_egress
         self.analyst_sg = analyst_sg
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        if self.analyst_sg or self.ssm_egress == "any":
+            raise NotCompilable(self.name, "analyst_sg and ssm_egress 'any' have no compiled "
+                                "form yet (the isolation group's rules would differ)")
+        return asl_instance.isolate(cc.prefix, isolation_group_name(self.ssm_egress, None),
+                                     self.ssm_egress, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]
@@ -203,6 +221,10 @@ class DisassociateElasticIps(Step):
     title = "Disassociate Elastic IPs"
     permissions = ("ec2:DescribeAddresses", "ec2:DisassociateAddress")
     undo_permissions = ("ec2:AssociateAddress",)
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        return asl_instance.disassociate_eips(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         interfaces = enis(ctx.facts["instance"])

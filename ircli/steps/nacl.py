@@ -32,7 +32,7 @@ from ircli.aws.nacl import (
 from ircli.core.case import check_case_id, open_case
 from ircli.core.engine import RunContext
 from ircli.core.errors import InvalidInput, NotFound, UserError
-from ircli.core.step import Call, Step, StepPlan, register
+from ircli.core.step import Call, CompileContext, Fragment, NotCompilable, Step, StepPlan, register
 
 VPC_ID = re.compile(r"^vpc-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
 SUBNET_ID = re.compile(r"^subnet-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
@@ -58,6 +58,12 @@ class ResolveNetwork(Step):
         self.address = address
         self.vpc = vpc
         self.subnets = subnets
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """The ACL of the attacked instance's subnet; a private address is refused."""
+        from ircli.steps import asl_nacl
+        return asl_nacl.resolve_network(cc.prefix, ("ec2:DescribeInstances",
+                                                    "ec2:DescribeNetworkAcls"))
 
     def plan(self, ctx: RunContext) -> StepPlan:
         if self.address is not None:
@@ -118,6 +124,15 @@ class BlockIp(Step):
                                "Give the block a lifetime in whole hours (24 is a day).")
         self.hours = hours
         self.force = force
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        """Deny, wait ``hours``, lift exactly that entry (see :mod:`ircli.steps.asl_nacl`)."""
+        from ircli.steps import asl_nacl
+        if self.force:
+            raise NotCompilable(self.name, "force (blocking a private address) is for a "
+                                "responder to decide, not an automation")
+        return asl_nacl.block_ip(cc.prefix, self.hours * 3600,
+                                 (*self.permissions, *self.undo_permissions))
 
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ircli.core.engine import RunContext
-from ircli.core.step import Call, Step, StepPlan, register
+from ircli.core.step import Call, CompileContext, Fragment, Step, StepPlan, register
 
 
 @register
@@ -17,6 +17,10 @@ class Protect(Step):
     title = "Protect the evidence"
     permissions = ("ec2:DescribeInstanceAttribute", "ec2:ModifyInstanceAttribute")
     undo_permissions = ("ec2:ModifyInstanceAttribute",)
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        return asl_instance.protect(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]

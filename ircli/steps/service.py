@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ircli.core.engine import RunContext
-from ircli.core.step import Call, Step, StepPlan, register
+from ircli.core.step import Call, CompileContext, Fragment, Step, StepPlan, register
 
 _GONE = ("draining",)  # already leaving: neither deregistered again nor restored
 
@@ -31,6 +31,10 @@ class LeaveAutoScaling(Step):
     def __init__(self, reattach_asg: bool = True) -> None:
         """reattach_asg: release puts the instance back into its group"""
         self.reattach_asg = reattach_asg
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        return asl_instance.leave_asg(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         iid = ctx.facts["instance"]["InstanceId"]
@@ -103,6 +107,10 @@ class RemoveFromService(Step):
 
     def __init__(self, reattach_asg: bool = True) -> None:
         self.reattach_asg = reattach_asg
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        return asl_instance.remove_from_service(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]

@@ -23,7 +23,7 @@ from ircli.aws.ec2 import tag_value
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext, stop_after_clock
 from ircli.core.errors import StepFailed
-from ircli.core.step import Call, Step, StepPlan, register
+from ircli.core.step import Call, CompileContext, Fragment, NotCompilable, Step, StepPlan, register
 from ircli.steps.names import TAG_CASE, TAG_DEVICE, TAG_INSTANCE
 
 SECONDS_PER_GIB = 60  # ceiling for --wait-snapshots, after AWS's guidance on snapshot speed
@@ -43,6 +43,15 @@ class Snapshot(Step):
     def __init__(self, enabled: bool = True, wait: bool = False) -> None:
         self.enabled = enabled
         self.wait = wait
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        if not self.enabled:
+            return None
+        if self.wait:
+            raise NotCompilable(self.name, "waiting for the snapshots to complete has no "
+                                "compiled form yet (use wait: false)")
+        return asl_instance.snapshot(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         if not self.enabled:

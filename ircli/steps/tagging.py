@@ -7,7 +7,7 @@ from typing import Any
 from ircli.aws.ec2 import tag_value
 from ircli.core.clock import iso
 from ircli.core.engine import RunContext
-from ircli.core.step import Call, Step, StepPlan, register
+from ircli.core.step import Call, CompileContext, Fragment, Step, StepPlan, register
 from ircli.steps.names import (
     TAG_CASE,
     TAG_CONTAINED_AT,
@@ -27,6 +27,10 @@ class TagContained(Step):
     title = "Tag instance and volumes"
     permissions = ("ec2:CreateTags", "sts:GetCallerIdentity")
     undo_permissions = ("ec2:CreateTags",)
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        return asl_instance.tag(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None

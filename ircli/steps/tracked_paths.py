@@ -30,7 +30,7 @@ from ircli.aws.nacl import (
 )
 from ircli.core.awserrors import error_code
 from ircli.core.engine import RunContext
-from ircli.core.step import Call, Step, StepPlan, register
+from ircli.core.step import Call, CompileContext, Fragment, Step, StepPlan, register
 
 TAG_CUT = "ircli:contain:"
 DNS_WARNING = ("Security groups never filter the Amazon DNS resolver, instance metadata "
@@ -51,6 +51,10 @@ class CutTrackedPaths(Step):
                    "ec2:DescribeNetworkAcls", "ec2:CreateNetworkAclEntry", "ec2:CreateTags")
     undo_permissions = ("ec2:DescribeNetworkAcls", "ec2:DeleteNetworkAclEntry",
                         "ec2:DeleteTags")
+
+    def compile(self, cc: CompileContext) -> Fragment | None:
+        from ircli.steps import asl_instance
+        return asl_instance.tracked_paths(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]

@@ -1,0 +1,278 @@
+"""The states around the steps: open (or re-open) the case, record, audit, fail, finish.
+
+The case lives in the evidence bucket, in the shape the CLI writes locally:
+``cases/<case-id>/case.json`` (``targets.<target>.steps.<record key>`` with ``before`` and
+``status``, plus ``opened_by: automation:<state machine>``), created with ``If-None-Match: *``;
+an existing one (a re-delivered finding) is read and the machine converges on it, keeping the
+first ``before`` of every step. ``automation.state`` in the same file keeps the machine's own
+copy of the step records, so a later execution can read them back with JSONPath.
+
+Audit entries are one object each, ``cases/<case-id>/audit/<seq, 8 digits>.json``, each created
+with ``If-None-Match: *``: ``{"seq", "time", "actor", "action", "detail", "prev"}`` where
+``prev`` is the SHA-256 of the previous entry's exact bytes (64 zeros for the first). A seq
+already taken (another writer, an earlier delivery) is read, chained to, and the next one used.
+The eight digits are two table look-ups (00-99 each) behind ``0000``: up to 9,999 entries per
+case, far beyond what a run writes.
+
+Step Functions' intrinsic strings cannot hold braces unescaped, and a JSON object's keys in
+``Parameters`` are fixed: the one key that varies (the target id under ``targets``) is built
+with ``States.Format`` from brace strings kept in ``$.c``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ircli.core.asl import pass_state, task
+from ircli.core.step import RECORD, Fragment
+
+__all__ = ["RECORD"]
+
+INIT = "Init"
+RUN_END = "Run.End"
+RUN_FAILURE = "Run.Failure"
+GENESIS = "0" * 64
+PERMISSIONS: tuple[str, ...] = ()
+
+_CASE_KEY = "States.Format('cases/{}/case.json', $.ircli.case_id)"
+FINAL_STATUS = {"instance": "contained", "ip": "lifted"}
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    runbook: str
+    bucket: str
+    topic_arn: str
+    kind: str
+    target_path: str
+
+
+def _put(cx: CaseContext, key: str, body: str, next_state: str, catch: str | None,
+         *, create: bool = False) -> dict[str, Any]:
+    params: dict[str, Any] = {"Bucket": cx.bucket, "Key.$": key, "Body.$": body,
+                              "ContentType": "application/json"}
+    if create:
+        params["IfNoneMatch"] = "*"
+    return task("s3", "putObject", params, next_state=next_state, catch=catch)
+
+
+def save_states(cx: CaseContext, name: str, recorded: list[tuple[str, str]], next_state: str,
+                catch: str | None) -> dict[str, dict[str, Any]]:
+    """Write case.json with the records of the steps begun so far (three states)."""
+    target: dict[str, Any] = {
+        "kind": cx.kind, "account.$": "$.ircli.account", "region.$": "$.ircli.region",
+        "status.$": "$.run.status", "opened_by.$": "$.ircli.actor",
+        "finding": {"id.$": "$.ircli.finding_id", "type.$": "$.ircli.finding_type"},
+        "steps": {f"{key}.$": f"$.record.{prefix}" for key, prefix in recorded}}
+    doc = {"case_id.$": "$.ircli.case_id", "created_at.$": "$.ircli.created",
+           "opened_by.$": "$.ircli.actor",
+           "automation": {"execution.$": "$.ircli.execution", "state.$": "$.record"},
+           "targets.$": "States.StringToJson(States.Format('{}\"{}\":{}{}', $.c.lb, "
+                        "$.ircli.key, States.JsonToString($.tmp.rec), $.c.rb))"}
+    return {
+        name: pass_state(target, "$.tmp.rec", f"{name}.Doc"),
+        f"{name}.Doc": pass_state(doc, "$.tmp.doc", f"{name}.Put"),
+        f"{name}.Put": _put(cx, _CASE_KEY, "States.JsonToString($.tmp.doc)", next_state, catch),
+    }
+
+
+def audit_request(action: str, detail: dict[str, Any], ret: str, next_state: str = "Audit.Entry"
+                  ) -> dict[str, Any]:
+    return pass_state({"action": action, "detail": detail, "ret": ret}, "$.audit.req",
+                      next_state)
+
+
+def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
+               ) -> dict[str, dict[str, Any]]:
+    """Init, case open/re-open, the run's end and the critical-failure path."""
+    init = {
+        "event.$": "$",
+        "ircli": {
+            "case_id.$": "States.Format('ir-gd-{}', States.Hash($.detail.id, 'MD5'))",
+            "target.$": cx.target_path, "account.$": "$.account", "region.$": "$.region",
+            # Where the case keeps the target: its id, or ip/<address> as the CLI does.
+            "key.$": cx.target_path if cx.kind != "ip" else
+            f"States.Format('ip/{{}}', {cx.target_path})",
+            "finding_id.$": "$.detail.id", "finding_type.$": "$.detail.type",
+            "actor.$": "States.Format('automation:{}', $$.StateMachine.Name)",
+            "created.$": "$$.Execution.StartTime", "execution.$": "$$.Execution.Id",
+            "runbook": cx.runbook,
+        },
+        "c": {"lb": "{", "rb": "}", "managed": {"Key": "ircli:managed", "Value": "true"}},
+        "pad": [f"{n:02d}" for n in range(100)],
+        "audit": {"seq": 0, "hi": 0, "lo": 0, "prev": GENESIS, "redo": False},
+        "record": {}, "status": {}, "prior": {}, "steps": {}, "tmp": {},
+        "run": {"status": "containing" if cx.kind == "instance" else "blocking",
+                "partial": False, "failed_step": None},
+    }
+    states: dict[str, dict[str, Any]] = {
+        INIT: {"Type": "Pass", "Parameters": init, "Next": "Case.Open",
+               "Comment": "The finding event: target, account, region; the case id from the "
+                          "finding id, so a re-delivered event finds the same case"},
+    }
+    states.update(save_states(cx, "Case.Open", [], "Case.Opened", "Case.Read"))
+    states["Case.Open.Put"]["Parameters"]["IfNoneMatch"] = "*"
+    states["Case.Opened"] = audit_request(
+        "run-start", {"runbook": cx.runbook, "finding.$": "$.ircli.finding_id",
+                      "target.$": "$.ircli.target", "execution.$": "$.ircli.execution"}, first)
+    states["Case.Read"] = task("s3", "getObject", {"Bucket": cx.bucket, "Key.$": _CASE_KEY},
+                               result_selector={"body.$": "$.Body"}, result_path="$.tmp.read",
+                               next_state="Case.Parse", catch=RUN_FAILURE,
+                               comment="The case exists (a re-delivered finding): converge")
+    states["Case.Parse"] = pass_state({"doc.$": "States.StringToJson($.tmp.read.body)"},
+                                      "$.tmp.existing", "Case.HasState")
+    states["Case.HasState"] = {"Type": "Choice", "Choices": [
+        {"And": [{"Variable": "$.tmp.existing.doc.automation.state", "IsPresent": True},
+                 {"Variable": "$.tmp.existing.doc.created_at", "IsPresent": True}],
+         "Next": "Case.Prior"}], "Default": "Case.Opened"}
+    states["Case.Prior"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.automation.state",
+                            "ResultPath": "$.prior", "Next": "Case.Created"}
+    states["Case.Created"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.created_at",
+                              "ResultPath": "$.ircli.created", "Next": "Case.Opened"}
+    # The end of a run that got through every critical step.
+    states[RUN_END] = {"Type": "Choice", "Choices": [
+        {"Variable": "$.run.partial", "BooleanEquals": True, "Next": "Run.Partial"}],
+        "Default": "Run.Complete"}
+    states["Run.Partial"] = {"Type": "Pass", "Result": "partial", "ResultPath": "$.run.status",
+                             "Next": "Run.Save"}
+    states["Run.Complete"] = {"Type": "Pass", "Result": FINAL_STATUS.get(cx.kind, "done"),
+                              "ResultPath": "$.run.status", "Next": "Run.Save"}
+    states.update(save_states(cx, "Run.Save", recorded, "Run.Audit", "Run.Audit"))
+    states["Run.Audit"] = audit_request("run-end", {"status.$": "$.run.status"}, "Run.Succeed")
+    states["Run.Succeed"] = {"Type": "Succeed"}
+    # A critical step failed: failure record, SNS, then Fail.
+    failure = {"case_id.$": "$.ircli.case_id", "target.$": "$.ircli.target",
+               "step.$": "$.run.failed_step", "error.$": "$.error",
+               "execution.$": "$.ircli.execution", "finding.$": "$.ircli.finding_id",
+               "time.$": "$$.State.EnteredTime"}
+    states[RUN_FAILURE] = pass_state(failure, "$.tmp.failure", "Run.FailureRecord")
+    states["Run.FailureRecord"] = _put(
+        cx, "States.Format('cases/{}/failure.json', $.ircli.case_id)",
+        "States.JsonToString($.tmp.failure)", "Run.Notify", "Run.Notify")
+    states["Run.Notify"] = task("sns", "publish", {
+        "TopicArn": cx.topic_arn,
+        "Subject.$": "States.Format('ircli: {} NOT contained (case {})', $.ircli.target, "
+                     "$.ircli.case_id)",
+        "Message.$": "States.JsonToString($.tmp.failure)"},
+        next_state="Run.FailAudit", catch="Run.FailAudit")
+    states["Run.FailAudit"] = audit_request("run-failed", {"step.$": "$.run.failed_step"},
+                                            "Run.Fail")
+    states["Run.Fail"] = {"Type": "Fail", "Error": "ircli.CriticalStepFailed",
+                          "Cause": "A critical step failed: see cases/<case-id>/failure.json"}
+    return states
+
+
+def step_states(cx: CaseContext, key: str, prefix: str, fragment: Fragment, *, critical: bool,
+                after: str, recorded: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """Begin (resume the prior record or start one), record-before-change, end, failure."""
+    rec = f"$.record.{prefix}"
+    states: dict[str, dict[str, Any]] = {
+        f"{prefix}._Begin": {"Type": "Choice", "Choices": [
+            {"Variable": f"$.prior.{prefix}", "IsPresent": True, "Next": f"{prefix}._Resume"}],
+            "Default": f"{prefix}._Fresh"},
+        f"{prefix}._Resume": {"Type": "Pass", "InputPath": f"$.prior.{prefix}",
+                             "ResultPath": rec, "Next": fragment.start},
+        f"{prefix}._Fresh": {"Type": "Pass", "Result": {"status": "running"}, "ResultPath": rec,
+                            "Next": fragment.start},
+        f"{prefix}._End": {"Type": "Choice", "Choices": [
+            {"Variable": f"$.status.{prefix}", "IsPresent": True, "Next": f"{prefix}._Done"}],
+            "Default": f"{prefix}._Same"},
+        f"{prefix}._Done": {"Type": "Pass", "Result": "done", "ResultPath": f"{rec}.status",
+                           "Next": f"{prefix}._Save"},
+        f"{prefix}._Same": {"Type": "Pass", "Result": "already-done",
+                           "ResultPath": f"{rec}.status", "Next": f"{prefix}._Save"},
+        f"{prefix}._Audit": audit_request("step-end", {"step": key, "status.$": f"{rec}.status"},
+                                         after),
+        f"{prefix}._Failed": {"Type": "Pass", "Result": "failed", "ResultPath": f"{rec}.status",
+                             "Next": f"{prefix}._FailedError"},
+        f"{prefix}._FailedError": {"Type": "Pass", "InputPath": "$.error",
+                                  "ResultPath": f"{rec}.error",
+                                  "Next": f"{prefix}._FailedRun" if critical
+                                  else f"{prefix}._Partial"},
+    }
+    states.update(save_states(cx, f"{prefix}._Save", recorded, f"{prefix}._Audit",
+                              f"{prefix}._Audit"))
+    if fragment.record_at is not None:
+        states.update({
+            RECORD_STATE(prefix): {"Type": "Choice", "Choices": [
+                {"Variable": f"{rec}.before", "IsPresent": True,
+                 "Next": f"{prefix}._Applying"}],
+                "Default": f"{prefix}._Before" if fragment.before else f"{prefix}._Applying"},
+            f"{prefix}._Applying": {"Type": "Pass", "Result": "applying",
+                                   "ResultPath": f"{rec}.status", "Next": f"{prefix}._Changing"},
+            f"{prefix}._Changing": {"Type": "Pass", "Result": True,
+                                   "ResultPath": f"$.status.{prefix}",
+                                   "Next": f"{prefix}._SaveBefore"},
+        })
+        if fragment.before:
+            states[f"{prefix}._Before"] = {"Type": "Pass", "InputPath": fragment.before,
+                                          "ResultPath": f"{rec}.before",
+                                          "Next": f"{prefix}._Applying"}
+        # Record before change: when the case cannot be written, nothing is changed.
+        states.update(save_states(cx, f"{prefix}._SaveBefore", recorded, fragment.record_at,
+                                  f"{prefix}._Failed"))
+    if critical:
+        states[f"{prefix}._FailedRun"] = {"Type": "Pass", "Result": "failed",
+                                         "ResultPath": "$.run.status",
+                                         "Next": f"{prefix}._FailedStep"}
+        states[f"{prefix}._FailedStep"] = {"Type": "Pass", "Result": key,
+                                          "ResultPath": "$.run.failed_step",
+                                          "Next": f"{prefix}._FailSave"}
+        states.update(save_states(cx, f"{prefix}._FailSave", recorded, RUN_FAILURE,
+                                  RUN_FAILURE))
+    else:
+        states[f"{prefix}._Partial"] = {"Type": "Pass", "Result": True,
+                                       "ResultPath": "$.run.partial", "Next": f"{prefix}._Save"}
+    return states
+
+
+def RECORD_STATE(prefix: str) -> str:
+    return f"{prefix}._Record"
+
+
+def audit_states(cx: CaseContext, states: dict[str, dict[str, Any]]
+                 ) -> dict[str, dict[str, Any]]:
+    """The audit writer every audit point (a state setting ``$.audit.req``) jumps to; it goes
+    back through ``Audit.Return`` to the state the request names."""
+    pad = "States.ArrayGetItem($.pad, $.audit.{})"
+    returns = list(dict.fromkeys(
+        s["Parameters"]["ret"] for s in states.values()
+        if s.get("ResultPath") == "$.audit.req" and "ret" in s.get("Parameters", {})))
+    entry = {"seq.$": "$.audit.seq", "time.$": "$$.State.EnteredTime",
+             "actor.$": "$.ircli.actor", "action.$": "$.audit.req.action",
+             "detail.$": "$.audit.req.detail", "prev.$": "$.audit.prev"}
+    return {
+        "Audit.Entry": pass_state(entry, "$.audit.entry", "Audit.Body"),
+        "Audit.Body": pass_state({
+            "key.$": f"States.Format('cases/{{}}/audit/0000{{}}{{}}.json', $.ircli.case_id, "
+                     f"{pad.format('hi')}, {pad.format('lo')})",
+            "body.$": "States.JsonToString($.audit.entry)"}, "$.audit.out", "Audit.Put"),
+        "Audit.Put": _put(cx, "$.audit.out.key", "$.audit.out.body", "Audit.Chain",
+                          "Audit.Taken", create=True),
+        "Audit.Chain": pass_state({"prev.$": "States.Hash($.audit.out.body, 'SHA-256')",
+                                   "redo": False}, "$.audit.h", "Audit.Next"),
+        "Audit.Taken": task("s3", "getObject", {"Bucket": cx.bucket, "Key.$": "$.audit.out.key"},
+                            result_selector={"body.$": "$.Body"}, result_path="$.audit.theirs",
+                            next_state="Audit.TakenHash", catch="Audit.Return",
+                            comment="That seq is taken: chain to it and take the next one"),
+        "Audit.TakenHash": pass_state({"prev.$": "States.Hash($.audit.theirs.body, 'SHA-256')",
+                                       "redo": True}, "$.audit.h", "Audit.Next"),
+        "Audit.Next": pass_state({"seq.$": "States.MathAdd($.audit.seq, 1)",
+                                  "hi.$": "$.audit.hi", "lo.$": "States.MathAdd($.audit.lo, 1)",
+                                  "prev.$": "$.audit.h.prev", "redo.$": "$.audit.h.redo",
+                                  "req.$": "$.audit.req"}, "$.audit", "Audit.Carry"),
+        "Audit.Carry": {"Type": "Choice", "Choices": [
+            {"Variable": "$.audit.lo", "NumericEquals": 100, "Next": "Audit.CarryUp"}],
+            "Default": "Audit.After"},
+        "Audit.CarryUp": pass_state({"seq.$": "$.audit.seq",
+                                     "hi.$": "States.MathAdd($.audit.hi, 1)", "lo": 0,
+                                     "prev.$": "$.audit.prev", "redo.$": "$.audit.redo",
+                                     "req.$": "$.audit.req"}, "$.audit", "Audit.After"),
+        "Audit.After": {"Type": "Choice", "Choices": [
+            {"Variable": "$.audit.redo", "BooleanEquals": True, "Next": "Audit.Entry"}],
+            "Default": "Audit.Return"},
+        "Audit.Return": {"Type": "Choice", "Choices": [
+            {"Variable": "$.audit.req.ret", "StringEquals": ret, "Next": ret}
+            for ret in returns], "Default": "Run.Fail"},
+    }

@@ -1,0 +1,203 @@
+"""Where moto's Step Functions engine differs from AWS, the tests bend moto, never the product.
+
+Each shim names the AWS behaviour the compiled state machines rely on and why moto needs help
+to show it (moto 5.2.5). ``installed(monkeypatch)`` applies them all for one test.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
+    state_task_service_aws_sdk,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.utils import json_path
+from moto.stepfunctions.parser.backend import execution_worker
+
+from ircli.core.asl import SERVICE_ERROR
+
+Sdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+
+
+@dataclass
+class Emulator:
+    """What the shims saw: the requested waits, retries, SDK calls; throttles to inject."""
+
+    waits: list[int] = field(default_factory=list)
+    retry_sleeps: list[float] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    throttle: dict[str, int] = field(default_factory=dict)  # action -> failures to inject
+    fail: dict[str, str] = field(default_factory=dict)  # action -> error code, every time
+    # (action, parameters) -> an error code to answer with, or None to let the call through
+    refuse: Callable[[str, dict[str, Any]], str | None] | None = None
+    during_wait: Callable[[], None] | None = None
+
+
+def aws_service_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS documents ``elasticloadbalancingv2`` (ELBv2) and ``elasticloadbalancing`` (classic
+    ELB) as aws-sdk service names; moto only knows boto3's ``elbv2`` and ``elb``. The product
+    writes AWS's names; this maps them for moto."""
+    overrides = state_task_service.StateTaskService._SERVICE_NAME_SFN_TO_BOTO_OVERRIDES
+    monkeypatch.setitem(overrides, "elasticloadbalancingv2", "elbv2")
+    monkeypatch.setitem(overrides, "elasticloadbalancing", "elb")
+
+
+def aws_error_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS names an aws-sdk task error ``<Service>.<Exception>`` after the SDK's exception class:
+    ``Ec2.Ec2Exception`` for every EC2 error (the code only in the cause), a modeled one such as
+    ``Iam.NoSuchEntityException``, else ``<Service>.<Service>Exception``. moto builds the name
+    from the action (``ec2.ec2Exception``-like), so Retry/Catch on AWS's names never match."""
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        service = SERVICE_ERROR.get(self.resource.api_name, self.resource.api_name.title())
+        code = ex.response["Error"].get("Code", "")
+        modeled = {"NoSuchEntity": "NoSuchEntityException",
+                   "EntityAlreadyExists": "EntityAlreadyExistsException"}
+        if self.resource.api_name == "iam" and code in modeled:
+            name = f"{service}.{modeled[code]}"
+        elif self.resource.api_name == "s3" and code in ("NoSuchKey",):
+            name = f"{service}.NoSuchKeyException"
+        else:
+            name = f"{service}.{service}Exception"
+        cause = (f"{ex.response['Error'].get('Message', '')} (Service: {service}, Status Code: "
+                 f"{ex.response['ResponseMetadata'].get('HTTPStatusCode')}, Error Code: {code})")
+        return self._get_task_failure_event(env=env, error=name, cause=cause)
+
+    original = Sdk._from_error
+    monkeypatch.setattr(Sdk, "_from_error", from_error)
+
+
+def plain_results(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
+    """AWS returns task results as JSON: times as ISO strings, S3 bodies as text. moto hands
+    back boto3's datetimes and streams, which break DescribeExecution. Also where throttling
+    is injected (AWS throttles; moto never does) and SDK calls are counted."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, StreamingBody):
+            return value.read().decode()
+        if isinstance(value, (datetime.datetime, datetime.date)):
+            return value.isoformat()
+        if isinstance(value, bytes):
+            return value.decode()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    def eval_task(self: Any, env: Any, *args: Any, **kwargs: Any) -> None:
+        action = self.resource.api_action
+        emulator.calls.append((self.resource.api_name, action))
+        if emulator.throttle.get(action, 0) > 0:
+            emulator.throttle[action] -= 1
+            raise ClientError({"Error": {"Code": "RequestLimitExceeded",
+                                         "Message": "Request limit exceeded."},
+                               "ResponseMetadata": {"HTTPStatusCode": 503}}, action)
+        params = kwargs.get("normalised_parameters", args[1] if len(args) > 1 else {})
+        code = emulator.fail.get(action) or (
+            emulator.refuse(action, params) if emulator.refuse else None)
+        if code:
+            raise ClientError({"Error": {"Code": code, "Message": f"{code} (injected)"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, action)
+        original(self, env, *args, **kwargs)
+        env.stack.append(plain(env.stack.pop()))
+
+    original = Sdk._eval_service_task
+    monkeypatch.setattr(Sdk, "_eval_service_task", eval_task)
+
+
+def empty_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On AWS a JSONPath filter (``[?(...)]``) or a path with several wildcards that matches
+    nothing gives ``[]``; moto fails the state instead (it gives ``[]`` for one wildcard)."""
+    original = json_path._contains_slice_or_wildcard_array
+    monkeypatch.setattr(json_path, "_contains_slice_or_wildcard_array",
+                        lambda path: "[?(" in path or "[*]" in path or original(path))
+
+
+def filters_give_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On AWS a path with a filter or a wildcard always gives a list, even of one match; moto
+    unwraps a single match of a filter into the bare value."""
+    extract = json_path.extract_json
+
+    def extract_json(path: str, data: Any) -> Any:
+        value = extract(path, data)
+        if ("[?(" in path or "[*]" in path) and not isinstance(value, list):
+            return [value]
+        return value
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moto.stepfunctions.parser") and \
+                getattr(module, "extract_json", None) is extract:
+            monkeypatch.setattr(module, "extract_json", extract_json)
+
+
+def no_real_waiting(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
+    """Wait states and Retry backoff: AWS waits; a test must not. The requested seconds are
+    recorded, and ``during_wait`` lets a test look at AWS while the machine waits."""
+    class Clock:
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            emulator.retry_sleeps.append(seconds)
+
+    monkeypatch.setattr(retrier_decl, "time", Clock)
+
+    def wait(self: Any, env: Any, wait_seconds: int) -> None:
+        emulator.waits.append(wait_seconds)
+        if emulator.during_wait is not None:
+            emulator.during_wait()
+
+    monkeypatch.setattr(wait_function.WaitFunction, "_wait_interval", wait)
+
+
+def synchronous_executions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """StartExecution returns once the execution has ended (AWS runs it in the background;
+    moto's thread would have the test poll with real sleeps)."""
+    monkeypatch.setattr(execution_worker.ExecutionWorker, "start",
+                        execution_worker.SyncExecutionWorker.start)
+
+
+def iso_start_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS's context object gives ``$$.Execution.StartTime`` as an ISO 8601 string; moto puts
+    a datetime there, which no intrinsic can serialise."""
+    def environment(self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        start = execution["StartTime"]
+        if isinstance(start, datetime.datetime):
+            execution["StartTime"] = start.astimezone(datetime.timezone.utc).isoformat()
+        return env
+
+    original = execution_worker.ExecutionWorker._get_evaluation_environment
+    monkeypatch.setattr(execution_worker.ExecutionWorker, "_get_evaluation_environment",
+                        environment)
+
+
+def installed(monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    emulator = Emulator()
+    aws_service_names(monkeypatch)
+    aws_error_names(monkeypatch)
+    plain_results(monkeypatch, emulator)
+    empty_filters(monkeypatch)
+    filters_give_lists(monkeypatch)
+    no_real_waiting(monkeypatch, emulator)
+    synchronous_executions(monkeypatch)
+    iso_start_time(monkeypatch)
+    return emulator
+
+
+def history_errors(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """Every failure event of an execution (for assertion messages)."""
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [json.loads(json.dumps(e, default=str)) for e in events
+            if "Failed" in e["type"] or "Retry" in e["type"]]
