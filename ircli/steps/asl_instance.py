@@ -301,7 +301,9 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
                           f"States.ArrayLength({tsig}.in_lists))",
             "out_count.$": f"States.MathAdd(States.ArrayLength({tsig}.out_groups), "
                            f"States.ArrayLength({tsig}.out_lists))"},
-            f"{tsig}c", f"{p}.ExactT"),
+            f"{tsig}c", f"{p}.OursT"),
+        f"{p}.OursT": choice([{"Variable": f"{tsig}.managed", "BooleanEquals": True,
+                               "Next": f"{p}.ExactT"}], f"{p}.LookAlike"),
         f"{p}.ExactT": choice([{"And": [
             {"Variable": f"{tsig}.managed", "BooleanEquals": True},
             *_all_traffic("in", tsig), *_all_traffic("out", tsig)],
@@ -319,7 +321,9 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
             "groups.$": f"States.ArrayLength({isig}.out_groups)",
             "lists.$": f"States.ArrayLength({isig}.out_lists)",
             "in_groups.$": f"States.ArrayLength({isig}.in_groups)",
-            "in_lists.$": f"States.ArrayLength({isig}.in_lists)"}, f"{isig}c", f"{p}.HasI"),
+            "in_lists.$": f"States.ArrayLength({isig}.in_lists)"}, f"{isig}c", f"{p}.OursI"),
+        f"{p}.OursI": choice([{"Variable": f"{isig}.managed", "BooleanEquals": True,
+                               "Next": f"{p}.HasI"}], f"{p}.LookAlike"),
         f"{p}.HasI": map_state(_s(p, "want.groups"), {"want.$": "$$.Map.Item.Value",
                                                       "have.$": f"{isig}.out_groups"},
                                check_one, f"{p}.H.Has", result_path=_s(p, "hasg"),
