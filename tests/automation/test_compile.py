@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,12 @@ def test_the_execution_role_gets_the_steps_actions_and_the_case_writes() -> None
                for a in (p.action_list if not isinstance(p, str) else (p,))}
     assert {"ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateSnapshots", "s3:PutObject",
             "sns:Publish", "iam:AttachRolePolicy"} <= actions
+
+
+def test_tasks_and_arns_follow_the_partition() -> None:
+    definition = compile_runbook(get_runbook("ec2-compromise"), partition="aws-cn",
+                                 bucket="evidence",
+                                 topic_arn="arn:aws-cn:sns:cn-north-1:123456789012:t").definition
+    text = json.dumps(definition)
+    assert "arn:aws:" not in text and "arn:aws-cn:states:::aws-sdk:ec2:" in text
+    assert "arn:aws-cn:iam::" in text  # the role's deny policy
