@@ -118,7 +118,8 @@ class _Builder:
                    + ", ".join(s.name for s, _, f in self.order if f is not None))
         if skipped:
             comment += f" (advice only, not compiled: {', '.join(skipped)})"
-        return {"Comment": comment, "StartAt": case.INIT, "States": self.states}
+        states = _in_partition(self.states, self.partition)
+        return {"Comment": comment, "StartAt": case.INIT, "States": states}
 
     def _wire(self, step: Step, prefix: str, fragment: Fragment, after: str,
               recorded: list[tuple[str, str]]) -> None:
@@ -135,6 +136,17 @@ class _Builder:
         self.states.update(case.step_states(
             cx, step.record_key, prefix, fragment, critical=step.critical, after=after,
             recorded=recorded))
+
+
+def _in_partition(value: Any, partition: str) -> Any:
+    """Task resources name the partition (``arn:aws-cn:states:::aws-sdk:…`` in China)."""
+    if isinstance(value, dict):
+        return {k: (v.replace("arn:aws:states:::", f"arn:{partition}:states:::", 1)
+                    if k == "Resource" and isinstance(v, str) else _in_partition(v, partition))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_in_partition(v, partition) for v in value]
+    return value
 
 
 def _replace(value: Any, marks: dict[str, str]) -> Any:

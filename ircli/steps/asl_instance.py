@@ -27,7 +27,7 @@ from ircli.steps.names import (
 
 IID = "$.ircli.target"
 CASE = "$.ircli.case_id"
-EBS = "$.instance.BlockDeviceMappings[?(@.Ebs)]"
+EBS = "$.ebs"  # the EBS volumes, as resolve lists them: DeviceName, VolumeId, DeleteOnTermination
 
 
 def _s(p: str, path: str = "") -> str:
@@ -97,10 +97,10 @@ def remove_from_service(p: str, permissions: tuple[Any, ...]) -> Fragment:
                                 "$.ip", f"{p}.T.IpMine"),
         f"{p}.T.IpMine": choice([{"Variable": "$.ip.mine", "BooleanEquals": True,
                                   "Next": f"{p}.T.Yes"}], f"{p}.T.No"),
-        f"{p}.T.Yes": end_pass({"keep": True, "record": {
+        f"{p}.T.Yes": end_pass({"record": [{
             "id.$": "$.d.Target.Id", "port.$": "$.d.Target.Port",
-            "state.$": "$.d.TargetHealth.State"}, "param": target}),
-        f"{p}.T.No": end_pass({"keep": False}),
+            "state.$": "$.d.TargetHealth.State"}], "param": [target]}),
+        f"{p}.T.No": end_pass({"record": [], "param": []}),
     }
     per_group = {
         f"{p}.G.Health": task("elasticloadbalancingv2", "describeTargetHealth",
@@ -112,15 +112,24 @@ def remove_from_service(p: str, permissions: tuple[Any, ...]) -> Fragment:
             "vpc.$": "$.tg.VpcId", "my_vpc.$": "$.my_vpc", "ips.$": "$.ips"},
             per_target, f"{p}.T.Kind", result_path="$.targets", next_state=f"{p}.G.Out",
             catch=None, concurrency=0),
-        f"{p}.G.Out": end_pass({
+        f"{p}.G.Out": pass_state({
             "arn.$": "$.tg.TargetGroupArn", "name.$": "$.tg.TargetGroupName",
-            "targets.$": "$.targets[?(@.keep == true)].record",
-            "params.$": "$.targets[?(@.keep == true)].param",
-            "n.$": "States.ArrayLength($.targets[?(@.keep == true)])"}),
+            "targets.$": "$.targets[*].record[*]", "params.$": "$.targets[*].param[*]",
+            "n.$": "States.ArrayLength($.targets[*].record[*])"}, "$.out", f"{p}.G.Held"),
+        f"{p}.G.Held": choice([{"Variable": "$.out.n", "NumericGreaterThan": 0,
+                                "Next": f"{p}.G.Yes"}], f"{p}.G.No"),
+        f"{p}.G.Yes": end_pass({"tg.$": "States.Array($.out)"}),
+        f"{p}.G.No": end_pass({"tg": []}),
     }
-    per_elb = {f"{p}.L.Has": end_pass({
-        "name.$": "$.lb.LoadBalancerName",
-        "keep.$": "States.ArrayContains($.lb.Instances[*].InstanceId, $.iid)"})}
+    per_elb = {
+        f"{p}.L.Has": pass_state({
+            "keep.$": "States.ArrayContains($.lb.Instances[*].InstanceId, $.iid)"}, "$.has",
+            f"{p}.L.Keep"),
+        f"{p}.L.Keep": choice([{"Variable": "$.has.keep", "BooleanEquals": True,
+                                "Next": f"{p}.L.Yes"}], f"{p}.L.No"),
+        f"{p}.L.Yes": end_pass({"n.$": "States.Array($.lb.LoadBalancerName)"}),
+        f"{p}.L.No": end_pass({"n": []}),
+    }
     states = asg_lookup(p, f"{p}.Groups", f"{p}.Groups")
     states.update({
         f"{p}.Groups": task("elasticloadbalancingv2", "describeTargetGroups", {"PageSize": 400},
@@ -138,8 +147,8 @@ def remove_from_service(p: str, permissions: tuple[Any, ...]) -> Fragment:
                                  next_state=f"{p}.Before", concurrency=0),
         f"{p}.Before": pass_state({
             "auto_scaling_group.$": _s(p, "asg"),
-            "target_groups.$": _s(p, "held[?(@.n > 0)]"),
-            "classic_elbs.$": _s(p, "elbs[?(@.keep == true)].name")}, _s(p, "before"),
+            "target_groups.$": _s(p, "held[*].tg[*]"),
+            "classic_elbs.$": _s(p, "elbs[*].n[*]")}, _s(p, "before"),
             f"{p}.Count"),
         f"{p}.Count": pass_state({
             "tg.$": f"States.ArrayLength({_s(p, 'before.target_groups')})",
@@ -292,7 +301,9 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
                           f"States.ArrayLength({tsig}.in_lists))",
             "out_count.$": f"States.MathAdd(States.ArrayLength({tsig}.out_groups), "
                            f"States.ArrayLength({tsig}.out_lists))"},
-            f"{tsig}c", f"{p}.ExactT"),
+            f"{tsig}c", f"{p}.OursT"),
+        f"{p}.OursT": choice([{"Variable": f"{tsig}.managed", "BooleanEquals": True,
+                               "Next": f"{p}.ExactT"}], f"{p}.LookAlike"),
         f"{p}.ExactT": choice([{"And": [
             {"Variable": f"{tsig}.managed", "BooleanEquals": True},
             *_all_traffic("in", tsig), *_all_traffic("out", tsig)],
@@ -310,7 +321,9 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
             "groups.$": f"States.ArrayLength({isig}.out_groups)",
             "lists.$": f"States.ArrayLength({isig}.out_lists)",
             "in_groups.$": f"States.ArrayLength({isig}.in_groups)",
-            "in_lists.$": f"States.ArrayLength({isig}.in_lists)"}, f"{isig}c", f"{p}.HasI"),
+            "in_lists.$": f"States.ArrayLength({isig}.in_lists)"}, f"{isig}c", f"{p}.OursI"),
+        f"{p}.OursI": choice([{"Variable": f"{isig}.managed", "BooleanEquals": True,
+                               "Next": f"{p}.HasI"}], f"{p}.LookAlike"),
         f"{p}.HasI": map_state(_s(p, "want.groups"), {"want.$": "$$.Map.Item.Value",
                                                       "have.$": f"{isig}.out_groups"},
                                check_one, f"{p}.H.Has", result_path=_s(p, "hasg"),
@@ -451,6 +464,11 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
             f"{p}.M.Done": end_pass({"eni.$": "$.eni"}),
         }, f"{p}.M.Check", result_path=None, next_state=NEXT),
     }
+    unused = ("NoEndpoints",) if ssm_egress == "endpoints" else (
+        "Endpoints", "EndpointKinds", "Gateways", "AnyGateway", "NoGateway", "PrefixLists",
+        "Want")
+    for name in unused:
+        del states[f"{p}.{name}"]
     return Fragment(states, start=f"{p}.Before", permissions=permissions,
                     record_at=f"{p}.MakeT", before=_s(p, "before"))
 
@@ -489,7 +507,7 @@ def protect(p: str, permissions: tuple[Any, ...]) -> Fragment:
                     result_selector={"v.$": f"$.{key}.Value"}, result_path=_s(p, name),
                     next_state=next_state)
 
-    dev, flag = f"{EBS}.DeviceName", f"{EBS}.Ebs.DeleteOnTermination"
+    dev, flag = f"{EBS}[*].DeviceName", f"{EBS}[*].DeleteOnTermination"
     loop = _s(p, "dot")
     states = {
         f"{p}.Term": attribute("disableApiTermination", "DisableApiTermination",
@@ -597,7 +615,7 @@ def tag(p: str, permissions: tuple[Any, ...]) -> Fragment:
             f"{p}.V.Dev": pass_state({"Key": TAG_DEVICE, "Value.$": "$.v.DeviceName"}, "$.dev",
                                      f"{p}.V.One"),
             f"{p}.V.One": {**task("ec2", "createTags", {
-                "Resources.$": "States.Array($.v.Ebs.VolumeId)",
+                "Resources.$": "States.Array($.v.VolumeId)",
                 "Tags.$": "States.Array($.t.case, $.t.status, $.t.at, $.t.by, $.dev)"},
                 catch=None), "End": True}}, f"{p}.V.Dev", result_path=None, next_state=NEXT),
     }
@@ -630,7 +648,7 @@ def snapshot(p: str, permissions: tuple[Any, ...]) -> Fragment:
         f"{p}.Devices": map_state(_s(p, "made.s"), {"s.$": "$$.Map.Item.Value",
                                                     "bdm.$": EBS}, {
             f"{p}.D.Each": map_state("$.bdm", {"b.$": "$$.Map.Item.Value", "s.$": "$.s"}, {
-                f"{p}.D.Mine": choice([{"Variable": "$.b.Ebs.VolumeId",
+                f"{p}.D.Mine": choice([{"Variable": "$.b.VolumeId",
                                         "StringEqualsPath": "$.s.VolumeId",
                                         "Next": f"{p}.D.Tag"}], f"{p}.D.Skip"),
                 f"{p}.D.Tag": {**task("ec2", "createTags", {
@@ -723,9 +741,17 @@ def cut_credentials(p: str, partition: str, permissions: tuple[Any, ...]) -> Fra
             "ircli.DenyPolicyUnreadable", "The role's ircli deny policy came back URL-encoded, "
             "which Step Functions cannot decode: this instance was NOT added to it. Run "
             "`ircli contain` on the instance."),
-        f"{p}.Object": pass_state({
-            "ids.$": _s(p, f"ver.d.Statement[?(@.Sid == '{SID_CONTAIN}')].Condition.StringLike"
-                           ".['ec2:SourceInstanceARN'][*]")}, _s(p, "old"), f"{p}.Attached"),
+        f"{p}.Object": map_state(_s(p, "ver.d.Statement"), {"st.$": "$$.Map.Item.Value"}, {
+            f"{p}.S.Ours": choice([{"And": [
+                {"Variable": "$.st.Sid", "IsPresent": True},
+                {"Variable": "$.st.Sid", "StringEquals": SID_CONTAIN}],
+                "Next": f"{p}.S.Yes"}], f"{p}.S.No"),
+            # ircli's statement has one StringLike key, ec2:SourceInstanceARN: its values.
+            f"{p}.S.Yes": end_pass({"ids.$": "$.st.Condition.StringLike.*"}),
+            f"{p}.S.No": end_pass({"ids": []})}, f"{p}.S.Ours", result_path=_s(p, "stmts"),
+            next_state=f"{p}.Listed0", concurrency=0),
+        f"{p}.Listed0": pass_state({"ids.$": _s(p, "stmts[*].ids[*][*]")}, _s(p, "old"),
+                                   f"{p}.Attached"),
         f"{p}.Attached": task("iam", "listAttachedRolePolicies", {
             "RoleName.$": _s(p, "pol.role"), "PathPrefix": IRCLI_PATH},
             result_selector={"arns.$": "$.AttachedPolicies[*].PolicyArn"},
@@ -764,17 +790,24 @@ def cut_credentials(p: str, partition: str, permissions: tuple[Any, ...]) -> Fra
             next_state=f"{p}.Attach"),
         # IAM keeps five versions: the oldest non-default one makes room for ours.
         f"{p}.Versions": task("iam", "listPolicyVersions", {"PolicyArn.$": _s(p, "pol.arn")},
-                              result_selector={
-                                  "n.$": "States.ArrayLength($.Versions)",
-                                  "old.$": "$.Versions[?(@.IsDefaultVersion == false)].VersionId"},
-                              result_path=_s(p, "vers"), next_state=f"{p}.Full"),
+                              result_selector={"n.$": "States.ArrayLength($.Versions)",
+                                               "all.$": "$.Versions"},
+                              result_path=_s(p, "vers"), next_state=f"{p}.Old"),
+        f"{p}.Old": map_state(_s(p, "vers.all"), {"v.$": "$$.Map.Item.Value"}, {
+            f"{p}.O.Default": choice([{"Variable": "$.v.IsDefaultVersion", "BooleanEquals": True,
+                                       "Next": f"{p}.O.No"}], f"{p}.O.Yes"),
+            f"{p}.O.Yes": end_pass({"id.$": "States.Array($.v.VersionId)"}),
+            f"{p}.O.No": end_pass({"id": []})}, f"{p}.O.Default", result_path=_s(p, "olds"),
+            next_state=f"{p}.OldIds", concurrency=0),
+        f"{p}.OldIds": pass_state({"old.$": _s(p, "olds[*].id[*]")}, _s(p, "oldv"),
+                                  f"{p}.Full"),
         f"{p}.Full": choice([{"Variable": _s(p, "vers.n"),
                               "NumericGreaterThanEquals": MAX_VERSIONS,
                               "Next": f"{p}.Prune"}], f"{p}.NewVersion"),
         f"{p}.Prune": task("iam", "deletePolicyVersion", {
             "PolicyArn.$": _s(p, "pol.arn"),
-            "VersionId.$": f"States.ArrayGetItem({_s(p, 'vers.old')}, "
-                           f"States.MathAdd(States.ArrayLength({_s(p, 'vers.old')}), -1))"},
+            "VersionId.$": f"States.ArrayGetItem({_s(p, 'oldv.old')}, "
+                           f"States.MathAdd(States.ArrayLength({_s(p, 'oldv.old')}), -1))"},
             next_state=f"{p}.NewVersion"),
         f"{p}.NewVersion": task("iam", "createPolicyVersion", {
             "PolicyArn.$": _s(p, "pol.arn"),

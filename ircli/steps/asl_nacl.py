@@ -68,29 +68,32 @@ def resolve_network(p: str, permissions: tuple[Any, ...]) -> Fragment:
 def block_ip(p: str, seconds: int, permissions: tuple[Any, ...]) -> Fragment:
     acl = "$.steps.resolve_network.acl.a"
     key = _s(p, "me.key")
-    entry_match = {
-        f"{p}.E.Mine": choice([{"And": [
-            {"Variable": "$.e.RuleAction", "StringEquals": "deny"},
-            {"Variable": "$.e.CidrBlock", "IsPresent": True},
-            {"Variable": "$.e.CidrBlock", "StringEqualsPath": "$.cidr"},
-            {"Variable": "$.e.RuleNumber", "NumericGreaterThanEquals": RULE_MIN},
-            {"Variable": "$.e.RuleNumber", "NumericLessThanEquals": RULE_MAX}],
-            "Next": f"{p}.E.Yes"}], f"{p}.E.No"),
-        f"{p}.E.Yes": end_pass({"r.$": "$.e.RuleNumber"}),
-        f"{p}.E.No": end_pass({"none": True}),
-    }
+    def entry_match(tag: str) -> dict[str, dict[str, Any]]:
+        """One Map iteration: the entry's rule number when it is an ircli deny of ours."""
+        return {
+            f"{p}.{tag}.Mine": choice([{"And": [
+                {"Variable": "$.e.RuleAction", "StringEquals": "deny"},
+                {"Variable": "$.e.CidrBlock", "IsPresent": True},
+                {"Variable": "$.e.CidrBlock", "StringEqualsPath": "$.cidr"},
+                {"Variable": "$.e.RuleNumber", "NumericGreaterThanEquals": RULE_MIN},
+                {"Variable": "$.e.RuleNumber", "NumericLessThanEquals": RULE_MAX}],
+                "Next": f"{p}.{tag}.Yes"}], f"{p}.{tag}.No"),
+            f"{p}.{tag}.Yes": end_pass({"r.$": "States.Array($.e.RuleNumber)"}),
+            f"{p}.{tag}.No": end_pass({"r": []}),
+        }
+
     tag_owner = {
         f"{p}.T.Key": choice([{"Variable": "$.t.Key", "StringEqualsPath": "$.key",
                                "Next": f"{p}.T.Yes"}], f"{p}.T.No"),
-        f"{p}.T.Yes": end_pass({"case.$": "States.ArrayGetItem(States.StringSplit($.t.Value, "
-                                          "'|'), 2)"}),
-        f"{p}.T.No": end_pass({"none": True}),
+        f"{p}.T.Yes": end_pass({"case.$": "States.Array(States.ArrayGetItem("
+                                          "States.StringSplit($.t.Value, '|'), 2))"}),
+        f"{p}.T.No": end_pass({"case": []}),
     }
 
-    def entries(name: str, source: str, result: str, next_state: str) -> dict[str, Any]:
+    def entries(tag: str, source: str, result: str, next_state: str) -> dict[str, Any]:
         return map_state(source, {"e.$": "$$.Map.Item.Value", "cidr.$": _s(p, "me.cidr")},
-                         entry_match, f"{p}.E.Mine", result_path=result, next_state=next_state,
-                         concurrency=0)
+                         entry_match(tag), f"{p}.{tag}.Mine", result_path=result,
+                         next_state=next_state, concurrency=0)
 
     def deny(egress: bool, next_state: str) -> dict[str, Any]:
         return task("ec2", "createNetworkAclEntry", {
@@ -108,10 +111,10 @@ def block_ip(p: str, seconds: int, permissions: tuple[Any, ...]) -> Fragment:
                                "value.$": f"States.Format('{{}}|lifted-by-automation|{{}}', "
                                           f"{ADDRESS}, $.ircli.case_id)"}, _s(p, "me"),
                               f"{p}.Existing"),
-        f"{p}.Existing": entries(f"{p}.Existing", f"{acl}.Entries", _s(p, "found"),
+        f"{p}.Existing": entries("E", f"{acl}.Entries", _s(p, "found"),
                                  f"{p}.Rules"),
-        f"{p}.Rules": pass_state({"mine.$": _s(p, "found[*].r"),
-                                  "n.$": f"States.ArrayLength({_s(p, 'found[*].r')})",
+        f"{p}.Rules": pass_state({"mine.$": _s(p, "found[*].r[*]"),
+                                  "n.$": f"States.ArrayLength({_s(p, 'found[*].r[*]')})",
                                   "used.$": f"{acl}.Entries[*].RuleNumber",
                                   "range.$": f"States.ArrayRange({RULE_MIN}, {RULE_MAX}, 1)"},
                                  _s(p, "rules"),
@@ -126,16 +129,17 @@ def block_ip(p: str, seconds: int, permissions: tuple[Any, ...]) -> Fragment:
             "used.$": f"States.ArrayContains({_s(p, 'rules.used')}, $$.Map.Item.Value)"}, {
             f"{p}.F.Used": choice([{"Variable": "$.used", "BooleanEquals": True,
                                     "Next": f"{p}.F.No"}], f"{p}.F.Yes"),
-            f"{p}.F.Yes": end_pass({"n.$": "$.n"}), f"{p}.F.No": end_pass({"none": True})},
+            f"{p}.F.Yes": end_pass({"n.$": "States.Array($.n)"}),
+            f"{p}.F.No": end_pass({"n": []})},
             f"{p}.F.Used", result_path=_s(p, "free"), next_state=f"{p}.AnyFree",
             concurrency=0),
-        f"{p}.AnyFree": pass_state({"n.$": f"States.ArrayLength({_s(p, 'free[*].n')})"},
+        f"{p}.AnyFree": pass_state({"n.$": f"States.ArrayLength({_s(p, 'free[*].n[*]')})"},
                                    _s(p, "freen"), f"{p}.FreeOne"),
         f"{p}.FreeOne": choice([{"Variable": _s(p, "freen.n"), "NumericEquals": 0,
                                  "Next": f"{p}.Full"}], f"{p}.Pick"),
         f"{p}.Full": fail_with("ircli.NoFreeRule", f"The network ACL has no free rule number "
                                f"in ircli's range {RULE_MIN}-{RULE_MAX}: nothing blocked."),
-        f"{p}.Pick": pass_state({"n.$": f"States.ArrayGetItem({_s(p, 'free[*].n')}, 0)",
+        f"{p}.Pick": pass_state({"n.$": f"States.ArrayGetItem({_s(p, 'free[*].n[*]')}, 0)",
                                  "made": True}, _s(p, "rule"), f"{p}.Key"),
         f"{p}.Key": pass_state({"key.$": f"States.Format('{TAG_PREFIX}{{}}', {_s(p, 'rule.n')})",
                                 "cidr.$": _s(p, "me.cidr"), "value.$": _s(p, "me.value")},
@@ -167,14 +171,14 @@ def block_ip(p: str, seconds: int, permissions: tuple[Any, ...]) -> Fragment:
                                                       "key.$": key}, tag_owner, f"{p}.T.Key",
                                 result_path=_s(p, "owner"), next_state=f"{p}.Ours",
                                 concurrency=0),
-        f"{p}.Ours": pass_state({"ours.$": f"States.ArrayContains({_s(p, 'owner[*].case')}, "
+        f"{p}.Ours": pass_state({"ours.$": f"States.ArrayContains({_s(p, 'owner[*].case[*]')}, "
                                            "$.ircli.case_id)"}, _s(p, "mine"), f"{p}.Lift"),
         # Taken over by a later finding's execution: that one lifts it when its wait ends.
         f"{p}.Lift": choice([{"Variable": _s(p, "mine.ours"), "BooleanEquals": True,
                               "Next": f"{p}.Still"}], NEXT),
-        f"{p}.Still": entries(f"{p}.Still", _s(p, "now.a.Entries"), _s(p, "left"),
+        f"{p}.Still": entries("S", _s(p, "now.a.Entries"), _s(p, "left"),
                               f"{p}.StillOurs"),
-        f"{p}.StillOurs": pass_state({"ours.$": f"States.ArrayContains({_s(p, 'left[*].r')}, "
+        f"{p}.StillOurs": pass_state({"ours.$": f"States.ArrayContains({_s(p, 'left[*].r[*]')}, "
                                                 f"{_s(p, 'rule.n')})"}, _s(p, "still"),
                                      f"{p}.LiftAny"),
         f"{p}.LiftAny": choice([{"Variable": _s(p, "still.ours"), "BooleanEquals": True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ircli.aws.ec2 import describe_instance, display_name, enis, require_live, tag_value
-from ircli.core.asl import first, task
+from ircli.core.asl import choice, end_pass, first, map_state, task
 from ircli.core.engine import RunContext
 from ircli.core.step import FAIL, NEXT, RECORD, CompileContext, Fragment, Step, StepPlan, register
 from ircli.steps.resource_change import RecordPreState
@@ -31,7 +31,19 @@ class ResolveInstance(Step):
                                   result_selector={"i.$": first("$.Reservations[*].Instances[*]")},
                                   result_path=f"$.steps.{p}", next_state=f"{p}.Keep"),
             f"{p}.Keep": {"Type": "Pass", "InputPath": f"$.steps.{p}.i",
-                          "ResultPath": "$.instance", "Next": f"{p}.Live"},
+                          "ResultPath": "$.instance", "Next": f"{p}.Volumes"},
+            # The EBS volumes, flat: every later step iterates over these.
+            f"{p}.Volumes": map_state("$.instance.BlockDeviceMappings",
+                                      {"b.$": "$$.Map.Item.Value"}, {
+                f"{p}.V.Ebs": choice([{"Variable": "$.b.Ebs", "IsPresent": True,
+                                       "Next": f"{p}.V.Yes"}], f"{p}.V.No"),
+                f"{p}.V.Yes": end_pass({"e": [{
+                    "DeviceName.$": "$.b.DeviceName", "VolumeId.$": "$.b.Ebs.VolumeId",
+                    "DeleteOnTermination.$": "$.b.Ebs.DeleteOnTermination"}]}),
+                f"{p}.V.No": end_pass({"e": []})}, f"{p}.V.Ebs",
+                result_path=f"$.steps.{p}.volumes", next_state=f"{p}.Flat", concurrency=0),
+            f"{p}.Flat": {"Type": "Pass", "InputPath": f"$.steps.{p}.volumes[*].e[*]",
+                          "ResultPath": "$.ebs", "Next": f"{p}.Live"},
             f"{p}.Live": {"Type": "Choice", "Choices": [
                 {"Or": [{"Variable": "$.instance.State.Name", "StringEquals": s}
                         for s in ("terminated", "shutting-down")], "Next": f"{p}.Gone"}],

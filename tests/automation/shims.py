@@ -117,24 +117,18 @@ def plain_results(monkeypatch: pytest.MonkeyPatch, emulator: Emulator) -> None:
     monkeypatch.setattr(Sdk, "_eval_service_task", eval_task)
 
 
-def empty_filters(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On AWS a JSONPath filter (``[?(...)]``) or a path with several wildcards that matches
-    nothing gives ``[]``; moto fails the state instead (it gives ``[]`` for one wildcard)."""
-    original = json_path._contains_slice_or_wildcard_array
-    monkeypatch.setattr(json_path, "_contains_slice_or_wildcard_array",
-                        lambda path: "[?(" in path or "[*]" in path or original(path))
+def wildcard_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On AWS a path with a wildcard (``[*]``, ``.*``) or a filter (``[?(...)]``) gives the
+    list of its matches: ``[]`` for none, a list of one for one. moto fails on no match of a
+    filter or of several wildcards, and unwraps a single match into the bare value."""
+    from jsonpath_ng.ext import parse
 
-
-def filters_give_lists(monkeypatch: pytest.MonkeyPatch) -> None:
-    """On AWS a path with a filter or a wildcard always gives a list, even of one match; moto
-    unwraps a single match of a filter into the bare value."""
     extract = json_path.extract_json
 
     def extract_json(path: str, data: Any) -> Any:
-        value = extract(path, data)
-        if ("[?(" in path or "[*]" in path) and not isinstance(value, list):
-            return [value]
-        return value
+        if "[*]" in path or ".*" in path or "[?(" in path:
+            return [match.value for match in parse(path).find(data)]
+        return extract(path, data)
 
     for name, module in list(sys.modules.items()):
         if name.startswith("moto.stepfunctions.parser") and \
@@ -188,8 +182,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> Emulator:
     aws_service_names(monkeypatch)
     aws_error_names(monkeypatch)
     plain_results(monkeypatch, emulator)
-    empty_filters(monkeypatch)
-    filters_give_lists(monkeypatch)
+    wildcard_lists(monkeypatch)
     no_real_waiting(monkeypatch, emulator)
     synchronous_executions(monkeypatch)
     iso_start_time(monkeypatch)

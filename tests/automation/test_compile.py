@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,54 @@ def test_a_runbook_on_a_target_no_finding_names_is_refused(tmp_path: Path) -> No
     with pytest.raises(NotCompilable) as err:
         compiled("iam-key-compromise")
     assert "access-key" in err.value.message
+
+
+def compilable() -> list[str]:
+    names = []
+    for name in SHIPPED:
+        try:
+            compiled(name)
+        except NotCompilable:
+            continue
+        names.append(name)
+    return names
+
+
+def test_the_playbooks_of_issue_14_compile() -> None:
+    assert {"ec2-compromise", "ssh-brute-force"} <= set(compilable())
+
+
+@pytest.mark.parametrize("name", compilable())
+def test_every_compiled_definition_passes_statelint(name: str) -> None:
+    """Offline check against the States Language spec (the emulator checks nothing)."""
+    from statelint.linter import Linter
+
+    assert Linter.validate(compiled(name).definition) == []
+
+
+def test_statelint_is_not_a_rubber_stamp() -> None:
+    broken = compiled("ssh-brute-force").definition
+    broken["States"]["Init"]["Next"] = "No.Such.State"
+    assert lint_problems(broken)
+
+
+def lint_problems(definition: dict) -> list[str]:
+    from statelint.linter import Linter
+
+    return list(Linter.validate(definition))
+
+
+def test_the_execution_role_gets_the_steps_actions_and_the_case_writes() -> None:
+    actions = {a for p in compiled("ec2-compromise").actions
+               for a in (p.action_list if not isinstance(p, str) else (p,))}
+    assert {"ec2:ModifyNetworkInterfaceAttribute", "ec2:CreateSnapshots", "s3:PutObject",
+            "sns:Publish", "iam:AttachRolePolicy"} <= actions
+
+
+def test_tasks_and_arns_follow_the_partition() -> None:
+    definition = compile_runbook(get_runbook("ec2-compromise"), partition="aws-cn",
+                                 bucket="evidence",
+                                 topic_arn="arn:aws-cn:sns:cn-north-1:123456789012:t").definition
+    text = json.dumps(definition)
+    assert "arn:aws:" not in text and "arn:aws-cn:states:::aws-sdk:ec2:" in text
+    assert "arn:aws-cn:iam::" in text  # the role's deny policy

@@ -202,3 +202,40 @@ def test_isolation_that_fails_leaves_the_instance_no_more_open_and_tells(
     assert audit_chain(objects, case_id)[-1]["action"] == "run-failed"
     (message,) = sfn_world.messages()
     assert message["step"] == "isolate" and message["case_id"] == case_id
+
+
+@pytest.mark.parametrize("attack", ["look-alike", "drifted"])
+def test_a_group_the_attacker_prepared_is_never_used(
+        sfn_world: Sfn, lab: WebCompromise, capsys: pytest.CaptureFixture[str],
+        cli_clock: FakeClock, attack: str) -> None:
+    """As the attacker, through plain API calls: a group named like ircli's isolation group
+    but open to the world (untagged), or ircli's own group with an allow-all egress added.
+    The machine moves no ENI into it: the run fails before the first move and says so."""
+    ec2 = sfn_world.clients("ec2")
+    if attack == "look-alike":
+        fake = ec2.create_security_group(GroupName="ircli-isolation-endpoints",
+                                         Description="looks like ircli's",
+                                         VpcId=lab.vpc_id)["GroupId"]
+    else:
+        first, _second = launch_twins(sfn_world.clients, lab)
+        assert ircli(capsys, "contain", first, "--yes", "--case-id", "c-1").code == 0
+        fake = ec2.describe_security_groups(Filters=[
+            {"Name": "group-name", "Values": ["ircli-isolation-endpoints"]}])[
+            "SecurityGroups"][0]["GroupId"]
+        ec2.authorize_security_group_egress(GroupId=fake, IpPermissions=[
+            {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    before = world(sfn_world, lab)
+    machine = sfn_world.deploy(compiled(sfn_world))
+
+    run = sfn_world.run(machine, finding_event(lab.suspect, finding_id=f"gd-{attack}"))
+
+    assert run.status == "FAILED", run.why()
+    assert "isolate.M.ToTrans" not in (run.states or [])
+    after = world(sfn_world, lab)
+    assert after["eni_groups"] == before["eni_groups"]
+    assert fake not in {g for groups in after["eni_groups"] for g in groups}
+    failure = json.loads(sfn_world.objects(f"cases/{case_of(f'gd-{attack}')}/failure.json")[
+        f"cases/{case_of(f'gd-{attack}')}/failure.json"])
+    expected = "ircli.LookAlikeGroup" if attack == "look-alike" else "ircli.GroupDrifted"
+    assert failure["step"] == "isolate" and failure["error"]["Error"] == expected
+    assert [m["step"] for m in sfn_world.messages()] == ["isolate"]
