@@ -120,28 +120,9 @@ def least_privilege_policy(audience: str = "contain", *, bucket: str | None = No
     if audience not in AUDIENCES:
         raise ValueError(f"unknown audience {audience!r}")
     values = {"partition": partition, "dns_suffix": dns_suffix, "bucket": bucket or UNSET_BUCKET}
-    groups: dict[str, tuple[Permission, set[str]]] = {}
-    for owner, permissions in declarations().values():
-        for permission in permissions:
-            if (permission.audience or owner) != audience:
-                continue
-            key = json.dumps([permission.effect, permission.resource_list,
-                              permission.conditions], sort_keys=True)
-            groups.setdefault(key, (permission, set()))[1].update(permission.action_list)
-    statements = []
-    for n, (permission, actions) in enumerate(
-            sorted(groups.values(), key=lambda g: (g[0].effect == "Deny",
-                                                   g[0].resource_list != ("*",),
-                                                   g[0].resource_list))):
-        resources = [_fill(r, values) for r in permission.resource_list]
-        statement: dict[str, Any] = {
-            "Sid": _sid(audience, n, permission), "Effect": permission.effect,
-            "Action": sorted(actions),
-            "Resource": resources[0] if len(resources) == 1 else resources}
-        if permission.conditions:
-            statement["Condition"] = _fill(permission.conditions, values)
-        statements.append(statement)
-    return {"Version": "2012-10-17", "Statement": statements}
+    return policy_for([permission for owner, permissions in declarations().values()
+                       for permission in permissions if (permission.audience or owner) == audience],
+                      label=audience, values=values)
 
 
 def _sid(audience: str, n: int, permission: Permission) -> str:
