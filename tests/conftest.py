@@ -19,9 +19,45 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from ircli.lab.server import leave_out_ecs_images
 from tests.fakes import FakeClock
 
 REGION = "us-east-1"
+
+KMS_KEY_POOL = 16
+
+
+def pool_kms_private_keys(size: int = KMS_KEY_POOL) -> None:
+    """Shim: moto generates a private key for every KMS key it creates, a 2048-bit RSA one even
+    for a symmetric key (0.2 s of CPU each; the lab scenarios' volume key is one). Here each
+    key spec draws from a pool of ``size`` keys made once per test process, handed out in
+    turn: a test creating fewer than ``size`` keys of one spec never sees two share a key
+    (moto's backends are reset between tests; tests/hygiene/test_emulator_shims.py checks)."""
+    import moto.kms.models as kms_models
+
+    generate = kms_models.generate_private_key
+    if getattr(generate, "ircli_pooled", False):
+        return
+    pools: dict[str, list[Any]] = {}
+    handed: dict[str, int] = {}
+
+    def pooled(key_spec: str) -> Any:
+        pool = pools.setdefault(key_spec, [])
+        turn = handed.get(key_spec, 0)
+        handed[key_spec] = turn + 1
+        if len(pool) < size:
+            pool.append(generate(key_spec))
+        return pool[turn % size]
+
+    pooled.ircli_pooled = True  # type: ignore[attr-defined]
+    kms_models.generate_private_key = pooled
+
+
+# Shim: moto builds 1,227 ECS-optimized AMIs (each with a volume and a snapshot) whenever a
+# test first touches EC2 in a region, ~1.3 s of CPU each time; nothing here launches one. The
+# lab's emulator leaves them out the same way. tests/hygiene/test_emulator_shims.py checks both.
+leave_out_ecs_images()
+pool_kms_private_keys()
 
 
 SESSION_MARK = "PYTEST_IRCLI_SESSION"
