@@ -109,40 +109,35 @@ def marked_processes(mark: str) -> dict[int, str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def botocore_models_once() -> Iterator[None]:
-    """Parse each botocore JSON model once per test process, not once per client.
+def client_classes_once() -> Iterator[None]:
+    """Build each botocore client class once per test process, not once per client.
 
-    ircli opens a session per command, and each new botocore session re-reads and re-parses
-    every service model and the large endpoints file: in the in-process tests that parsing
-    was about a third of all CPU time. botocore treats loaded data as read-only (it shares it
-    the same way within one session), so sharing it across sessions changes no behaviour.
+    botocore makes a new class for every client: a method and a docstring object per API
+    operation (about 750 for EC2), then the ``creating-client-class`` handlers add theirs
+    (boto3's S3 transfer methods...). ircli opens a session and its clients per command, so in
+    the in-process tests that was about a fifth of all CPU time. The class depends only on
+    the service model and those handlers, the same for every boto3 session here; a session
+    with other handlers for the event gets a class of its own.
     """
-    from botocore.loaders import Loader
+    from botocore.client import ClientCreator
 
-    cache: dict[Any, Any] = {}
-    load_model, load_data = Loader.load_service_model, Loader.load_data_with_path
+    made: dict[tuple[Any, ...], type] = {}
+    create = ClientCreator._create_client_class
 
-    def kind(self: Loader) -> tuple[Any, ...]:
-        # moto's Loader subclass merges its extras (e.g. S3's PreconditionFailed -> 412) into
-        # the models it loads: its models and files must not be shared with botocore's
-        return (type(self), tuple(self.search_paths), tuple(self.extras_types))
-
-    def shared_model(self: Loader, service_name: str, type_name: str,
-                     api_version: str | None = None) -> Any:
-        key = ("model", kind(self), service_name, type_name, api_version)
-        if key not in cache:
-            cache[key] = load_model(self, service_name, type_name, api_version)
-        return cache[key]
-
-    def shared_data(self: Loader, name: str) -> Any:
-        key = ("data", kind(self), name)
-        if key not in cache:
-            cache[key] = load_data(self, name)
-        return cache[key]
+    def shared_class(self: ClientCreator, service_name: str, service_model: Any) -> type:
+        event = f"creating-client-class.{service_model.service_id.hyphenize()}"
+        try:
+            handlers = len(self._event_emitter._emitter._handlers.prefix_search(event))
+        except AttributeError:  # an emitter of another kind: no sharing
+            return create(self, service_name, service_model)
+        key = (service_name, service_model.api_version, tuple(service_model.operation_names),
+               type(self._event_emitter), handlers)
+        if key not in made:
+            made[key] = create(self, service_name, service_model)
+        return made[key]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Loader, "load_service_model", shared_model)
-        patch.setattr(Loader, "load_data_with_path", shared_data)
+        patch.setattr(ClientCreator, "_create_client_class", shared_class)
         yield
 
 
@@ -184,10 +179,23 @@ def moto_aws() -> Iterator[None]:
         yield
 
 
+def boto_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session for the tests' own clients, on ircli's one shared model loader.
+
+    moto gives every test a fresh default boto3 session, whose loader would read and parse
+    each service's JSON model again (EC2's alone is several MB); ircli's sessions share one
+    loader (``ircli.core.session``), and so do the tests' clients, made from here.
+    """
+    from ircli.core.session import _boto3_session
+
+    return _boto3_session(**kwargs)
+
+
 @pytest.fixture
 def clients(moto_aws: None) -> Any:
     """``clients('ec2')``: a boto3 client for the in-process emulator."""
-    return lambda service: boto3.client(service, region_name=REGION)
+    session = boto_session(region_name=REGION)
+    return lambda service: session.client(service, region_name=REGION)
 
 
 @pytest.fixture
@@ -223,4 +231,5 @@ def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def server_clients(endpoint: str) -> Any:
-    return lambda service: boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+    session = boto_session(region_name=REGION)
+    return lambda service: session.client(service, region_name=REGION, endpoint_url=endpoint)
