@@ -70,6 +70,31 @@ def leave_out_ecs_images() -> None:
     setattr(amis, "load_resource", without_ecs)  # noqa: B010
 
 
+def share_model_loader() -> None:
+    """Let moto's backends read service models through ircli's one shared loader.
+
+    To list a service's regions, each moto backend asks a boto3 session of its own, which
+    reads and parses that service's whole JSON model (EC2's is several MB) a second time in a
+    lab process whose agent and seeding clients have parsed it already (seconds of CPU at
+    every `lab up` and demo). The session is still made on first use, as moto does.
+    """
+    from moto.core.base_backend import AccountSpecificBackend
+
+    from ircli.core.session import _boto3_session  # the factory's loader-sharing session
+
+    if getattr(AccountSpecificBackend.get_session, "ircli_shared", False):
+        return
+    made: list[Any] = []
+
+    def get_session(_cls: type) -> Any:
+        if not made:
+            made.append(_boto3_session())
+        return made[0]
+
+    get_session.ircli_shared = True  # type: ignore[attr-defined]
+    setattr(AccountSpecificBackend, "get_session", classmethod(get_session))  # noqa: B010
+
+
 def responds(endpoint: str, timeout: float = 3.0) -> bool:
     """True when a moto server answers one small request at ``endpoint`` within ``timeout``."""
     try:
@@ -105,6 +130,7 @@ class LabServer:
         from ircli.liveresponse.emulator import install_ssm_shims
 
         leave_out_ecs_images()
+        share_model_loader()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
