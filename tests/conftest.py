@@ -19,9 +19,45 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from ircli.lab.server import leave_out_ecs_images
 from tests.fakes import FakeClock
 
 REGION = "us-east-1"
+
+KMS_KEY_POOL = 16
+
+
+def pool_kms_private_keys(size: int = KMS_KEY_POOL) -> None:
+    """Shim: moto generates a private key for every KMS key it creates, a 2048-bit RSA one even
+    for a symmetric key (0.2 s of CPU each; the lab scenarios' volume key is one). Here each
+    key spec draws from a pool of ``size`` keys made once per test process, handed out in
+    turn: a test creating fewer than ``size`` keys of one spec never sees two share a key
+    (moto's backends are reset between tests; tests/hygiene/test_emulator_shims.py checks)."""
+    import moto.kms.models as kms_models
+
+    generate = kms_models.generate_private_key
+    if getattr(generate, "ircli_pooled", False):
+        return
+    pools: dict[str, list[Any]] = {}
+    handed: dict[str, int] = {}
+
+    def pooled(key_spec: str) -> Any:
+        pool = pools.setdefault(key_spec, [])
+        turn = handed.get(key_spec, 0)
+        handed[key_spec] = turn + 1
+        if len(pool) < size:
+            pool.append(generate(key_spec))
+        return pool[turn % size]
+
+    pooled.ircli_pooled = True  # type: ignore[attr-defined]
+    kms_models.generate_private_key = pooled
+
+
+# Shim: moto builds 1,227 ECS-optimized AMIs (each with a volume and a snapshot) whenever a
+# test first touches EC2 in a region, ~1.3 s of CPU each time; nothing here launches one. The
+# lab's emulator leaves them out the same way. tests/hygiene/test_emulator_shims.py checks both.
+leave_out_ecs_images()
+pool_kms_private_keys()
 
 
 SESSION_MARK = "PYTEST_IRCLI_SESSION"
@@ -73,40 +109,53 @@ def marked_processes(mark: str) -> dict[int, str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def botocore_models_once() -> Iterator[None]:
-    """Parse each botocore JSON model once per test process, not once per client.
+def client_classes_once() -> Iterator[None]:
+    """Build each botocore client class once per test process, not once per client.
 
-    ircli opens a session per command, and each new botocore session re-reads and re-parses
-    every service model and the large endpoints file: in the in-process tests that parsing
-    was about a third of all CPU time. botocore treats loaded data as read-only (it shares it
-    the same way within one session), so sharing it across sessions changes no behaviour.
+    botocore makes a new class for every client: a method and a docstring object per API
+    operation (about 750 for EC2), then the ``creating-client-class`` handlers add theirs
+    (boto3's S3 transfer methods...). ircli opens a session and its clients per command, so in
+    the in-process tests that was about a fifth of all CPU time. The class depends only on
+    the service model and those handlers, the same for every boto3 session here; a session
+    with other handlers for the event gets a class of its own.
     """
-    from botocore.loaders import Loader
+    from botocore.client import ClientCreator
 
-    cache: dict[Any, Any] = {}
-    load_model, load_data = Loader.load_service_model, Loader.load_data_with_path
+    made: dict[tuple[Any, ...], type] = {}
+    create = ClientCreator._create_client_class
 
-    def kind(self: Loader) -> tuple[Any, ...]:
-        # moto's Loader subclass merges its extras (e.g. S3's PreconditionFailed -> 412) into
-        # the models it loads: its models and files must not be shared with botocore's
-        return (type(self), tuple(self.search_paths), tuple(self.extras_types))
-
-    def shared_model(self: Loader, service_name: str, type_name: str,
-                     api_version: str | None = None) -> Any:
-        key = ("model", kind(self), service_name, type_name, api_version)
-        if key not in cache:
-            cache[key] = load_model(self, service_name, type_name, api_version)
-        return cache[key]
-
-    def shared_data(self: Loader, name: str) -> Any:
-        key = ("data", kind(self), name)
-        if key not in cache:
-            cache[key] = load_data(self, name)
-        return cache[key]
+    def shared_class(self: ClientCreator, service_name: str, service_model: Any) -> type:
+        event = f"creating-client-class.{service_model.service_id.hyphenize()}"
+        try:
+            handlers = len(self._event_emitter._emitter._handlers.prefix_search(event))
+        except AttributeError:  # an emitter of another kind: no sharing
+            return create(self, service_name, service_model)
+        key = (service_name, service_model.api_version, tuple(service_model.operation_names),
+               type(self._event_emitter), handlers)
+        if key not in made:
+            made[key] = create(self, service_name, service_model)
+        return made[key]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Loader, "load_service_model", shared_model)
-        patch.setattr(Loader, "load_data_with_path", shared_data)
+        patch.setattr(ClientCreator, "_create_client_class", shared_class)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fsync_without_waiting() -> Iterator[None]:
+    """In-process tests do not wait for the disk: ``os.fsync`` checks its descriptor and
+    returns without flushing.
+
+    ircli syncs every audit line and case save (about 70 per containment test, 4 ms each on
+    this shared disk, far more when it is busy). What the tests can check, the order of
+    writes and atomic renames, is unchanged; surviving a power cut cannot be tested here.
+    The end-to-end tests' subprocesses still sync for real.
+    """
+    def checked(fd: int) -> None:
+        os.fstat(fd)  # a closed or invalid descriptor still raises, as fsync would
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", checked)
         yield
 
 
@@ -148,10 +197,23 @@ def moto_aws() -> Iterator[None]:
         yield
 
 
+def boto_session(**kwargs: Any) -> boto3.Session:
+    """A boto3 session for the tests' own clients, on ircli's one shared model loader.
+
+    moto gives every test a fresh default boto3 session, whose loader would read and parse
+    each service's JSON model again (EC2's alone is several MB); ircli's sessions share one
+    loader (``ircli.core.session``), and so do the tests' clients, made from here.
+    """
+    from ircli.core.session import _boto3_session
+
+    return _boto3_session(**kwargs)
+
+
 @pytest.fixture
 def clients(moto_aws: None) -> Any:
     """``clients('ec2')``: a boto3 client for the in-process emulator."""
-    return lambda service: boto3.client(service, region_name=REGION)
+    session = boto_session(region_name=REGION)
+    return lambda service: session.client(service, region_name=REGION)
 
 
 @pytest.fixture
@@ -187,4 +249,5 @@ def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def server_clients(endpoint: str) -> Any:
-    return lambda service: boto3.client(service, region_name=REGION, endpoint_url=endpoint)
+    session = boto_session(region_name=REGION)
+    return lambda service: session.client(service, region_name=REGION, endpoint_url=endpoint)

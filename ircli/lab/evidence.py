@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ircli.lab.sandbox import HostScenario
+from ircli.lab.planted import HostScenario
 
 MEMBER_LIMIT = 4 * 1024 * 1024
 _WANTED = ("system/hostname.txt", "processes/proc_table.tsv", "sockets/sockets_proc.tsv",

@@ -14,7 +14,8 @@ from typing import Any
 from ircli.core.clock import Clock
 from ircli.core.session import AwsSession, AwsSettings
 from ircli.lab import findings
-from ircli.lab.sandbox import HostScenario, lab_host
+from ircli.lab.planted import HostScenario
+from ircli.lab.sandbox import lab_host
 from ircli.lab.server import LAB_KEYS
 from ircli.lab.web_compromise import ASSUME_EC2, lab_image, seed_web_compromise
 

@@ -46,6 +46,55 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 SERVER_ENV = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
 
 
+def leave_out_ecs_images() -> None:
+    """Keep moto from creating its 1,227 ECS-optimized AMIs in every region it emulates.
+
+    moto's EC2 builds each of them with a volume and a snapshot when a region is first
+    touched: about 1.3 s of CPU per region and account, most of an emulated account's cost.
+    Nothing in ircli or its lab launches an ECS-optimized image; moto's default images and its
+    latest Amazon Linux and Windows ones (what ``lab_image`` and the analyst's SSM parameters
+    name) stay. Idempotent; in-process only (call it where the emulator runs).
+    """
+    from moto.ec2.models import amis
+
+    load: Any = getattr(amis, "load_resource")  # noqa: B009 - moto does not export it
+    if getattr(load, "ircli_leaves_out_ecs", False):
+        return
+
+    def without_ecs(path: str, *args: Any, **kwargs: Any) -> Any:
+        if "/ecs/optimized_amis/" in path:
+            return []
+        return load(path, *args, **kwargs)
+
+    without_ecs.ircli_leaves_out_ecs = True  # type: ignore[attr-defined]
+    setattr(amis, "load_resource", without_ecs)  # noqa: B010
+
+
+def share_model_loader() -> None:
+    """Let moto's backends read service models through ircli's one shared loader.
+
+    To list a service's regions, each moto backend asks a boto3 session of its own, which
+    reads and parses that service's whole JSON model (EC2's is several MB) a second time in a
+    lab process whose agent and seeding clients have parsed it already (seconds of CPU at
+    every `lab up` and demo). The session is still made on first use, as moto does.
+    """
+    from moto.core.base_backend import AccountSpecificBackend
+
+    from ircli.core.session import _boto3_session  # the factory's loader-sharing session
+
+    if getattr(AccountSpecificBackend.get_session, "ircli_shared", False):
+        return
+    made: list[Any] = []
+
+    def get_session(_cls: type) -> Any:
+        if not made:
+            made.append(_boto3_session())
+        return made[0]
+
+    get_session.ircli_shared = True  # type: ignore[attr-defined]
+    setattr(AccountSpecificBackend, "get_session", classmethod(get_session))  # noqa: B010
+
+
 def responds(endpoint: str, timeout: float = 3.0) -> bool:
     """True when a moto server answers one small request at ``endpoint`` within ``timeout``."""
     try:
@@ -80,6 +129,8 @@ class LabServer:
         from ircli.liveresponse.agent import hold_new_commands_pending
         from ircli.liveresponse.emulator import install_ssm_shims
 
+        leave_out_ecs_images()
+        share_model_loader()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()

@@ -14,6 +14,9 @@ from typing import Any
 import boto3
 import pytest
 
+from ircli.lab.web_compromise import lab_image
+from tests.conftest import boto_session
+
 CENTRAL = "123456789012"
 MEMBER_A = "111111111111"
 MEMBER_B = "222222222222"
@@ -29,11 +32,11 @@ def _trust(account: str) -> str:
 
 def member_session(account: str, region: str = REGIONS[0]) -> boto3.Session:
     """What an administrator of ``account`` would use to seed it (the role's credentials)."""
-    creds = boto3.client("sts", region_name=region).assume_role(
+    creds = boto_session(region_name=region).client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="seed")["Credentials"]
-    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                         aws_secret_access_key=creds["SecretAccessKey"],
-                         aws_session_token=creds["SessionToken"], region_name=region)
+    return boto_session(aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"],
+                        aws_session_token=creds["SessionToken"], region_name=region)
 
 
 MemberClients = Callable[[str, str, str], Any]
@@ -57,6 +60,5 @@ def run_instance(ec2: Any, private_ip: str | None = None) -> str:
     interface: dict[str, Any] = {"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group]}
     if private_ip:
         interface["PrivateIpAddress"] = private_ip
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    return str(ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1,
+    return str(ec2.run_instances(ImageId=lab_image(ec2), MinCount=1, MaxCount=1,
                                  NetworkInterfaces=[interface])["Instances"][0]["InstanceId"])

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from ircli.cli.main import main
 from ircli.lab.web_compromise import WebCompromise, seed_web_compromise
+from tests.conftest import boto_session
 from tests.helpers import run_contain
 
 REGION = "us-east-1"
@@ -27,43 +27,14 @@ RunCli = Callable[..., tuple[int, dict[str, Any]]]
 
 
 @pytest.fixture(scope="package", autouse=True)
-def parse_once() -> Iterator[None]:
-    """Parse botocore's models and endpoints, and moto's managed policies, once per package.
-
-    ircli opens a session per command and botocore re-reads every JSON model (and the large
-    endpoints file) for each new session; moto parses every AWS managed policy for each IAM
-    backend. These tests run dozens of commands, and that parsing was most of their time.
-    botocore treats loaded data as read-only, which is how it shares it within a session.
-    The analyst role needs only AmazonSSMManagedInstanceCore (a test attaches
-    AdministratorAccess to see it removed), so moto loads only those, with AWS's documents.
-    """
+def few_managed_policies() -> Iterator[None]:
+    """moto parses every AWS managed policy for each IAM backend; the analyst role needs only
+    AmazonSSMManagedInstanceCore (a test attaches AdministratorAccess to see it removed), so
+    moto loads only those, with AWS's documents."""
     import moto.iam.models as iam_models
-    from botocore.loaders import Loader
-
-    models: dict[tuple[Any, ...], Any] = {}
-    load_model, load_data = Loader.load_service_model, Loader.load_data_with_path
-
-    def shared_model(self: Loader, service_name: str, type_name: str,
-                     api_version: str | None = None) -> Any:
-        # keyed by the loader too: moto's Loader merges its extras (S3's PreconditionFailed ->
-        # 412) into its models, which must not be shared with botocore's plain ones
-        key = (type(self), tuple(self.search_paths), tuple(self.extras_types), service_name,
-               type_name, api_version)
-        if key not in models:
-            models[key] = load_model(self, service_name, type_name, api_version)
-        return models[key]
-
-    def shared_data(self: Loader, name: str) -> Any:
-        if "/" in name:  # a service's file: load_service_model (above) caches the result
-            return load_data(self, name)
-        if name not in models:
-            models[name] = load_data(self, name)
-        return models[name]
 
     policies = json.loads(iam_models.aws_managed_policies_data)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Loader, "load_service_model", shared_model)
-        patch.setattr(Loader, "load_data_with_path", shared_data)
         patch.setattr(iam_models, "aws_managed_policies_data", json.dumps(
             {name: policies[name] for name in ("AmazonSSMManagedInstanceCore",
                                                "AdministratorAccess")}))
@@ -90,10 +61,11 @@ def moto_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def clients(moto_aws: None) -> Callable[[str], Any]:
     """One boto3 client per service and test (creating clients is what makes tests slow)."""
     made: dict[str, Any] = {}
+    session = boto_session(region_name=REGION)
 
     def client(service: str) -> Any:
         if service not in made:
-            made[service] = boto3.client(service, region_name=REGION)
+            made[service] = session.client(service, region_name=REGION)
         return made[service]
 
     return client

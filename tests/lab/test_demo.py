@@ -13,7 +13,7 @@ import pytest
 
 from ircli.lab.server import responds
 
-# one demo run for the module: keep its tests on one pytest-xdist worker (--dist loadgroup)
+# one demo run for the module: --dist loadfile keeps its tests on one pytest-xdist worker
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lab-demo")]
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import free_port
 
-# one lab for the module: keep its tests on one pytest-xdist worker (--dist loadgroup)
+# one lab for the module: --dist loadfile keeps its tests on one pytest-xdist worker
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("lab-workstation")]
 
 

@@ -54,9 +54,9 @@ def reset_emulator(endpoint: str) -> None:
 
     moto's backends are global to the process: the root conftest's server (tests/collect
     deploys the same SSM documents there) and ``mock_aws`` tests share them with this one, so a
-    module-scoped lab cannot assume it starts clean. Modules that use this also carry an
-    ``xdist_group`` mark so their tests run together on one worker, never interleaved with a
-    test that resets or fills the backends between them.
+    module-scoped lab cannot assume it starts clean. The suite runs with ``--dist loadfile``,
+    so a module's tests run together on one worker, never interleaved with a test that resets
+    or fills the backends between them (tests/hygiene/test_worker_grouping.py checks).
     """
     urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset",
                                                   method="POST")).read()
