@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 @click.option("--filter", "filters", multiple=True, metavar="tag:KEY=VALUE",
               help="Also every live instance with this tag (repeatable; all must match). "
                    "The plan lists them before anything changes.")
-@click.option("--parallel", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Several instances: how many are contained at once.")
+@click.option("--parallel", type=click.IntRange(1, 64), default=25, show_default=True,
+              help="Several instances: how many are contained at once (EC2 takes this many; "
+                   "botocore's standard retries absorb its throttling).")
 @case_options("the instance's")
 @click.option("--reason", help="Why, in words: kept in the case and the audit log.")
 @click.option("--dry-run", is_flag=True,
