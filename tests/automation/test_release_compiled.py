@@ -1,0 +1,186 @@
+"""Issue #14 acceptance: a case the compiled ec2-compromise opened is released by the CLI.
+
+The state machine runs for real in the emulator's Step Functions engine on instance B from a
+GuardDuty finding event; then a responder on a machine that never saw the case (a fresh,
+empty ``IRCLI_HOME``) lists, shows, verifies and releases it from the evidence bucket alone,
+and B is back exactly as it was, item by item.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ircli.lab.web_compromise import WebCompromise, seed_web_compromise
+from tests.automation.conftest import REGION, Sfn, finding_event
+from tests.automation.test_execute_ec2 import case_of, compiled
+from tests.fakes import FakeClock
+from tests.helpers import ircli
+from tests.runbooks.test_run import launch_twins
+
+MACHINE = "automation:ircli-ec2-compromise"
+EVIDENCE = "ircli-evidence-released"
+
+
+@pytest.fixture
+def world(sfn_world: Sfn, capsys: pytest.CaptureFixture[str]) -> Sfn:
+    """The emulated account with an evidence bucket made by `evidence init` (versioned, Object
+    Lock), as the automation writes to in production; the bucket policy is removed because
+    moto cannot evaluate its conditions (see tests/evidence/conftest.py)."""
+    made = ircli(capsys, "evidence", "init", "-y", "--bucket", EVIDENCE,
+                 "--analyst-role-arn", "arn:aws:iam::123456789012:role/Analyst")
+    assert made.code == 0, made.err
+    sfn_world.clients("s3").delete_bucket_policy(Bucket=EVIDENCE)
+    return dataclasses.replace(sfn_world, bucket=EVIDENCE)
+
+
+@pytest.fixture
+def cli_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The CLI's clock: release's settle waits must not sleep for real."""
+    fake = FakeClock()
+    monkeypatch.setattr("ircli.core.clock.SystemClock", lambda: fake)
+    return fake
+
+
+@pytest.fixture
+def lab(world: Sfn) -> WebCompromise:
+    return seed_web_compromise(world.clients, REGION)
+
+
+def deny_names(iam: Any, role: str) -> list[str]:
+    """The instance ids ircli's deny policy on ``role`` names ([] when it has none)."""
+    from ircli.aws import iam_managed
+    from ircli.aws.contain_deny import deny_policy_name
+
+    arn = iam_managed.policy_arn("aws", "123456789012", deny_policy_name(role))
+    if not iam_managed.is_attached(iam, role, arn):
+        return []
+    document = iam_managed.read(iam, arn) or {}
+    return sorted(i for i in json.dumps(document).replace('"', " ").replace("/", " ").split()
+                  if i.startswith("i-"))
+
+
+def state_of(sfn_world: Sfn, lab: WebCompromise, iid: str) -> dict[str, Any]:
+    """What containment changes about ``iid`` and release must put back, each item by id."""
+    clients = sfn_world.clients
+    ec2 = clients("ec2")
+    instance = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    enis = ec2.describe_network_interfaces(Filters=[
+        {"Name": "attachment.instance-id", "Values": [iid]}])["NetworkInterfaces"]
+    attr = ec2.describe_instance_attribute
+    asg = clients("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[lab.asg])
+    targets = clients("elbv2").describe_target_health(TargetGroupArn=lab.target_group_arn)
+    return {
+        "eni_groups": {n["NetworkInterfaceId"]: sorted(g["GroupId"] for g in n["Groups"])
+                       for n in enis},
+        "eips": {n["NetworkInterfaceId"]: n.get("Association", {}).get("AllocationId")
+                 for n in enis},
+        "termination_protection": attr(InstanceId=iid, Attribute="disableApiTermination")[
+            "DisableApiTermination"]["Value"],
+        "stop_protection": attr(InstanceId=iid, Attribute="disableApiStop")[
+            "DisableApiStop"]["Value"],
+        "shutdown": attr(InstanceId=iid, Attribute="instanceInitiatedShutdownBehavior")[
+            "InstanceInitiatedShutdownBehavior"]["Value"],
+        "in_asg": iid in [i["InstanceId"] for i in asg["AutoScalingGroups"][0]["Instances"]],
+        "in_target_group": iid in [d["Target"]["Id"] for d in targets[
+            "TargetHealthDescriptions"]],
+        "denied": iid in deny_names(clients("iam"), lab.role),
+        "profile": instance.get("IamInstanceProfile", {}).get("Arn"),
+        "delete_on_termination": {b["DeviceName"]: b["Ebs"]["DeleteOnTermination"]
+                                  for b in instance["BlockDeviceMappings"]},
+    }
+
+
+def snapshots_of(sfn_world: Sfn, iid: str) -> list[str]:
+    ec2 = sfn_world.clients("ec2")
+    instance = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    volumes = [b["Ebs"]["VolumeId"] for b in instance["BlockDeviceMappings"]]
+    return [s["SnapshotId"] for s in ec2.describe_snapshots(Filters=[
+        {"Name": "volume-id", "Values": volumes}])["Snapshots"]]
+
+
+def tags_of(sfn_world: Sfn, iid: str) -> dict[str, str]:
+    instance = sfn_world.clients("ec2").describe_instances(InstanceIds=[iid])[
+        "Reservations"][0]["Instances"][0]
+    return {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+
+
+def test_a_case_the_automation_opened_is_released_from_a_fresh_home(
+        world: Sfn, lab: WebCompromise, capsys: pytest.CaptureFixture[str],
+        cli_clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    sfn_world = world
+    _a, b = launch_twins(sfn_world.clients, lab)
+    # Room in the group: detaching B keeps the desired capacity, so AWS launches a replacement,
+    # and B's return must not push the group past its maximum (AttachInstances refuses that).
+    sfn_world.clients("autoscaling").update_auto_scaling_group(AutoScalingGroupName=lab.asg,
+                                                               MaxSize=8)
+    # B shuts down into termination, as many fleet instances do: containment makes it "stop"
+    # (evidence survives a shutdown from inside), release must give "terminate" back.
+    # (the Attribute/Value form: moto 5.2.5 drops the InstanceInitiatedShutdownBehavior one)
+    sfn_world.clients("ec2").modify_instance_attribute(
+        InstanceId=b, Attribute="instanceInitiatedShutdownBehavior", Value="terminate")
+    original = state_of(sfn_world, lab, b)
+    tags_before = tags_of(sfn_world, b)
+    assert all(original["eips"].values()) and original["in_asg"] and \
+        original["in_target_group"] and not original["denied"]
+    machine = sfn_world.deploy(compiled(sfn_world))
+    run = sfn_world.run(machine, finding_event(b, finding_id="gd-release-b"))
+    assert run.status == "SUCCEEDED", run.why()
+    case_id = case_of("gd-release-b")
+    contained = state_of(sfn_world, lab, b)
+    assert contained["denied"] and not contained["in_asg"] and \
+        not any(contained["eips"].values())
+    unchanged = [k for k in ("eni_groups", "in_target_group", "termination_protection",
+                             "delete_on_termination", "shutdown") if contained[k] == original[k]]
+    assert unchanged == [], {k: (original[k], contained[k]) for k in unchanged}
+    taken = snapshots_of(sfn_world, b)
+
+    home = tmp_path / "responder-fresh"
+    monkeypatch.setenv("IRCLI_HOME", str(home))
+    bucket = ["--evidence-bucket", sfn_world.bucket]
+
+    listed = ircli(capsys, "case", "list", "--bucket", *bucket)
+    assert listed.code == 0, listed.err
+    rows = {r["case_id"]: r for r in json.loads(listed.out)["cases"]}
+    assert rows[case_id]["opened_by"] == MACHINE, rows
+    shown = ircli(capsys, "case", "show", case_id, "--bucket", *bucket, json_output=False)
+    assert shown.code == 0, shown.err
+    assert f"Opened by: {MACHINE}" in shown.out
+    verified = ircli(capsys, "evidence", "verify", case_id, *bucket)
+    assert verified.code == 0, verified.out + verified.err
+
+    released = ircli(capsys, "release", b, "--case-id", case_id, "--yes", *bucket)
+    assert released.code == 0, released.out + released.err
+    data = json.loads(released.out)
+    assert data["status"] == "released"
+    assert f"case {case_id} fetched from s3://{EVIDENCE}/cases/{case_id}/" in data["warnings"]
+    undone = {s["name"]: s["status"] for s in data["steps"]}
+    assert all(undone[name] == "done" for name in (
+        "isolate", "disassociate-eips", "protect", "cut-credentials", "remove-from-service",
+        "leave-asg", "tag")), undone
+    assert state_of(sfn_world, lab, b) == original
+    tags = tags_of(sfn_world, b)
+    assert tags.get("ircli:status") == "released", tags
+    assert {k: v for k, v in tags.items() if not k.startswith("ircli:")} == \
+        {k: v for k, v in tags_before.items() if not k.startswith("ircli:")}
+    assert len(snapshots_of(sfn_world, b)) == len(taken) > 0  # evidence is never released
+
+    verified = ircli(capsys, "evidence", "verify", case_id, *bucket)
+    assert verified.code == 0, verified.out + verified.err
+    shown = ircli(capsys, "case", "show", case_id, "--bucket", *bucket)
+    record = json.loads(shown.out)
+    assert record["opened_by"] == MACHINE and record["targets"][b]["status"] == "released"
+    assert "automation" in record  # the machine's own state, kept through the merge
+
+    again = ircli(capsys, "release", b, "--case-id", case_id, "--yes", *bucket)
+    assert again.code == 0, again.out + again.err
+    assert json.loads(again.out)["status"] == "released"
+    assert state_of(sfn_world, lab, b) == original
+    assert tags_of(sfn_world, b) == tags
+    verified = ircli(capsys, "evidence", "verify", case_id, *bucket)
+    assert verified.code == 0, verified.out + verified.err
+
