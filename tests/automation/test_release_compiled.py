@@ -8,7 +8,9 @@ and B is back exactly as it was, item by item.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,37 @@ def test_a_case_the_automation_opened_is_released_from_a_fresh_home(
     verified = ircli(capsys, "evidence", "verify", case_id, *bucket)
     assert verified.code == 0, verified.out + verified.err
 
+
+def test_release_refuses_a_step_record_the_attacker_rewrote_in_the_bucket(
+        world: Sfn, lab: WebCompromise, capsys: pytest.CaptureFixture[str],
+        cli_clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """As the attacker who can write the case prefix: a new version of the machine's
+    case.json whose isolate record names the attacker's open group as B's original one.
+    Release restores from the step records, so it must refuse, and B stays isolated."""
+    machine = world.deploy(compiled(world))
+    run = world.run(machine, finding_event(lab.suspect, finding_id="gd-forged"))
+    assert run.status == "SUCCEEDED", run.why()
+    case_id = case_of("gd-forged")
+    ec2, s3 = world.clients("ec2"), world.clients("s3")
+    isolated = state_of(world, lab, lab.suspect)["eni_groups"]
+    attacker = ec2.create_security_group(GroupName="attacker-open", Description="x",
+                                         VpcId=lab.vpc_id)["GroupId"]
+    key = f"cases/{case_id}/case.json"
+    forged = json.loads(s3.get_object(Bucket=EVIDENCE, Key=key)["Body"].read())
+    record = forged["targets"][lab.suspect]["steps"]["isolate"]["before"]
+    for eni in record["network_interfaces"]:
+        eni["groups"], eni["group_names"] = [attacker], ["web"]
+    body = json.dumps(forged, separators=(",", ":")).encode()
+    s3.put_object(Bucket=EVIDENCE, Key=key, Body=body,
+                  ContentMD5=base64.b64encode(hashlib.md5(body).digest()).decode())
+
+    monkeypatch.setenv("IRCLI_HOME", str(tmp_path / "responder-fresh"))
+    verified = ircli(capsys, "evidence", "verify", case_id, "--evidence-bucket", EVIDENCE)
+    assert verified.code == 3, verified.out
+    assert "changes the recorded state of step isolate" in verified.out
+    released = ircli(capsys, "release", lab.suspect, "--case-id", case_id, "--yes",
+                     "--evidence-bucket", EVIDENCE, json_output=False)
+    assert released.code == 2 and "Traceback" not in released.err
+    assert "was rewritten" in released.err and "step isolate" in released.err
+    assert state_of(world, lab, lab.suspect)["eni_groups"] == isolated
+    assert not (tmp_path / "responder-fresh" / "cases" / case_id).exists()
