@@ -155,7 +155,10 @@ def test_a_case_the_automation_opened_is_released_from_a_fresh_home(
     verified = ircli(capsys, "evidence", "verify", case_id, *bucket)
     assert verified.code == 0, verified.out + verified.err
 
-    released = ircli(capsys, "release", b, "--case-id", case_id, "--yes", *bucket)
+    # No --case-id: B's ircli:case-id tag names the case, found in the configured bucket
+    # because its record there holds B (the tag alone is never trusted).
+    monkeypatch.setenv("IRCLI_EVIDENCE_BUCKET", EVIDENCE)
+    released = ircli(capsys, "release", b, "--yes")
     assert released.code == 0, released.out + released.err
     data = json.loads(released.out)
     assert data["status"] == "released"
