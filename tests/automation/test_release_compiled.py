@@ -57,13 +57,12 @@ def deny_names(iam: Any, role: str) -> list[str]:
     """The instance ids ircli's deny policy on ``role`` names ([] when it has none)."""
     from ircli.aws import iam_managed
     from ircli.aws.contain_deny import deny_policy_name
+    from ircli.aws.iam_policies import contained_ids
 
     arn = iam_managed.policy_arn("aws", "123456789012", deny_policy_name(role))
     if not iam_managed.is_attached(iam, role, arn):
         return []
-    document = iam_managed.read(iam, arn) or {}
-    return sorted(i for i in json.dumps(document).replace('"', " ").replace("/", " ").split()
-                  if i.startswith("i-"))
+    return sorted(contained_ids(iam_managed.read(iam, arn)))
 
 
 def state_of(sfn_world: Sfn, lab: WebCompromise, iid: str) -> dict[str, Any]:
@@ -223,3 +222,36 @@ def test_release_refuses_a_step_record_the_attacker_rewrote_in_the_bucket(
     assert "was rewritten" in released.err and "step isolate" in released.err
     assert state_of(world, lab, lab.suspect)["eni_groups"] == isolated
     assert not (tmp_path / "responder-fresh" / "cases" / case_id).exists()
+
+
+def test_releasing_the_automation_case_leaves_the_cli_case_of_its_twin_contained(
+        world: Sfn, lab: WebCompromise, capsys: pytest.CaptureFixture[str],
+        cli_clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A (``ircli contain`` on one laptop) and B (the state machine) share the web-tier role,
+    so one deny policy names both, written by two writers. Releasing B from a third machine
+    takes B out of it and nothing else: A stays denied and isolated."""
+    a, b = launch_twins(world.clients, lab)
+    world.clients("autoscaling").update_auto_scaling_group(AutoScalingGroupName=lab.asg,
+                                                           MaxSize=8)
+    monkeypatch.setenv("IRCLI_HOME", str(tmp_path / "laptop-a"))
+    contained = ircli(capsys, "contain", a, "--yes", "--case-id", "case-a", "--no-snapshot")
+    assert contained.code == 0, contained.err
+    machine = world.deploy(compiled(world))
+    run = world.run(machine, finding_event(b, finding_id="gd-twin-b"))
+    assert run.status == "SUCCEEDED", run.why()
+    assert deny_names(world.clients("iam"), lab.role) == sorted([a, b])
+    a_contained = state_of(world, lab, a)
+
+    monkeypatch.setenv("IRCLI_HOME", str(tmp_path / "responder-c"))
+    monkeypatch.setenv("IRCLI_EVIDENCE_BUCKET", EVIDENCE)
+    plan = ircli(capsys, "release", b, "--dry-run")
+    assert plan.code == 0, plan.out + plan.err
+    assert json.loads(plan.out)["status"] == "planned"
+    assert not (tmp_path / "responder-c" / "cases").exists() or not any(
+        (tmp_path / "responder-c" / "cases").iterdir())  # a dry-run copies nothing here
+    released = ircli(capsys, "release", b, "--yes")
+    assert released.code == 0, released.out + released.err
+
+    assert deny_names(world.clients("iam"), lab.role) == [a]
+    assert state_of(world, lab, a) == a_contained
+    assert not state_of(world, lab, b)["denied"]
