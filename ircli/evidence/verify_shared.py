@@ -136,8 +136,8 @@ def _dropped(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"drops target {target_id}, which the version before recorded")
             continue
         kept = {k: v for k, v in record.items() if k != "history"}
-        if kept in (later.get("history") or []):  # re-contained: the old record is kept
-            continue
+        if kept in _without_history(later.get("history")):  # re-contained: the old record
+            continue  # is kept (the automation keeps it whole, its own history included)
         later_steps = later.get("steps") or {}
         for step, entry in (record.get("steps") or {}).items():
             if step not in later_steps:
@@ -150,6 +150,11 @@ def _dropped(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"changes the recorded pre-change state of {target_id} (what release "
                        "restores)")
     return out
+
+
+def _without_history(history: Any) -> list[Any]:
+    return [{k: v for k, v in h.items() if k != "history"} if isinstance(h, dict) else h
+            for h in (history if isinstance(history, list) else [])]
 
 
 def _extends(old: Any, new: Any) -> bool:

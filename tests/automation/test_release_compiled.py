@@ -255,3 +255,46 @@ def test_releasing_the_automation_case_leaves_the_cli_case_of_its_twin_contained
     assert deny_names(world.clients("iam"), lab.role) == [a]
     assert state_of(world, lab, a) == a_contained
     assert not state_of(world, lab, b)["denied"]
+
+
+def test_a_finding_back_after_release_contains_afresh_and_keeps_the_release(
+        world: Sfn, lab: WebCompromise, capsys: pytest.CaptureFixture[str],
+        cli_clock: FakeClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """GuardDuty updates a finding under the same id while the activity goes on, so the same
+    event comes back after a responder released B. The machine contains B again under the
+    same case, the released record kept in the target's history (as `ircli contain` keeps
+    it), never overwritten: a second responder can still verify and release from the bucket."""
+    b = lab.suspect
+    machine = world.deploy(compiled(world))
+    event = finding_event(b, finding_id="gd-back")
+    case_id = case_of("gd-back")
+    original = state_of(world, lab, b)
+    assert (run := world.run(machine, event)).status == "SUCCEEDED", run.why()
+    contained = state_of(world, lab, b)
+    monkeypatch.setenv("IRCLI_EVIDENCE_BUCKET", EVIDENCE)
+    monkeypatch.setenv("IRCLI_HOME", str(tmp_path / "responder-1"))
+    assert (first := ircli(capsys, "release", b, "--yes")).code == 0, first.out + first.err
+    assert state_of(world, lab, b) == original
+
+    assert (again := world.run(machine, event)).status == "SUCCEEDED", again.why()
+
+    assert state_of(world, lab, b) == contained
+    key = f"cases/{case_id}/case.json"
+    record = json.loads(world.clients("s3").get_object(Bucket=EVIDENCE, Key=key)["Body"].read())
+    target = record["targets"][b]
+    assert target["status"] == "contained"
+    (released,) = target["history"]
+    assert released["status"] == "released" and "undo:isolate" in released["steps"]
+    assert all(not k.startswith("undo:") for k in target["steps"])
+    verified = ircli(capsys, "evidence", "verify", case_id)
+    # Documented: a writer that does not update the CLI's manifest shows until the next ship.
+    assert verified.code == 3 and [m.split(": ", 1)[1].split(":")[0] for m in json.loads(
+        verified.out)["mismatches"]] == ["overwritten"], verified.out
+
+    monkeypatch.setenv("IRCLI_HOME", str(tmp_path / "responder-2"))
+    second = ircli(capsys, "release", b, "--yes")
+    assert second.code == 0, second.out + second.err
+    assert json.loads(second.out)["status"] == "released"
+    assert state_of(world, lab, b) == original
+    verified = ircli(capsys, "evidence", "verify", case_id)
+    assert verified.code == 0, verified.out
