@@ -64,7 +64,8 @@ def save_states(cx: CaseContext, name: str, recorded: list[tuple[str, str]], nex
         "kind": cx.kind, "account.$": "$.ircli.account", "region.$": "$.ircli.region",
         "status.$": "$.run.status", "opened_by.$": "$.ircli.actor",
         "finding": {"id.$": "$.ircli.finding_id", "type.$": "$.ircli.finding_type"},
-        "steps": {f"{key}.$": f"$.record.{prefix}" for key, prefix in recorded}}
+        "steps": {f"{key}.$": f"$.record.{prefix}" for key, prefix in recorded},
+        "history.$": "$.history"}
     doc = {"case_id.$": "$.ircli.case_id", "created_at.$": "$.ircli.created",
            "opened_by.$": "$.ircli.actor",
            "automation": {"execution.$": "$.ircli.execution", "state.$": "$.record"},
@@ -102,7 +103,7 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
         "c": {"lb": "{", "rb": "}", "managed": {"Key": "ircli:managed", "Value": "true"}},
         "pad": [f"{n:02d}" for n in range(100)],
         "audit": {"seq": 0, "hi": 0, "lo": 0, "prev": GENESIS, "redo": False},
-        "record": {}, "status": {}, "prior": {}, "steps": {}, "tmp": {},
+        "record": {}, "status": {}, "prior": {}, "steps": {}, "tmp": {}, "history": [],
         "run": {"status": "containing" if cx.kind == "instance" else "blocking",
                 "partial": False, "failed_step": None},
     }
@@ -125,7 +126,33 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
     states["Case.HasState"] = {"Type": "Choice", "Choices": [
         {"And": [{"Variable": "$.tmp.existing.doc.automation.state", "IsPresent": True},
                  {"Variable": "$.tmp.existing.doc.created_at", "IsPresent": True}],
-         "Next": "Case.Prior"}], "Default": "Case.Opened"}
+         "Next": "Case.Target"}], "Default": "Case.Opened"}
+    # A case whose target a responder released: the finding came back (GuardDuty updates a
+    # finding under its id while the activity goes on). Contain afresh as `ircli contain`
+    # does, the released record kept in the target's history, never overwritten.
+    states["Case.Target"] = pass_state({"all.$": "$.tmp.existing.doc.targets.*"}, "$.tmp.old",
+                                       "Case.TargetCount")
+    states["Case.TargetCount"] = pass_state(
+        {"all.$": "$.tmp.old.all", "n.$": "States.ArrayLength($.tmp.old.all)"}, "$.tmp.old",
+        "Case.HasTarget")
+    states["Case.HasTarget"] = {"Type": "Choice", "Choices": [
+        {"Variable": "$.tmp.old.n", "NumericGreaterThan": 0, "Next": "Case.TargetOne"}],
+        "Default": "Case.Prior"}
+    states["Case.TargetOne"] = pass_state(
+        {"first.$": "States.ArrayGetItem($.tmp.old.all, 0)"}, "$.tmp.one", "Case.Released")
+    states["Case.Released"] = {"Type": "Choice", "Choices": [
+        {"And": [{"Variable": "$.tmp.one.first.status", "IsPresent": True},
+                 {"Variable": "$.tmp.one.first.status", "StringEquals": "released"}],
+         "Next": "Case.Recontain"}], "Default": "Case.KeepHistory"}
+    states["Case.KeepHistory"] = {"Type": "Choice", "Choices": [
+        {"Variable": "$.tmp.one.first.history", "IsPresent": True, "Next": "Case.OldHistory"}],
+        "Default": "Case.Prior"}
+    states["Case.OldHistory"] = {"Type": "Pass", "InputPath": "$.tmp.one.first.history",
+                                 "ResultPath": "$.history", "Next": "Case.Prior"}
+    states["Case.Recontain"] = pass_state({"list.$": "States.Array($.tmp.one.first)"},
+                                          "$.tmp.hist", "Case.History")
+    states["Case.History"] = {"Type": "Pass", "InputPath": "$.tmp.hist.list",
+                              "ResultPath": "$.history", "Next": "Case.Created"}
     states["Case.Prior"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.automation.state",
                             "ResultPath": "$.prior", "Next": "Case.Created"}
     states["Case.Created"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.created_at",

@@ -507,6 +507,7 @@ def _verify_unmanifested(s3: Any, bucket: str, case_id: str, prefix: str, listin
         "no manifest: no CLI shipped this case (the automation opened it), so no anchor "
         "signs its head. Verified: the audit entries run without a gap, each written once and "
         "chained to the exact bytes of the one before, and no version of case.json dropped a "
-        "record or changed a pre-change state. Not proven: who wrote them — anyone allowed to "
-        "write the case prefix could have written a well-formed chain or case record")
+        "record or changed a pre-change state or step record. Not proven: who wrote them — "
+        "anyone allowed to write the case prefix could have written a well-formed chain or "
+        "case record")
     return report

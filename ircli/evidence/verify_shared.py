@@ -5,9 +5,9 @@ entries and rewrites ``case.json``; no single manifest covers them. What holds w
 the entries are numbered without a gap from 0, each was written once (one version: Object Lock
 keeps any overwrite, and the first version is the one checked), each names the SHA-256 of the
 exact bytes of the entry before it; each version of ``case.json`` keeps every target and step
-record of the version before, and never changes a target's recorded pre-change state (what
-``release`` restores). Entries the CLI mirrored from its ``audit.jsonl`` must match the lines
-of the shipped log.
+record of the version before, and never changes a target's recorded pre-change state or what a
+step recorded before changing anything (what ``release`` restores; a re-run may only add).
+Entries the CLI mirrored from its ``audit.jsonl`` must match the lines of the shipped log.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def case_record_problems(read: Read, prefix: str, case_id: str,
                          versions: dict[str, list[dict[str, Any]]],
                          markers: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Problems with ``case.json``: the current version and each version against the one
-    before (records are never dropped, a recorded pre-change state never changes)."""
+    before (records are never dropped, a recorded pre-change state or step record never
+    changes)."""
     key = prefix + CASE_JSON
     problems = [f"tampering: a delete marker was put on it ({m.get('VersionId')})"
                 for m in markers.get(key, [])]
@@ -135,12 +136,35 @@ def _dropped(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
             out.append(f"drops target {target_id}, which the version before recorded")
             continue
         kept = {k: v for k, v in record.items() if k != "history"}
-        if kept in (later.get("history") or []):  # re-contained: the old record is kept
-            continue
-        for step in record.get("steps") or {}:
-            if step not in (later.get("steps") or {}):
+        if kept in _without_history(later.get("history")):  # re-contained: the old record
+            continue  # is kept (the automation keeps it whole, its own history included)
+        later_steps = later.get("steps") or {}
+        for step, entry in (record.get("steps") or {}).items():
+            if step not in later_steps:
                 out.append(f"drops the record of step {step} of {target_id}")
+            elif isinstance(entry, dict) and "before" in entry and not _extends(
+                    entry["before"], (later_steps[step] or {}).get("before")):
+                out.append(f"changes the recorded state of step {step} of {target_id} (what "
+                           "release restores)")
         if "pre_state" in record and later.get("pre_state") != record["pre_state"]:
             out.append(f"changes the recorded pre-change state of {target_id} (what release "
                        "restores)")
     return out
+
+
+def _without_history(history: Any) -> list[Any]:
+    return [{k: v for k, v in h.items() if k != "history"} if isinstance(h, dict) else h
+            for h in (history if isinstance(history, list) else [])]
+
+
+def _extends(old: Any, new: Any) -> bool:
+    """``new`` keeps everything ``old`` recorded: a step's first record wins and a re-run may
+    only add to it (an ENI attached later joins the list), never change or drop a value."""
+    if isinstance(old, dict):
+        return isinstance(new, dict) and all(k in new and _extends(v, new[k])
+                                             for k, v in old.items())
+    if isinstance(old, list):
+        return isinstance(new, list) and len(new) >= len(old) and all(
+            _extends(a, b) for a, b in zip(old, new, strict=False))
+    return bool(old == new)
+

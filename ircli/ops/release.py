@@ -91,7 +91,7 @@ def release(aws: AwsSession, clock: Clock, opts: ReleaseOptions,
               "and it carries no ircli:case-id tag.",
         never_hint="Check the instance id and region; `ircli case list` shows the cases on "
                    "this machine.",
-        recorded="pre_state", unrecorded_hint="Copy the case directory to this machine "
+        recorded="steps", unrecorded_hint="Copy the case directory to this machine "
         "(IRCLI_HOME), or pass the right --case-id.", known_only=False,
         elsewhere=lambda: bucket_case_for(ctx, tagged, opts.evidence_bucket),
         opener=lambda run, case_id: open_shared_case(run, case_id, opts.evidence_bucket))
