@@ -221,6 +221,15 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture
+def cli_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The clock every CLI command in this test uses (commands build a SystemClock): settle
+    and poll waits advance it instead of sleeping for real."""
+    fake = FakeClock()
+    monkeypatch.setattr("ircli.core.clock.SystemClock", lambda: fake)
+    return fake
+
+
 # -- a moto server in this process, reached over HTTP (e2e, collect) -----------------------
 def free_port() -> int:
     with socket.socket() as sock:

@@ -24,14 +24,6 @@ from tests.runbooks.test_run import contained_state, launch_twins
 
 
 @pytest.fixture
-def cli_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The CLI's clock: its settle waits must not sleep for real."""
-    fake = FakeClock()
-    monkeypatch.setattr("ircli.core.clock.SystemClock", lambda: fake)
-    return fake
-
-
-@pytest.fixture
 def lab(sfn_world: Sfn) -> WebCompromise:
     return seed_web_compromise(sfn_world.clients, REGION)
 

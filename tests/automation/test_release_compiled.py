@@ -41,14 +41,6 @@ def world(sfn_world: Sfn, capsys: pytest.CaptureFixture[str]) -> Sfn:
 
 
 @pytest.fixture
-def cli_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The CLI's clock: release's settle waits must not sleep for real."""
-    fake = FakeClock()
-    monkeypatch.setattr("ircli.core.clock.SystemClock", lambda: fake)
-    return fake
-
-
-@pytest.fixture
 def lab(world: Sfn) -> WebCompromise:
     return seed_web_compromise(world.clients, REGION)
 

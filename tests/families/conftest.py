@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import FakeClock
-
 FINDINGS = Path(__file__).parent / "findings"
 OWN_ACCOUNT = "123456789012"  # moto's default account
 OUTSIDER = "arn:aws:iam::999999999999:root"  # an account nobody listed: the attacker's
@@ -33,14 +31,6 @@ def deploy_role(clients: Any) -> str:
         "Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}]}))
     return "app-deploy"
-
-
-@pytest.fixture
-def cli_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The clock every CLI command in this test uses (commands build a SystemClock)."""
-    fake = FakeClock()
-    monkeypatch.setattr("ircli.core.clock.SystemClock", lambda: fake)
-    return fake
 
 
 from tests.runbooks.conftest import collect_stand_in  # noqa: E402,F401 - the shared stand-in

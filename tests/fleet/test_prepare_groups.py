@@ -13,18 +13,12 @@ import pytest
 
 from ircli.core.session import AwsSession
 from ircli.lab.web_compromise import lab_image
-from tests.fakes import FakeClock
 from tests.helpers import ircli
 
 REGION = "us-east-1"
 
 
-@pytest.fixture(autouse=True)
-def cli_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The CLI's clock: the settle wait for a refused look-alike must not sleep for real."""
-    fake = FakeClock()
-    monkeypatch.setattr("ircli.core.clock.SystemClock", lambda: fake)
-    return fake
+pytestmark = pytest.mark.usefixtures("cli_clock")  # settle waits on a fake clock
 
 
 def _vpc_with_instances(ec2: Any, cidr: str, count: int) -> tuple[str, list[str]]:

@@ -11,7 +11,6 @@ import pytest
 
 from ircli.core.engine import RunContext
 from ircli.core.step import STEPS, Step, StepPlan
-from tests.fakes import FakeClock
 
 SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
 FINDINGS = Path(__file__).parent / "findings"
@@ -45,14 +44,6 @@ def collect_stand_in() -> Iterator[type[Step]]:
             STEPS.pop("collect", None)
         else:
             STEPS["collect"] = real
-
-
-@pytest.fixture
-def cli_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """The clock every CLI command in this test uses (commands build a SystemClock)."""
-    fake = FakeClock()
-    monkeypatch.setattr("ircli.core.clock.SystemClock", lambda: fake)
-    return fake
 
 
 @dataclass
