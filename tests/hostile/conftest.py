@@ -3,4 +3,4 @@ CLI runner and evidence bucket, the runbook collect stand-in, the CLI clock, a n
 
 from tests.collect.conftest import contain_lab, lab  # noqa: F401 - fixtures
 from tests.evidence.conftest import cli, evidence_bucket  # noqa: F401 - fixtures
-from tests.runbooks.conftest import cli_clock, collect_stand_in, network  # noqa: F401 - fixtures
+from tests.runbooks.conftest import collect_stand_in, network  # noqa: F401 - fixtures
