@@ -29,6 +29,7 @@ class Run:
     error: str | None = None
     cause: str | None = None
     states: list[str] | None = None  # the states entered, in order
+    largest_state: int = 0  # bytes of the largest state input or output (AWS caps: 256 KiB)
 
     def why(self) -> str:
         return f"{self.error} in {(self.states or ['?'])[-1]}: {(self.cause or '')[:600]}"
@@ -62,8 +63,11 @@ class Sfn:
         events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
         entered = [e["stateEnteredEventDetails"]["name"] for e in events
                    if "stateEnteredEventDetails" in e]
-        return Run(described["status"], output, arn, history_errors(sfn, arn),
-                   described.get("error"), described.get("cause"), entered)
+        sizes = [len(d.get("input") or d.get("output") or "") for e in events
+                 for d in (e.get("stateEnteredEventDetails"), e.get("stateExitedEventDetails"))
+                 if d]
+        return Run(described["status"], output, arn, history_errors(events),
+                   described.get("error"), described.get("cause"), entered, max(sizes, default=0))
 
     def objects(self, prefix: str) -> dict[str, bytes]:
         s3 = self.clients("s3")

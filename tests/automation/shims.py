@@ -6,22 +6,31 @@ to show it (moto 5.2.5). ``installed(monkeypatch)`` applies them all for one tes
 
 from __future__ import annotations
 
+import copy
 import datetime
+import functools
 import json
+import pickle
 import sys
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonpath_ng.ext
 import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
+from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service,
     state_task_service_aws_sdk,
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.eval import states
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend import execution_worker
 
@@ -121,13 +130,11 @@ def wildcard_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     """On AWS a path with a wildcard (``[*]``, ``.*``) or a filter (``[?(...)]``) gives the
     list of its matches: ``[]`` for none, a list of one for one. moto fails on no match of a
     filter or of several wildcards, and unwraps a single match into the bare value."""
-    from jsonpath_ng.ext import parse
-
     extract = json_path.extract_json
 
     def extract_json(path: str, data: Any) -> Any:
         if "[*]" in path or ".*" in path or "[?(" in path:
-            return [match.value for match in parse(path).find(data)]
+            return [match.value for match in jsonpath(path).find(data)]
         return extract(path, data)
 
     for name, module in list(sys.modules.items()):
@@ -177,20 +184,61 @@ def iso_start_time(monkeypatch: pytest.MonkeyPatch) -> None:
                         environment)
 
 
+jsonpath = functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parse)  # a parsed path is immutable
+_PARSED: dict[str, Any] = {}  # definition text -> moto's parsed program, for the process
+
+
+def parse_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a difference from AWS, a cost of the emulator: moto parses a definition with a
+    pure-Python ANTLR parser at CreateStateMachine and again at every StartExecution, about
+    3 CPU-s for ec2-compromise's 430 states, and every JSONPath with a fresh parser. The
+    parsed program holds no run state (each execution has its own environment), so one
+    parse per definition text serves every machine and execution of the test process."""
+    parse = AmazonStateLanguageParser.parse
+
+    def parse_cached(definition: str) -> Any:
+        if definition not in _PARSED:
+            _PARSED[definition] = parse(definition)
+        return _PARSED[definition]
+
+    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(parse_cached))
+    monkeypatch.setattr(json_path, "parse", jsonpath)
+
+
+def _pickle_copy(value: Any, memo: Any = None) -> Any:
+    """``copy.deepcopy`` of plain data, done in C: the same values, several times faster."""
+    try:
+        return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return copy.deepcopy(value)
+
+
+def plain_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a difference from AWS, a cost of the emulator: moto deep-copies the whole state
+    document at each state's input, path and output (a third of an ec2-compromise
+    execution's CPU with the generic ``copy.deepcopy``). The documents are plain data, so a
+    pickle round trip gives the same values (what cannot be pickled still goes through
+    ``copy.deepcopy``)."""
+    fast = types.SimpleNamespace(deepcopy=_pickle_copy, copy=copy.copy)
+    for module in (states, string_expression, result_path):
+        monkeypatch.setattr(module, "copy", fast)
+
+
 def installed(monkeypatch: pytest.MonkeyPatch) -> Emulator:
     emulator = Emulator()
     aws_service_names(monkeypatch)
     aws_error_names(monkeypatch)
     plain_results(monkeypatch, emulator)
     wildcard_lists(monkeypatch)
+    parse_once(monkeypatch)
+    plain_copies(monkeypatch)
     no_real_waiting(monkeypatch, emulator)
     synchronous_executions(monkeypatch)
     iso_start_time(monkeypatch)
     return emulator
 
 
-def history_errors(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """Every failure event of an execution (for assertion messages)."""
-    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+def history_errors(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every failure event of an execution's history (for assertion messages)."""
     return [json.loads(json.dumps(e, default=str)) for e in events
             if "Failed" in e["type"] or "Retry" in e["type"]]
