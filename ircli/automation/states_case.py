@@ -49,12 +49,17 @@ class CaseContext:
 
 
 def _put(cx: CaseContext, key: str, body: str, next_state: str, catch: str | None,
-         *, create: bool = False) -> dict[str, Any]:
+         *, create: bool = False, drop_scratch: bool = False) -> dict[str, Any]:
     params: dict[str, Any] = {"Bucket": cx.bucket, "Key.$": key, "Body.$": body,
                               "ContentType": "application/json"}
     if create:
         params["IfNoneMatch"] = "*"
-    return task("s3", "putObject", params, next_state=next_state, catch=catch)
+    if not drop_scratch:
+        return task("s3", "putObject", params, next_state=next_state, catch=catch)
+    # The put's small answer replaces the scratch (the record and document just written, tens
+    # of KB): AWS caps a state's input at 256 KiB, and every later state would carry it.
+    return task("s3", "putObject", params, next_state=next_state, catch=catch,
+                result_selector={"etag.$": "$.ETag"}, result_path="$.tmp")
 
 
 def save_states(cx: CaseContext, name: str, recorded: list[tuple[str, str]], next_state: str,
@@ -74,7 +79,8 @@ def save_states(cx: CaseContext, name: str, recorded: list[tuple[str, str]], nex
     return {
         name: pass_state(target, "$.tmp.rec", f"{name}.Doc"),
         f"{name}.Doc": pass_state(doc, "$.tmp.doc", f"{name}.Put"),
-        f"{name}.Put": _put(cx, _CASE_KEY, "States.JsonToString($.tmp.doc)", next_state, catch),
+        f"{name}.Put": _put(cx, _CASE_KEY, "States.JsonToString($.tmp.doc)", next_state, catch,
+                            drop_scratch=True),
     }
 
 
@@ -156,7 +162,10 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
     states["Case.Prior"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.automation.state",
                             "ResultPath": "$.prior", "Next": "Case.Created"}
     states["Case.Created"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.created_at",
-                              "ResultPath": "$.ircli.created", "Next": "Case.Opened"}
+                              "ResultPath": "$.ircli.created", "Next": "Case.ReadDone"}
+    states["Case.ReadDone"] = {"Type": "Pass", "Result": {}, "ResultPath": "$.tmp",
+                               "Next": "Case.Opened",
+                               "Comment": "Drop the case read (kept: prior, history, created)"}
     # The end of a run that got through every critical step.
     states[RUN_END] = {"Type": "Choice", "Choices": [
         {"Variable": "$.run.partial", "BooleanEquals": True, "Next": "Run.Partial"}],
