@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from ircli.lab.server import leave_out_ecs_images
+from ircli.lab.server import emulator_costs_cut
 from tests.fakes import FakeClock
 
 REGION = "us-east-1"
@@ -53,10 +53,12 @@ def pool_kms_private_keys(size: int = KMS_KEY_POOL) -> None:
     kms_models.generate_private_key = pooled
 
 
-# Shim: moto builds 1,227 ECS-optimized AMIs (each with a volume and a snapshot) whenever a
-# test first touches EC2 in a region, ~1.3 s of CPU each time; nothing here launches one. The
-# lab's emulator leaves them out the same way. tests/hygiene/test_emulator_shims.py checks both.
-leave_out_ecs_images()
+# Shims for the emulator's cost, the same the lab's emulator takes (ircli/lab/server.py): moto
+# builds 1,227 ECS-optimized AMIs (each with a volume and a snapshot) whenever a test first
+# touches EC2 in a region, ~1.3 s of CPU each time, and nothing here launches one; its
+# backends share ircli's model loader; it lists a response class's methods once, not at every
+# request. tests/hygiene/test_emulator_shims.py checks them.
+emulator_costs_cut()
 pool_kms_private_keys()
 
 
@@ -209,11 +211,23 @@ def boto_session(**kwargs: Any) -> boto3.Session:
     return _boto3_session(**kwargs)
 
 
+def _client_per_service(session: boto3.Session, **kwargs: Any) -> Any:
+    """``clients('ec2')``, made once per service and test (a boto3 client costs about as much
+    CPU as the emulated call it makes)."""
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = session.client(service, region_name=REGION, **kwargs)
+        return made[service]
+
+    return client
+
+
 @pytest.fixture
 def clients(moto_aws: None) -> Any:
     """``clients('ec2')``: a boto3 client for the in-process emulator."""
-    session = boto_session(region_name=REGION)
-    return lambda service: session.client(service, region_name=REGION)
+    return _client_per_service(boto_session(region_name=REGION))
 
 
 @pytest.fixture
@@ -258,5 +272,4 @@ def endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def server_clients(endpoint: str) -> Any:
-    session = boto_session(region_name=REGION)
-    return lambda service: session.client(service, region_name=REGION, endpoint_url=endpoint)
+    return _client_per_service(boto_session(region_name=REGION), endpoint_url=endpoint)

@@ -6,9 +6,11 @@ import base64
 from typing import Any
 
 import pytest
+from moto.core import responses
 from moto.ec2.models import amis
+from moto.ec2.responses import EC2Response
 
-from ircli.lab.server import leave_out_ecs_images
+from ircli.lab.server import dispatch_without_reflection, leave_out_ecs_images
 from ircli.lab.web_compromise import lab_image
 from tests.conftest import KMS_KEY_POOL
 
@@ -44,3 +46,12 @@ def test_pooled_kms_keys_are_distinct_within_a_test(clients: Any, spec: str) -> 
     same = kms.verify(KeyId=keys[0], Message=b"manifest", Signature=signed["Signature"],
                       SigningAlgorithm=algorithm)
     assert same["SignatureValid"] is True
+
+
+def test_each_response_class_is_listed_once_and_calls_still_dispatch(clients: Any) -> None:
+    dispatch_without_reflection()  # a second call changes nothing
+    names = responses.method_names_from_class
+    assert getattr(names, "ircli_once", False)
+    assert names(EC2Response) is names(EC2Response)
+    assert "describe_instances" in names(EC2Response)
+    assert clients("ec2").describe_vpcs()["Vpcs"]  # moto's default VPC, found by dispatch
