@@ -78,14 +78,26 @@ class ShareForensicCopies(Step):
     )
 
     def compile(self, cc: CompileContext) -> Fragment | None:
-        """Nothing without a ``[forensics]`` account, as on the CLI. With one, the copies'
-        wait (minutes per snapshot, a poll loop per copy, in the forensics region) has no
-        compiled form yet: deploying would silently keep the evidence in the member account."""
-        if load_forensics(strict=False) is None:
+        """Nothing without a ``[forensics]`` account, as on the CLI. With one: the states of
+        :mod:`ircli.steps.asl_forensic_copy`, for a machine in the forensics region (Step
+        Functions calls CopySnapshot in its own region, and the copy is made where it is
+        called); a machine known to be elsewhere is refused by name."""
+        from ircli.steps import asl_forensic_copy
+
+        settings = load_forensics(strict=False)
+        if settings is None:
             return None
-        raise NotCompilable(self.name, "copying the snapshots to the forensics account has no "
-                            "Step Functions form yet; run `ircli forensics share CASE` after "
-                            "the automation contains")
+        problems = settings.problems()
+        if problems:
+            raise NotCompilable(self.name, "the forensics account is not fully configured ("
+                                f"{'; '.join(problems)}); fix [forensics] (`ircli forensics "
+                                "check`) and compile again")
+        region = getattr(cc, "region", None)
+        if region is not None and region != settings.region:
+            raise NotCompilable(self.name, not_in_region(region, settings.region))
+        return asl_forensic_copy.share_forensic_copies(
+            cc.prefix, account=settings.account, region=settings.region,
+            key=settings.key_arn(cc.partition), permissions=self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None
@@ -209,6 +221,14 @@ class ShareForensicCopies(Step):
                          encrypted=found.get("Encrypted"), kms_key=found.get("KmsKeyId"),
                          shared_with=perms, checked_at=iso(ctx.clock.now()))
         ctx.save()
+
+
+def not_in_region(region: str, forensics_region: str) -> str:
+    """Why a machine in ``region`` cannot copy into ``forensics_region``, and what to do."""
+    return (f"a state machine in {region} cannot copy snapshots into the forensics region "
+            f"{forensics_region} (Step Functions calls CopySnapshot in the machine's own "
+            "region, and AWS makes the copy where it is called); deploy the machine in "
+            f"{forensics_region}, or run `ircli forensics share CASE` after it contains")
 
 
 def _execute_in(ctx: RunContext, ec2: Any, call: Call) -> dict[str, Any]:
