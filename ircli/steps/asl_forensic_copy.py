@@ -59,7 +59,7 @@ def _s(p: str, path: str = "") -> str:
     return f"$.steps.{p}{'.' + path if path else ''}"
 
 
-def _poll(p: str, kind: str, snapshot_id: str, size: str, done: str, failed: str, late: str
+def poll_states(p: str, kind: str, snapshot_id: str, size: str, done: str, failed: str, late: str
           ) -> dict[str, dict[str, Any]]:
     """Poll one snapshot (``$.snap``, refreshed) until completed: ``done``; ``error``:
     ``failed``; more polls than its size allows: ``late``."""
@@ -86,7 +86,7 @@ def _poll(p: str, kind: str, snapshot_id: str, size: str, done: str, failed: str
     }
 
 
-def _fail(error: str, cause: str) -> dict[str, Any]:
+def fail_state(error: str, cause: str) -> dict[str, Any]:
     return {"Type": "Fail", "Error": error, "Cause": f"share-forensic-copies: {cause}"}
 
 
@@ -134,14 +134,14 @@ def _sources(p: str) -> dict[str, dict[str, Any]]:
                                     "$.device", f"{p}.S.Ready"),
         f"{p}.S.Ready": choice([{"Variable": "$.s.State", "StringEquals": "completed",
                                  "Next": f"{p}.S.Tagged"}], f"{p}.Src.Limit"),
-        **_poll(p, "Src", "$.s.SnapshotId", "$.s.VolumeSize", f"{p}.S.Now",
+        **poll_states(p, "Src", "$.s.SnapshotId", "$.s.VolumeSize", f"{p}.S.Now",
                 f"{p}.S.Failed", f"{p}.S.Late"),
         f"{p}.S.Now": {"Type": "Pass", "InputPath": "$.now.s", "ResultPath": "$.s",
                        "Next": f"{p}.S.Tagged"},
-        f"{p}.S.Failed": _fail(ERROR_FAILED, "a snapshot of the case failed in AWS; take "
+        f"{p}.S.Failed": fail_state(ERROR_FAILED, "a snapshot of the case failed in AWS; take "
                                "another (`ircli contain` again) and run `ircli forensics "
                                "share CASE`"),
-        f"{p}.S.Late": _fail(ERROR_WAIT, "a snapshot of the case was not completed within its "
+        f"{p}.S.Late": fail_state(ERROR_WAIT, "a snapshot of the case was not completed within its "
                              "size-aware deadline (60 s per GiB, at least 300 s); it keeps "
                              "going in AWS: run `ircli forensics share CASE` once it is"),
         f"{p}.S.Tagged": task("ec2", "describeSnapshots", {"OwnerIds": ["self"], "Filters": [
@@ -224,12 +224,12 @@ def _copies(p: str, account: str, region: str, key: str) -> dict[str, dict[str, 
         f"{p}.C.Have": pass_state({"id.$": "$.e.copy"}, "$.copy", f"{p}.C.Todo"),
         f"{p}.C.Todo": choice([{"Variable": "$.e.todo", "StringEquals": "yes",
                                 "Next": f"{p}.Copy.Limit"}], f"{p}.C.Look"),
-        **_poll(p, "Copy", "$.copy.id", f"{src}.size_gib", f"{p}.C.Was", f"{p}.C.Failed",
+        **poll_states(p, "Copy", "$.copy.id", f"{src}.size_gib", f"{p}.C.Was", f"{p}.C.Failed",
                 f"{p}.C.Late"),
-        f"{p}.C.Failed": _fail(ERROR_COPY_FAILED, "a forensic copy failed in AWS: the "
+        f"{p}.C.Failed": fail_state(ERROR_COPY_FAILED, "a forensic copy failed in AWS: the "
                                "forensics key's policy must let this account's role use it "
                                "through EBS (`ircli forensics check`)"),
-        f"{p}.C.Late": _fail(ERROR_COPY_WAIT, "a forensic copy was not completed within its "
+        f"{p}.C.Late": fail_state(ERROR_COPY_WAIT, "a forensic copy was not completed within its "
                              "size-aware deadline (60 s per GiB, at least 300 s); it keeps "
                              "going in AWS: run `ircli forensics share CASE` to share it"),
         # What the copy's permission holds: anything but the forensics account goes.
