@@ -83,12 +83,15 @@ def _put(cx: CaseContext, key: str, body: str, next_state: str, catch: str | Non
 
 def save_states(cx: CaseContext, name: str, recorded: list[tuple[str, str]], next_state: str,
                 catch: str | None) -> dict[str, dict[str, Any]]:
-    """Write case.json with the records of the steps begun so far (three states)."""
+    """Write case.json with the records of the steps begun so far, over those an earlier
+    delivery recorded (``$.oldsteps``): no version of the case drops a step's record (four
+    states)."""
+    steps = {f"{key}.$": f"$.record.{prefix}" for key, prefix in recorded}
     target: dict[str, Any] = {
         "kind": cx.kind, "account.$": "$.ircli.account", "region.$": "$.ircli.region",
         "status.$": "$.run.status", "opened_by.$": "$.ircli.actor",
         "finding": {"id.$": "$.ircli.finding_id", "type.$": "$.ircli.finding_type"},
-        "steps": {f"{key}.$": f"$.record.{prefix}" for key, prefix in recorded},
+        "steps.$": "States.JsonMerge($.oldsteps, $.tmp.steps, false)",
         "history.$": "$.history", **{f"{name}.$": f"$.fields.{name}" for name in cx.fields}}
     doc = {"case_id.$": "$.ircli.case_id", "created_at.$": "$.ircli.created",
            "opened_by.$": "$.ircli.actor",
@@ -96,7 +99,8 @@ def save_states(cx: CaseContext, name: str, recorded: list[tuple[str, str]], nex
            "targets.$": "States.StringToJson(States.Format('{}\"{}\":{}{}', $.c.lb, "
                         "$.ircli.key, States.JsonToString($.tmp.rec), $.c.rb))"}
     return {
-        name: pass_state(target, "$.tmp.rec", f"{name}.Doc"),
+        name: pass_state(steps, "$.tmp.steps", f"{name}.Rec"),
+        f"{name}.Rec": pass_state(target, "$.tmp.rec", f"{name}.Doc"),
         f"{name}.Doc": pass_state(doc, "$.tmp.doc", f"{name}.Put"),
         f"{name}.Put": _put(cx, case_key(cx, "case.json"), "States.JsonToString($.tmp.doc)",
                             next_state, catch),
@@ -129,7 +133,8 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
         "pad": [f"{n:02d}" for n in range(100)],
         "audit": {"seq": 0, "hi": 0, "lo": 0, "prev": GENESIS, "redo": False},
         **({"fields": dict(cx.fields)} if cx.fields else {}),
-        "record": {}, "status": {}, "prior": {}, "steps": {}, "tmp": {}, "history": [],
+        "record": {}, "status": {}, "prior": {}, "oldsteps": {}, "steps": {}, "tmp": {},
+        "history": [],
         "run": {"status": "containing" if cx.kind == "instance" else "blocking",
                 "partial": False, "failed_step": None},
     }
@@ -189,7 +194,15 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
     states["Case.History"] = {"Type": "Pass", "InputPath": "$.tmp.hist.list",
                               "ResultPath": "$.history", "Next": "Case.Created"}
     states["Case.Prior"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.automation.state",
-                            "ResultPath": "$.prior", "Next": "Case.Created"}
+                            "ResultPath": "$.prior", "Next": "Case.PriorRecord"}
+    # Every step's earlier record stays in each version this delivery writes, begun or not.
+    states["Case.PriorRecord"] = {"Type": "Pass", "InputPath": "$.prior", "ResultPath": "$.record",
+                                  "Next": "Case.PriorSteps"}
+    states["Case.PriorSteps"] = {"Type": "Choice", "Choices": [
+        {"Variable": "$.tmp.one.first.steps", "IsPresent": True, "Next": "Case.OldSteps"}],
+        "Default": "Case.Created"}
+    states["Case.OldSteps"] = {"Type": "Pass", "InputPath": "$.tmp.one.first.steps",
+                               "ResultPath": "$.oldsteps", "Next": "Case.Created"}
     states["Case.Created"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.created_at",
                               "ResultPath": "$.ircli.created", "Next": "Case.Opened"}
     # The end of a run that got through every critical step.

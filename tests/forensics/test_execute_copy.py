@@ -29,6 +29,7 @@ from tests.automation.shims import installed
 from tests.automation.test_execute_ec2 import case_of
 from tests.forensics.conftest import FORENSICS, FORENSICS_ROLE, admin_key_policy, session_in
 from tests.forensics.shims import copy_honours_encrypted
+from tests.helpers import ircli
 
 FINDING = "gd-forensic-copy"
 STEP = "share-forensic-copies"
@@ -91,7 +92,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         def clients(service: str) -> Any:
             return boto3.client(service, region_name=REGION)
 
-        clients("s3").create_bucket(Bucket=BUCKET)
+        # The central bucket as `evidence init` makes it: versioned, Object Lock.
+        clients("s3").create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+        clients("s3").put_object_lock_configuration(Bucket=BUCKET, ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}})
         topic = clients("sns").create_topic(Name="ircli-automation")["TopicArn"]
         queue = clients("sqs").create_queue(QueueName="ircli-alerts")["QueueUrl"]
         sfn = Sfn(clients, emulator, topic, queue)
@@ -270,3 +275,37 @@ def test_a_machine_in_another_region_is_refused_by_name(world: World, aws_env: P
     assert raised.value.step == STEP
     assert "deploy the machine in us-east-1" in raised.value.why
     assert "ircli forensics share CASE" in raised.value.why
+
+
+def test_case_list_show_verify_and_release_find_the_case_under_the_account_prefix(
+        world: World, aws_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """From a fresh IRCLI_HOME with [forensics] configured; last in this module: it releases."""
+    configure(aws_env, world.key_arn)
+    bucket = ["--evidence-bucket", BUCKET]
+    prefix = case_prefix(world.case_id, ACCOUNT)
+    listed = ircli(capsys, "case", "list", "--bucket", *bucket)
+    assert listed.code == 0, listed.err
+    rows = {r["case_id"]: r for r in json.loads(listed.out)["cases"]}
+    assert rows[world.case_id]["opened_by"] == "automation:ircli-ec2-compromise", rows
+    shown = ircli(capsys, "case", "show", world.case_id, "--bucket", *bucket)
+    assert shown.code == 0, shown.err
+    assert json.loads(shown.out)["targets"][world.lab.suspect]["forensic_copies"]
+    verified = ircli(capsys, "evidence", "verify", world.case_id, *bucket)
+    assert verified.code == 0, verified.out + verified.err
+
+    released = ircli(capsys, "release", world.lab.suspect, "--case-id", world.case_id,
+                     "--yes", *bucket)
+    assert released.code == 0, released.out + released.err
+    data = json.loads(released.out)
+    assert data["status"] == "released"
+    assert f"case {world.case_id} fetched from s3://{BUCKET}/{prefix}" in data["warnings"]
+    # release never deletes a snapshot or a copy, nor unshares a copy
+    ec2 = world.ec2()
+    after = snapshot_view(ec2)
+    record = world.after_again["case"]["targets"][world.lab.suspect]["forensic_copies"]
+    for entry in record.values():
+        assert after[entry["copy_snapshot_id"]]["shared"] == [{"UserId": FORENSICS}]
+        assert entry["source_snapshot_id"] in after
+    # the release's records went back under the same prefix, nowhere else
+    keys = set(world.sfn.objects("cases/"))
+    assert all(k.startswith(prefix) for k in keys), sorted(keys)[:5]
