@@ -13,9 +13,10 @@ polls from the snapshot's size (the CLI's ceiling: 60 s per GiB, at least 300 s)
 step fails by name and the isolation stays as it is (the step is not critical).
 
 Idempotent on redelivery: a copy is adopted (never made again) when the case recorded its id,
-or when it carries this case's tags and was started after this step recorded that it was
-about to copy (an earlier run stopped between the copy and the record). A snapshot that merely
-carries the tags, made before that, is never adopted nor shared. An adopted copy whose
+or when it carries this case's tags and its description names the run this step recorded,
+before its first copy, that it would copy (an earlier run stopped between the copy and the
+record; the run's name is drawn by Step Functions). A snapshot that merely carries the tags
+is never adopted nor shared. An adopted copy whose
 permission someone widened is made private again and shared with the forensics account only.
 
 Step Functions' aws-sdk tasks call the machine's own region, and CopySnapshot must be called
@@ -90,7 +91,15 @@ def fail_state(error: str, cause: str) -> dict[str, Any]:
     return {"Type": "Fail", "Error": error, "Cause": f"share-forensic-copies: {cause}"}
 
 
-def _sources(p: str) -> dict[str, dict[str, Any]]:
+def description(account: str, run: str) -> str:
+    """The copy's description: what it is, and the run that recorded it would copy (the
+    intrinsic; ``$.case``, ``$.iid`` and the source at ``$.s.SnapshotId`` or ``$.e.source``)."""
+    src = "$.s.SnapshotId" if run == "$.run" else "$.e.source.snapshot_id"
+    return (f"States.Format('ircli case {{}}: {{}} of {{}} for forensics account {account}, "
+            f"run {{}}', $.case, {src}, $.iid, {run})")
+
+
+def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
     """One Map iteration per snapshot found: is it of the instance's own volumes, wait for
     it, is there a copy of it to adopt, is that copy shared right."""
     source = {"snapshot_id.$": "$.s.SnapshotId", "volume_id.$": "$.s.VolumeId",
@@ -101,16 +110,17 @@ def _sources(p: str) -> dict[str, dict[str, Any]]:
         f"{p}.S.D.Yes": end_pass({"d.$": "States.Array($.b.DeviceName)"}),
         f"{p}.S.D.No": end_pass({"d": []}),
     }
-    # A tagged copy is ours when the case recorded its id; failing that, when it was started
-    # after this step recorded that it was about to copy (a run stopped in between).
+    # A tagged copy is ours when the case recorded its id; failing that, when its description
+    # names the run this step recorded before copying (a run stopped in between): a name
+    # drawn by Step Functions, unknown to anyone before the case records it.
     adopt = {
         f"{p}.S.A.Known": pass_state({"yes.$": "States.ArrayContains($.known, $.c.SnapshotId)"},
                                      "$.is", f"{p}.S.A.Ours"),
         f"{p}.S.A.Ours": choice([
             {"Variable": "$.is.yes", "BooleanEquals": True, "Next": f"{p}.S.A.Recorded"},
-            {"And": [{"Variable": "$.since", "IsNull": False},
-                     {"Variable": "$.c.StartTime", "IsPresent": True},
-                     {"Variable": "$.c.StartTime", "TimestampGreaterThanEqualsPath": "$.since"}],
+            {"And": [{"Variable": "$.run", "IsNull": False},
+                     {"Variable": "$.c.Description", "IsPresent": True},
+                     {"Variable": "$.c.Description", "StringEqualsPath": "$.expect"}],
              "Next": f"{p}.S.A.Recent"}], f"{p}.S.A.No"),
         f"{p}.S.A.Recorded": end_pass({"known.$": "States.Array($.c.SnapshotId)", "recent": []}),
         f"{p}.S.A.Recent": end_pass({"known": [], "recent.$": "States.Array($.c.SnapshotId)"}),
@@ -133,11 +143,19 @@ def _sources(p: str) -> dict[str, dict[str, Any]]:
         f"{p}.S.Device": pass_state({"name.$": "States.ArrayGetItem($.dev.list, 0)"},
                                     "$.device", f"{p}.S.Ready"),
         f"{p}.S.Ready": choice([{"Variable": "$.s.State", "StringEquals": "completed",
-                                 "Next": f"{p}.S.Tagged"}], f"{p}.Src.Limit"),
+                                 "Next": f"{p}.S.Expect"}], f"{p}.Src.Limit"),
         **poll_states(p, "Src", "$.s.SnapshotId", "$.s.VolumeSize", f"{p}.S.Now",
                 f"{p}.S.Failed", f"{p}.S.Late"),
         f"{p}.S.Now": {"Type": "Pass", "InputPath": "$.now.s", "ResultPath": "$.s",
-                       "Next": f"{p}.S.Tagged"},
+                       "Next": f"{p}.S.Expect"},
+        f"{p}.S.Expect": choice([{"Variable": "$.run", "IsNull": True, "Next": f"{p}.S.NoRun"}],
+                                f"{p}.S.Named"),
+        f"{p}.S.NoRun": {"Type": "Pass", "Result": "", "ResultPath": "$.expect",
+                         "Next": f"{p}.S.Tagged"},
+        f"{p}.S.Named": pass_state({"d.$": description(account, "$.run")}, "$.named",
+                                   f"{p}.S.NamedD"),
+        f"{p}.S.NamedD": {"Type": "Pass", "InputPath": "$.named.d", "ResultPath": "$.expect",
+                          "Next": f"{p}.S.Tagged"},
         f"{p}.S.Failed": fail_state(ERROR_FAILED, "a snapshot of the case failed in AWS; take "
                                "another (`ircli contain` again) and run `ircli forensics "
                                "share CASE`"),
@@ -151,7 +169,8 @@ def _sources(p: str) -> dict[str, dict[str, Any]]:
             result_selector={"c.$": "$.Snapshots"}, result_path="$.tagged",
             next_state=f"{p}.S.Adopt", catch=None),
         f"{p}.S.Adopt": map_state("$.tagged.c", {"c.$": "$$.Map.Item.Value", "known.$": "$.known",
-                                                 "since.$": "$.since"}, adopt, f"{p}.S.A.Known",
+                                                 "run.$": "$.run", "expect.$": "$.expect"},
+                                  adopt, f"{p}.S.A.Known",
                                   result_path="$.adopt", next_state=f"{p}.S.Adopted",
                                   catch=None, concurrency=0),
         f"{p}.S.Adopted": pass_state({
@@ -214,8 +233,7 @@ def _copies(p: str, account: str, region: str, key: str) -> dict[str, dict[str, 
         f"{p}.C.Make": task("ec2", "copySnapshot", {
             "SourceSnapshotId.$": f"{src}.snapshot_id", "SourceRegion.$": "$.region",
             "Encrypted": True, "KmsKeyId": key,
-            "Description.$": f"States.Format('ircli case {{}}: {{}} of {{}} for forensics "
-                             f"account {account}', $.case, {src}.snapshot_id, $.iid)",
+            "Description.$": description(account, "$.recorded_run"),
             "TagSpecifications": [{"ResourceType": "snapshot", "Tags": tags}]},
             result_selector={"id.$": "$.SnapshotId"}, result_path="$.copy",
             next_state=f"{p}.Copy.Limit", catch=None,
@@ -298,15 +316,15 @@ def share_forensic_copies(p: str, *, account: str, region: str, key: str,
         f"{p}.Self": choice([{"Variable": "$.ircli.account", "StringEquals": account,
                               "Next": NEXT}], f"{p}.Known"),
         f"{p}.Known": choice([{"Variable": "$.record." + p + ".copy_ids", "IsPresent": True,
-                               "Next": f"{p}.Since"}], f"{p}.NoneKnown"),
+                               "Next": f"{p}.Run"}], f"{p}.NoneKnown"),
         f"{p}.NoneKnown": {"Type": "Pass", "Result": [], "ResultPath": f"$.record.{p}.copy_ids",
-                           "Next": f"{p}.Since"},
-        f"{p}.Since": choice([{"Variable": f"$.record.{p}.before.at", "IsPresent": True,
-                               "Next": f"{p}.SinceThen"}], f"{p}.SinceNever"),
-        f"{p}.SinceThen": {"Type": "Pass", "InputPath": f"$.record.{p}.before.at",
-                           "ResultPath": _s(p, "since"), "Next": f"{p}.Find"},
-        f"{p}.SinceNever": {"Type": "Pass", "Result": None, "ResultPath": _s(p, "since"),
-                            "Next": f"{p}.Find"},
+                           "Next": f"{p}.Run"},
+        f"{p}.Run": choice([{"Variable": f"$.record.{p}.before.run", "IsPresent": True,
+                             "Next": f"{p}.RunThen"}], f"{p}.RunNever"),
+        f"{p}.RunThen": {"Type": "Pass", "InputPath": f"$.record.{p}.before.run",
+                         "ResultPath": _s(p, "run"), "Next": f"{p}.Find"},
+        f"{p}.RunNever": {"Type": "Pass", "Result": None, "ResultPath": _s(p, "run"),
+                          "Next": f"{p}.Find"},
         f"{p}.Find": task("ec2", "describeSnapshots", {"OwnerIds": ["self"], "Filters": [
             {"Name": f"tag:{TAG_CASE}", "Values.$": f"States.Array({CASE})"},
             {"Name": f"tag:{TAG_INSTANCE}", "Values.$": f"States.Array({IID})"}]},
@@ -317,20 +335,22 @@ def share_forensic_copies(p: str, *, account: str, region: str, key: str,
                            f"{p}.Sources"),
         f"{p}.Sources": map_state(_s(p, "found.s"), {
             "s.$": "$$.Map.Item.Value", "ebs.$": EBS, "known.$": f"$.record.{p}.copy_ids",
-            "since.$": _s(p, "since"), "case.$": CASE, "want": want}, _sources(p),
-            f"{p}.S.Devices", result_path=_s(p, "sources"), next_state=f"{p}.Plan",
-            concurrency=0),
+            "run.$": _s(p, "run"), "case.$": CASE, "iid.$": IID, "want": want},
+            _sources(p, account), f"{p}.S.Devices", result_path=_s(p, "sources"),
+            next_state=f"{p}.Plan", concurrency=0),
         f"{p}.Plan": pass_state({"todo.$": f"States.ArrayContains({_s(p, 'sources')}[*].todo, "
                                            "'yes')"}, _s(p, "plan"), f"{p}.Changes"),
         f"{p}.Changes": choice([{"Variable": _s(p, "plan.todo"), "BooleanEquals": True,
                                  "Next": f"{p}.Before"}], NEXT),
-        f"{p}.Before": pass_state({"at.$": "$$.State.EnteredTime", "forensics_account": account,
+        f"{p}.Before": pass_state({"at.$": "$$.State.EnteredTime", "run.$": "$$.Execution.Name",
+                                   "forensics_account": account,
                                    "region": region, "kms_key": key,
                                    "sources.$": f"{_s(p, 'sources')}[*].source"},
                                   _s(p, "before"), RECORD),
         f"{p}.Copy": map_state(_s(p, "sources"), {
             "e.$": "$$.Map.Item.Value", "case.$": CASE, "iid.$": IID,
-            "account.$": "$.ircli.account", "region.$": "$.ircli.region", "want": want},
+            "account.$": "$.ircli.account", "region.$": "$.ircli.region", "want": want,
+            "recorded_run.$": f"$.record.{p}.before.run"},
             _copies(p, account, region, key), f"{p}.C.Kind", result_path=_s(p, "copies"),
             next_state=f"{p}.Collect", concurrency=5),
         f"{p}.Collect": pass_state({

@@ -73,3 +73,4 @@ def copy_honours_encrypted(monkeypatch: pytest.MonkeyPatch) -> None:
         return result
 
     monkeypatch.setattr(ElasticBlockStore, "copy_snapshot", copy)
+
