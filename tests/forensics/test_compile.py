@@ -91,3 +91,18 @@ def test_the_case_keys_have_the_account_in_front_only_in_the_forensics_bucket(
     assert "'cases/{}/{}/case.json', $.ircli.account, $.ircli.case_id" in central
     assert "'cases/{}/{}/audit/0000{}{}.json', $.ircli.account, $.ircli.case_id" in central
     assert "'cases/{}/{}/failure.json', $.ircli.account" in central
+
+
+def test_deploying_outside_the_forensics_region_is_refused_before_anything_is_made(
+        monkeypatch: pytest.MonkeyPatch, moto_aws: None) -> None:
+    from ircli.core.session import AwsSession, AwsSettings
+    from ircli.ops.automation import deploy_spec
+
+    configured(monkeypatch, SETTINGS)
+    with pytest.raises(NotCompilable) as raised:
+        deploy_spec(AwsSession(AwsSettings(region="eu-west-1")), get_runbook("ec2-compromise"),
+                    7, "evidence")
+    assert raised.value.step == "share-forensic-copies"
+    here = deploy_spec(AwsSession(AwsSettings(region="us-east-1")),
+                       get_runbook("ec2-compromise"), 7, "evidence")
+    assert "share_forensic_copies.Copy" in here.definition["States"]
