@@ -37,7 +37,7 @@ from ircli.core.step import (
     resolve_refs,
 )
 from ircli.forensics.settings import ForensicsSettings, load_forensics
-from ircli.steps.names import TAG_CASE, TAG_DEVICE
+from ircli.steps.names import TAG_CASE, TAG_DEVICE, TAG_INSTANCE
 from ircli.steps.snapshots import MIN_WAIT_SECONDS, SECONDS_PER_GIB, wait_for_snapshots
 
 TAG_PURPOSE = "ircli:purpose"
@@ -282,7 +282,35 @@ def _sources(ctx: RunContext) -> list[dict[str, Any]]:
                  "device": volumes.get(s.get("VolumeId")) or tag_value(s, TAG_DEVICE),
                  "size_gib": s.get("VolumeSize"), "state": s.get("State"),
                  "instance_id": ctx.target_id} for s in found]
-    return [{**s, "instance_id": ctx.target_id} for s in ctx.record.get("snapshots") or []]
+    recorded = ctx.record.get("snapshots")
+    if recorded:
+        return [{**s, "instance_id": ctx.target_id} for s in recorded]
+    return _tagged_sources(ctx)
+
+
+def _tagged_sources(ctx: RunContext) -> list[dict[str, Any]]:
+    """A case whose record lists no snapshots (the automation's records only its snapshot
+    step): the snapshots tagged with the case and instance, as the snapshot step tags them,
+    of the instance's own volumes only (anyone may tag a snapshot of another volume)."""
+    assert ctx.case is not None
+    ec2 = ctx.aws.client("ec2")
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[ctx.target_id])["Reservations"]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "InvalidInstanceID.NotFound":
+            return []
+        raise
+    instance = reservations[0]["Instances"][0] if reservations else {}
+    devices = {b["Ebs"]["VolumeId"]: b["DeviceName"]
+               for b in instance.get("BlockDeviceMappings", []) if "Ebs" in b}
+    pages = ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=[
+        {"Name": f"tag:{TAG_CASE}", "Values": [ctx.case.case_id]},
+        {"Name": f"tag:{TAG_INSTANCE}", "Values": [ctx.target_id]}])
+    return [{"snapshot_id": s["SnapshotId"], "volume_id": s["VolumeId"],
+             "device": devices[s["VolumeId"]], "size_gib": s.get("VolumeSize"),
+             "state": s.get("State"), "instance_id": ctx.target_id}
+            for page in pages for s in page["Snapshots"]
+            if s.get("VolumeId") in devices and s.get("State") != "error"]
 
 
 def _source_of(pending: dict[str, Any], src: str) -> dict[str, Any]:
