@@ -16,8 +16,8 @@ Idempotent on redelivery: a copy is adopted (never made again) when the case rec
 or when it carries this case's tags and its description names the run this step recorded,
 before its first copy, that it would copy (an earlier run stopped between the copy and the
 record; the run's name is drawn by Step Functions). A snapshot that merely carries the tags
-is never adopted nor shared. An adopted copy whose
-permission someone widened is made private again and shared with the forensics account only.
+is never adopted nor shared. An adopted copy whose permission someone widened is made private
+again and shared with the forensics account only.
 
 Step Functions' aws-sdk tasks call the machine's own region, and CopySnapshot must be called
 in the destination region: the machine compiles the copy only to run in the forensics region,
@@ -39,7 +39,7 @@ FIELD = "forensic_copies"  # the target record's key, as the CLI step writes it
 COPIES = f"$.fields.{FIELD}"  # the machine's copy of that record while it runs
 POLL_SECONDS = 30
 MIN_POLLS = 10  # 300 s
-POLLS_PER_GIB = 2  # 60 s per GiB
+POLLS_PER_GIB = 2  # 60 s per GiB: the limit is MathAdd(size, size)
 PERMISSION = "createVolumePermission"
 
 ERROR_REGION = "ircli.ForensicsRegion"
@@ -60,10 +60,11 @@ def _s(p: str, path: str = "") -> str:
     return f"$.steps.{p}{'.' + path if path else ''}"
 
 
-def poll_states(p: str, kind: str, snapshot_id: str, size: str, done: str, failed: str, late: str
-          ) -> dict[str, dict[str, Any]]:
-    """Poll one snapshot (``$.snap``, refreshed) until completed: ``done``; ``error``:
-    ``failed``; more polls than its size allows: ``late``."""
+def poll_states(p: str, kind: str, snapshot_id: str, size: str, done: str, failed: str,
+                late: str) -> dict[str, dict[str, Any]]:
+    """Poll one snapshot (the JSONPath ``snapshot_id``; its latest description at ``$.now.s``)
+    until completed: ``done``; ``error``: ``failed``; more polls than ``size`` (GiB) allows:
+    ``late``."""
     n = f"{p}.{kind}"
     return {
         f"{n}.Limit": pass_state({"i": 0, "max.$": f"States.MathAdd({size}, {size})"},
