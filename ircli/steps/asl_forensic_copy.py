@@ -12,7 +12,8 @@ Every wait is a bounded poll: ``Wait`` 30 s, ``DescribeSnapshots``, ``Choice``, 
 polls from the snapshot's size (the CLI's ceiling: 60 s per GiB, at least 300 s); past it the
 step fails by name and the isolation stays as it is (the step is not critical).
 
-Idempotent on redelivery: a copy is adopted (never made again) when the case recorded its id,
+Idempotent on redelivery: a copy is adopted (never made again) when the case recorded its id
+(in this containment's record, or in a released one kept in the target's history),
 or when it carries this case's tags and its description names the run this step recorded,
 before its first copy, that it would copy (an earlier run stopped between the copy and the
 record; the run's name is drawn by Step Functions). A snapshot that merely carries the tags
@@ -115,10 +116,13 @@ def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
     # names the run this step recorded before copying (a run stopped in between): a name
     # drawn by Step Functions, unknown to anyone before the case records it.
     adopt = {
-        f"{p}.S.A.Known": pass_state({"yes.$": "States.ArrayContains($.known, $.c.SnapshotId)"},
-                                     "$.is", f"{p}.S.A.Ours"),
+        f"{p}.S.A.Known": pass_state({
+            "yes.$": "States.ArrayContains($.known, $.c.SnapshotId)",
+            "released.$": "States.ArrayContains($.released, $.c.SnapshotId)"},
+            "$.is", f"{p}.S.A.Ours"),
         f"{p}.S.A.Ours": choice([
             {"Variable": "$.is.yes", "BooleanEquals": True, "Next": f"{p}.S.A.Recorded"},
+            {"Variable": "$.is.released", "BooleanEquals": True, "Next": f"{p}.S.A.Recorded"},
             {"And": [{"Variable": "$.run", "IsNull": False},
                      {"Variable": "$.c.Description", "IsPresent": True},
                      {"Variable": "$.c.Description", "StringEqualsPath": "$.expect"}],
@@ -170,6 +174,7 @@ def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
             result_selector={"c.$": "$.Snapshots"}, result_path="$.tagged",
             next_state=f"{p}.S.Adopt", catch=None),
         f"{p}.S.Adopt": map_state("$.tagged.c", {"c.$": "$$.Map.Item.Value", "known.$": "$.known",
+                                                 "released.$": "$.released",
                                                  "run.$": "$.run", "expect.$": "$.expect"},
                                   adopt, f"{p}.S.A.Known",
                                   result_path="$.adopt", next_state=f"{p}.S.Adopted",
@@ -336,22 +341,29 @@ def share_forensic_copies(p: str, *, account: str, region: str, key: str,
                            f"{p}.Sources"),
         f"{p}.Sources": map_state(_s(p, "found.s"), {
             "s.$": "$$.Map.Item.Value", "ebs.$": EBS, "known.$": f"$.record.{p}.copy_ids",
+            # a containment after a release: the copies the released record kept
+            "released.$": "$.history[*].forensic_copies.*.copy_snapshot_id",
             "run.$": _s(p, "run"), "case.$": CASE, "iid.$": IID, "want": want},
             _sources(p, account), f"{p}.S.Devices", result_path=_s(p, "sources"),
             next_state=f"{p}.Plan", concurrency=0),
         f"{p}.Plan": pass_state({"todo.$": f"States.ArrayContains({_s(p, 'sources')}[*].todo, "
                                            "'yes')"}, _s(p, "plan"), f"{p}.Changes"),
+        # Nothing to change: the record is still rebuilt from what AWS says (a containment
+        # after a release starts a fresh record, its copies taken from the released one).
         f"{p}.Changes": choice([{"Variable": _s(p, "plan.todo"), "BooleanEquals": True,
-                                 "Next": f"{p}.Before"}], NEXT),
+                                 "Next": f"{p}.Before"}], f"{p}.Copy"),
         f"{p}.Before": pass_state({"at.$": "$$.State.EnteredTime", "run.$": "$$.Execution.Name",
                                    "forensics_account": account,
                                    "region": region, "kms_key": key,
                                    "sources.$": f"{_s(p, 'sources')}[*].source"},
                                   _s(p, "before"), RECORD),
+        f"{p}.RunNow": {"Type": "Pass", "InputPath": f"$.record.{p}.before.run",
+                        "ResultPath": _s(p, "run"), "Next": f"{p}.Copy",
+                        "Comment": "the run the record names: the copies' descriptions carry it"},
         f"{p}.Copy": map_state(_s(p, "sources"), {
             "e.$": "$$.Map.Item.Value", "case.$": CASE, "iid.$": IID,
             "account.$": "$.ircli.account", "region.$": "$.ircli.region", "want": want,
-            "recorded_run.$": f"$.record.{p}.before.run"},
+            "recorded_run.$": _s(p, "run")},
             _copies(p, account, region, key), f"{p}.C.Kind", result_path=_s(p, "copies"),
             next_state=f"{p}.Collect", concurrency=5),
         f"{p}.Collect": pass_state({
@@ -380,6 +392,6 @@ def share_forensic_copies(p: str, *, account: str, region: str, key: str,
                           "ResultPath": f"$.record.{p}.{FIELD}", "Next": NEXT},
     }
     fragment = CaseFragment(states, start=f"{p}.Where", permissions=permissions,
-                            record_at=f"{p}.Copy", before=_s(p, "before"))
+                            record_at=f"{p}.RunNow", before=_s(p, "before"))
     fragment.case_fields = {FIELD: {}}
     return fragment

@@ -115,3 +115,4 @@ def test_a_refused_share_leaves_the_isolation_and_says_so_then_the_next_run_fini
     target = runs.case_second["targets"][runs.lab.suspect]
     assert target["steps"][STEP]["status"] == "done"
     assert {e["copy_snapshot_id"] for e in target["forensic_copies"].values()} == set(made)
+
