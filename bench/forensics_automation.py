@@ -8,10 +8,12 @@ of the same finding: states entered, SDK calls, emulator time. The emulator's ti
 AWS's (where the copies take minutes): compare the ratio within one run of this script.
 Usage: python bench/forensics_automation.py
 
-Measured (2 shared cores, load ~4): 151,797 -> 188,257 bytes, 431 -> 478 top-level states
-(484 -> 600 with the Map iterations'), role policy 2,006 -> 2,895 characters; first delivery
-461 -> 624 states entered, 79 -> 104 SDK calls, 13.9 -> 19.0 s (1.37x); the second delivery
-makes no copy (3 after both), 1.31x.
+Measured (2 cores shared by 8 engineers): 151,797 -> 188,758 bytes, 431 -> 479 top-level
+states (484 -> 601 with the Map iterations'), role policy 2,006 -> 2,895 characters; first
+delivery 461 -> 625 states entered and 79 -> 104 SDK calls (1.36x, 1.32x), second delivery
+458 -> 619 and 72 -> 89 (1.35x, 1.24x), 3 copies after both. Emulator seconds (13.8-31 s a
+run) moved 0.7x-1.4x between runs on the shared machine: the states and calls are the
+stable measure.
 """
 
 from __future__ import annotations

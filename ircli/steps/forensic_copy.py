@@ -92,9 +92,8 @@ class ShareForensicCopies(Step):
             raise NotCompilable(self.name, "the forensics account is not fully configured ("
                                 f"{'; '.join(problems)}); fix [forensics] (`ircli forensics "
                                 "check`) and compile again")
-        region = getattr(cc, "region", None)
-        if region is not None and region != settings.region:
-            raise NotCompilable(self.name, not_in_region(region, settings.region))
+        if cc.region is not None and cc.region != settings.region:
+            raise NotCompilable(self.name, not_in_region(cc.region, settings.region))
         return asl_forensic_copy.share_forensic_copies(
             cc.prefix, account=settings.account, region=settings.region,
             key=settings.key_arn(cc.partition), permissions=self.permissions)
