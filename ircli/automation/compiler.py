@@ -52,8 +52,9 @@ class CompiledRunbook:
 
 
 def compile_runbook(runbook: Runbook, *, partition: str = "aws", bucket: str,
-                    topic_arn: str) -> CompiledRunbook:
-    """The state machine that does what ``ircli runbook run`` does, fired by a finding."""
+                    topic_arn: str, region: str | None = None) -> CompiledRunbook:
+    """The state machine that does what ``ircli runbook run`` does, fired by a finding;
+    ``region``, when known, is the machine's (a template for any region leaves it None)."""
     runbook.require_valid()
     if runbook.target not in TARGET_PATHS:
         raise NotCompilable(runbook.steps[0].name if runbook.steps else runbook.name,
@@ -63,7 +64,7 @@ def compile_runbook(runbook: Runbook, *, partition: str = "aws", bucket: str,
     args: list[dict[str, Any]] = [{} for _ in KINDS[runbook.target].preamble]
     args += [dict(s.args) for s in runbook.steps]
     steps: list[Step] = [STEPS[name](**arg) for name, arg in zip(names, args, strict=True)]
-    builder = _Builder(runbook, partition, bucket, topic_arn)
+    builder = _Builder(runbook, partition, bucket, topic_arn, region)
     for step in steps:
         builder.add(step)
     return CompiledRunbook(
@@ -75,8 +76,12 @@ def compile_runbook(runbook: Runbook, *, partition: str = "aws", bucket: str,
 class _Builder:
     """Collects the fragments and wires their exits."""
 
-    def __init__(self, runbook: Runbook, partition: str, bucket: str, topic_arn: str) -> None:
+    def __init__(self, runbook: Runbook, partition: str, bucket: str, topic_arn: str,
+                 region: str | None = None) -> None:
         self.runbook = runbook
+        self.region = region
+        self.central = case.central_bucket(bucket)
+        self.fields: dict[str, Any] = {}
         self.partition = partition
         self.bucket = bucket
         self.topic_arn = topic_arn
@@ -86,11 +91,12 @@ class _Builder:
 
     def add(self, step: Step) -> None:
         prefix = step.record_key.replace("-", "_")
-        cc = CompileContext(self.partition, prefix, step.critical)
+        cc = CompileContext(self.partition, prefix, step.critical, self.region)
         fragment = step.compile(cc)
         self.order.append((step, prefix, fragment))
         if fragment is not None:
             self.perms += fragment.permissions
+            self.fields.update(getattr(fragment, "case_fields", {}))
 
     def permissions(self) -> list[PermissionLike]:
         found: list[PermissionLike] = []
@@ -109,8 +115,7 @@ class _Builder:
             assert fragment is not None
             recorded.append((step.record_key, prefix))
             self._wire(step, prefix, fragment, starts[index + 1], list(recorded))
-        cx = case.CaseContext(self.runbook.name, self.bucket, self.topic_arn,
-                              self.runbook.target, TARGET_PATHS[self.runbook.target])
+        cx = self._context()
         self.states.update(case.run_states(cx, first=starts[0], recorded=recorded))
         self.states.update(case.audit_states(cx, self.states))
         skipped = [s.name for s, _, f in self.order if f is None]
@@ -121,10 +126,14 @@ class _Builder:
         states = _in_partition(self.states, self.partition)
         return {"Comment": comment, "StartAt": case.INIT, "States": states}
 
+    def _context(self) -> case.CaseContext:
+        return case.CaseContext(self.runbook.name, self.bucket, self.topic_arn,
+                                self.runbook.target, TARGET_PATHS[self.runbook.target],
+                                central=self.central, fields=dict(self.fields))
+
     def _wire(self, step: Step, prefix: str, fragment: Fragment, after: str,
               recorded: list[tuple[str, str]]) -> None:
-        cx = case.CaseContext(self.runbook.name, self.bucket, self.topic_arn,
-                              self.runbook.target, TARGET_PATHS[self.runbook.target])
+        cx = self._context()
         fail = f"{prefix}._Failed"
         end = f"{prefix}._End"
         record = case.RECORD_STATE(prefix)

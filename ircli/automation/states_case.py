@@ -5,7 +5,10 @@ The case lives in the evidence bucket, in the shape the CLI writes locally:
 ``status``, plus ``opened_by: automation:<state machine>``), created with ``If-None-Match: *``;
 an existing one (a re-delivered finding) is read and the machine converges on it, keeping the
 first ``before`` of every step. ``automation.state`` in the same file keeps the machine's own
-copy of the step records, so a later execution can read them back with JSONPath.
+copy of the step records, so a later execution can read them back with JSONPath. In the
+central ``[forensics]`` bucket every key has the member account in front,
+``cases/<account>/<case-id>/…``, as the CLI ships a member's case there; elsewhere the
+single-account layout is unchanged.
 
 Audit entries are one object each, ``cases/<case-id>/audit/<seq, 8 digits>.json``, each created
 with ``If-None-Match: *``: ``{"seq", "time", "actor", "action", "detail", "prev"}`` where
@@ -21,11 +24,12 @@ with ``States.Format`` from brace strings kept in ``$.c``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ircli.core.asl import pass_state, task
 from ircli.core.step import RECORD, Fragment
+from ircli.forensics.settings import load_forensics
 
 __all__ = ["RECORD"]
 
@@ -35,7 +39,6 @@ RUN_FAILURE = "Run.Failure"
 GENESIS = "0" * 64
 PERMISSIONS: tuple[str, ...] = ()
 
-_CASE_KEY = "States.Format('cases/{}/case.json', $.ircli.case_id)"
 FINAL_STATUS = {"instance": "contained", "ip": "lifted"}
 
 
@@ -46,6 +49,27 @@ class CaseContext:
     topic_arn: str
     kind: str
     target_path: str
+    # The central forensics bucket: the case goes under cases/<account>/<case-id>/ there.
+    central: bool = False
+    # Target-record fields a step keeps beside ``steps`` (name -> value until it fills it).
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def central_bucket(bucket: str) -> bool:
+    """Is ``bucket`` the ``[forensics]`` bucket? A member account's case goes under its own
+    account's prefix there, as the CLI writes it (``ircli.evidence.ship.case_prefix``)."""
+    settings = load_forensics(strict=False)
+    return settings is not None and bool(settings.bucket) and settings.bucket == bucket
+
+
+def case_key(cx: CaseContext, rest: str, *args: str) -> str:
+    """The intrinsic naming ``cases/[<account>/]<case-id>/<rest>`` (``rest`` may hold more
+    ``{}`` filled from ``args``)."""
+    if cx.central:
+        return (f"States.Format('cases/{{}}/{{}}/{rest}', $.ircli.account, $.ircli.case_id"
+                + "".join(f", {a}" for a in args) + ")")
+    return f"States.Format('cases/{{}}/{rest}', $.ircli.case_id" + \
+        "".join(f", {a}" for a in args) + ")"
 
 
 def _put(cx: CaseContext, key: str, body: str, next_state: str, catch: str | None,
@@ -64,23 +88,27 @@ def _put(cx: CaseContext, key: str, body: str, next_state: str, catch: str | Non
 
 def save_states(cx: CaseContext, name: str, recorded: list[tuple[str, str]], next_state: str,
                 catch: str | None) -> dict[str, dict[str, Any]]:
-    """Write case.json with the records of the steps begun so far (three states)."""
+    """Write case.json with the records of the steps begun so far, over those an earlier
+    delivery recorded (``$.oldsteps``): no version of the case drops a step's record (four
+    states)."""
+    steps = {f"{key}.$": f"$.record.{prefix}" for key, prefix in recorded}
     target: dict[str, Any] = {
         "kind": cx.kind, "account.$": "$.ircli.account", "region.$": "$.ircli.region",
         "status.$": "$.run.status", "opened_by.$": "$.ircli.actor",
         "finding": {"id.$": "$.ircli.finding_id", "type.$": "$.ircli.finding_type"},
-        "steps": {f"{key}.$": f"$.record.{prefix}" for key, prefix in recorded},
-        "history.$": "$.history"}
+        "steps.$": "States.JsonMerge($.oldsteps, $.tmp.steps, false)",
+        "history.$": "$.history", **{f"{name}.$": f"$.fields.{name}" for name in cx.fields}}
     doc = {"case_id.$": "$.ircli.case_id", "created_at.$": "$.ircli.created",
            "opened_by.$": "$.ircli.actor",
            "automation": {"execution.$": "$.ircli.execution", "state.$": "$.record"},
            "targets.$": "States.StringToJson(States.Format('{}\"{}\":{}{}', $.c.lb, "
                         "$.ircli.key, States.JsonToString($.tmp.rec), $.c.rb))"}
     return {
-        name: pass_state(target, "$.tmp.rec", f"{name}.Doc"),
+        name: pass_state(steps, "$.tmp.steps", f"{name}.Rec"),
+        f"{name}.Rec": pass_state(target, "$.tmp.rec", f"{name}.Doc"),
         f"{name}.Doc": pass_state(doc, "$.tmp.doc", f"{name}.Put"),
-        f"{name}.Put": _put(cx, _CASE_KEY, "States.JsonToString($.tmp.doc)", next_state, catch,
-                            drop_scratch=True),
+        f"{name}.Put": _put(cx, case_key(cx, "case.json"), "States.JsonToString($.tmp.doc)",
+                            next_state, catch, drop_scratch=True),
     }
 
 
@@ -109,7 +137,9 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
         "c": {"lb": "{", "rb": "}", "managed": {"Key": "ircli:managed", "Value": "true"}},
         "pad": [f"{n:02d}" for n in range(100)],
         "audit": {"seq": 0, "hi": 0, "lo": 0, "prev": GENESIS, "redo": False},
-        "record": {}, "status": {}, "prior": {}, "steps": {}, "tmp": {}, "history": [],
+        **({"fields": dict(cx.fields)} if cx.fields else {}),
+        "record": {}, "status": {}, "prior": {}, "oldsteps": {}, "steps": {}, "tmp": {},
+        "history": [],
         "run": {"status": "containing" if cx.kind == "instance" else "blocking",
                 "partial": False, "failed_step": None},
     }
@@ -123,7 +153,8 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
     states["Case.Opened"] = audit_request(
         "run-start", {"runbook": cx.runbook, "finding.$": "$.ircli.finding_id",
                       "target.$": "$.ircli.target", "execution.$": "$.ircli.execution"}, first)
-    states["Case.Read"] = task("s3", "getObject", {"Bucket": cx.bucket, "Key.$": _CASE_KEY},
+    states["Case.Read"] = task("s3", "getObject", {"Bucket": cx.bucket,
+                                                   "Key.$": case_key(cx, "case.json")},
                                result_selector={"body.$": "$.Body"}, result_path="$.tmp.read",
                                next_state="Case.Parse", catch=RUN_FAILURE,
                                comment="The case exists (a re-delivered finding): converge")
@@ -150,17 +181,33 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
         {"And": [{"Variable": "$.tmp.one.first.status", "IsPresent": True},
                  {"Variable": "$.tmp.one.first.status", "StringEquals": "released"}],
          "Next": "Case.Recontain"}], "Default": "Case.KeepHistory"}
+    kept = [f"Case.Field.{name}" for name in cx.fields] + ["Case.Prior"]
     states["Case.KeepHistory"] = {"Type": "Choice", "Choices": [
         {"Variable": "$.tmp.one.first.history", "IsPresent": True, "Next": "Case.OldHistory"}],
-        "Default": "Case.Prior"}
+        "Default": kept[0]}
     states["Case.OldHistory"] = {"Type": "Pass", "InputPath": "$.tmp.one.first.history",
-                                 "ResultPath": "$.history", "Next": "Case.Prior"}
+                                 "ResultPath": "$.history", "Next": kept[0]}
+    for index, name in enumerate(cx.fields):  # what a step recorded beside its record stays
+        states[kept[index]] = {"Type": "Choice", "Choices": [
+            {"Variable": f"$.tmp.one.first.{name}", "IsPresent": True,
+             "Next": f"{kept[index]}.Keep"}], "Default": kept[index + 1]}
+        states[f"{kept[index]}.Keep"] = {"Type": "Pass", "InputPath": f"$.tmp.one.first.{name}",
+                                         "ResultPath": f"$.fields.{name}",
+                                         "Next": kept[index + 1]}
     states["Case.Recontain"] = pass_state({"list.$": "States.Array($.tmp.one.first)"},
                                           "$.tmp.hist", "Case.History")
     states["Case.History"] = {"Type": "Pass", "InputPath": "$.tmp.hist.list",
                               "ResultPath": "$.history", "Next": "Case.Created"}
     states["Case.Prior"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.automation.state",
-                            "ResultPath": "$.prior", "Next": "Case.Created"}
+                            "ResultPath": "$.prior", "Next": "Case.PriorRecord"}
+    # Every step's earlier record stays in each version this delivery writes, begun or not.
+    states["Case.PriorRecord"] = {"Type": "Pass", "InputPath": "$.prior", "ResultPath": "$.record",
+                                  "Next": "Case.PriorSteps"}
+    states["Case.PriorSteps"] = {"Type": "Choice", "Choices": [
+        {"Variable": "$.tmp.one.first.steps", "IsPresent": True, "Next": "Case.OldSteps"}],
+        "Default": "Case.Created"}
+    states["Case.OldSteps"] = {"Type": "Pass", "InputPath": "$.tmp.one.first.steps",
+                               "ResultPath": "$.oldsteps", "Next": "Case.Created"}
     states["Case.Created"] = {"Type": "Pass", "InputPath": "$.tmp.existing.doc.created_at",
                               "ResultPath": "$.ircli.created", "Next": "Case.ReadDone"}
     states["Case.ReadDone"] = {"Type": "Pass", "Result": {}, "ResultPath": "$.tmp",
@@ -184,7 +231,7 @@ def run_states(cx: CaseContext, *, first: str, recorded: list[tuple[str, str]]
                "time.$": "$$.State.EnteredTime"}
     states[RUN_FAILURE] = pass_state(failure, "$.tmp.failure", "Run.FailureRecord")
     states["Run.FailureRecord"] = _put(
-        cx, "States.Format('cases/{}/failure.json', $.ircli.case_id)",
+        cx, case_key(cx, "failure.json"),
         "States.JsonToString($.tmp.failure)", "Run.Notify", "Run.Notify")
     states["Run.Notify"] = task("sns", "publish", {
         "TopicArn": cx.topic_arn,
@@ -281,8 +328,7 @@ def audit_states(cx: CaseContext, states: dict[str, dict[str, Any]]
     return {
         "Audit.Entry": pass_state(entry, "$.audit.entry", "Audit.Body"),
         "Audit.Body": pass_state({
-            "key.$": f"States.Format('cases/{{}}/audit/0000{{}}{{}}.json', $.ircli.case_id, "
-                     f"{pad.format('hi')}, {pad.format('lo')})",
+            "key.$": case_key(cx, "audit/0000{}{}.json", pad.format("hi"), pad.format("lo")),
             "body.$": "States.JsonToString($.audit.entry)"}, "$.audit.out", "Audit.Put"),
         "Audit.Put": _put(cx, "$.audit.out.key", "$.audit.out.body", "Audit.Chain",
                           "Audit.Taken", create=True),

@@ -120,9 +120,24 @@ def least_privilege_policy(audience: str = "contain", *, bucket: str | None = No
     if audience not in AUDIENCES:
         raise ValueError(f"unknown audience {audience!r}")
     values = {"partition": partition, "dns_suffix": dns_suffix, "bucket": bucket or UNSET_BUCKET}
-    return policy_for([permission for owner, permissions in declarations().values()
-                       for permission in permissions if (permission.audience or owner) == audience],
-                      label=audience, values=values)
+    chosen = [permission for owner, permissions in declarations().values()
+              for permission in permissions if (permission.audience or owner) == audience]
+    if audience == "contain":
+        chosen += _forensics_check(partition, values)
+    return policy_for(chosen, label=audience, values=values)
+
+
+def _forensics_check(partition: str, values: dict[str, str]) -> list[Permission]:
+    """`ircli forensics check`'s calls, on the configured forensics resources (none without a
+    complete ``[forensics]``: there is nothing to scope them to)."""
+    from ircli.forensics.check import CHECK_PERMISSIONS, check_values
+    from ircli.forensics.settings import load_forensics
+
+    settings = load_forensics(strict=False)
+    if settings is None or settings.problems():
+        return []
+    values.update(check_values(settings, partition))
+    return list(CHECK_PERMISSIONS)
 
 
 def _sid(audience: str, n: int, permission: Permission) -> str:

@@ -82,6 +82,7 @@ def share_cmd(opts: GlobalOptions, case_id: str, dry_run: bool, yes: bool) -> in
     """Copy the case's snapshots under the forensics key and share them with that account."""
     from ircli.core.case import check_case_id
     from ircli.core.clock import SystemClock
+    from ircli.core.config import evidence_bucket
     from ircli.forensics.settings import require_forensics
     from ircli.ops.forensics import share
 
@@ -96,7 +97,9 @@ def share_cmd(opts: GlobalOptions, case_id: str, dry_run: bool, yes: bool) -> in
         return sessions[target]
 
     def run(dry: bool, emit: Emit | None) -> RunSummary:
-        return share(session_for, clock, case_id, settings, dry_run=dry, emit=emit)
+        return share(session_for, clock, case_id, settings, dry_run=dry, emit=emit,
+                     bucket=evidence_bucket(opts.evidence_bucket, strict=False),
+                     reader=lambda: aws_session(opts, case_id))
 
     return plan_confirm_run(opts, run, f"Copy case {case_id}'s snapshots to the forensics "
                             f"account {settings.account}?", dry_run=dry_run, yes=yes,

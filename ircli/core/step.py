@@ -165,6 +165,7 @@ class CompileContext:
     partition: str
     prefix: str  # unique per step in the runbook: state names and $.steps key start with it
     critical: bool
+    region: str | None = None  # the machine's region when known (deploy), else None
 
 
 @dataclass

@@ -18,12 +18,36 @@ from typing import Any
 import botocore.exceptions
 
 from ircli.core.awserrors import describe, error_code
+from ircli.core.permission import Permission
 from ircli.core.session import AwsSession
 from ircli.evidence.policy import READ_ACTIONS
 from ircli.forensics.evaluate import Request, decide
 from ircli.forensics.key_policy import key_policy_gaps
 from ircli.forensics.session import forensics_session
 from ircli.forensics.settings import ForensicsSettings
+
+# What the check calls: assuming the forensics role (as the caller), then, as that role, the
+# key's metadata and policy and the bucket's versioning, Object Lock and policy; the
+# organisation's id when [forensics] organization_id does not give it. Scoped to the configured
+# resources (``{forensics_role}``, ``{forensics_key}``, ``{forensics_bucket}``: see
+# :func:`check_values`); the forensics role's own policy needs the reads too.
+CHECK_PERMISSIONS: tuple[Permission, ...] = (
+    Permission("sts:AssumeRole", "{forensics_role}"),
+    Permission(("kms:DescribeKey", "kms:GetKeyPolicy"), "{forensics_key}"),
+    Permission(("s3:ListBucket", "s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration",
+                "s3:GetBucketPolicy"), "{forensics_bucket}"),
+    Permission("organizations:DescribeOrganization"),  # AWS scopes it by no resource
+)
+
+
+def check_values(settings: ForensicsSettings, partition: str) -> dict[str, str]:
+    """The templates of :data:`CHECK_PERMISSIONS`, filled from the configuration (a key named
+    by alias: any key of the forensics account in its region, as IAM authorises the key)."""
+    key = settings.key_arn(partition)
+    if ":alias/" in key:
+        key = f"arn:{partition}:kms:{settings.region}:{settings.account}:key/*"
+    return {"forensics_role": settings.role_arn(partition), "forensics_key": key,
+            "forensics_bucket": f"arn:{partition}:s3:::{settings.bucket}"}
 
 
 @dataclass

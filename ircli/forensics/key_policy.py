@@ -8,6 +8,10 @@ choice: they must be created in the forensics account per member account (500 ca
 each new account) and live outside the key policy, where a review of "who may use this key"
 does not see them. One statement covers every present and future member, can be read in one
 place, and cannot be used outside EBS/S3 or outside the organisation.
+
+The compiled runbooks' execution roles (``ircli-<runbook>-<region>-sfn``, as ``ircli
+automation deploy`` names them) are admitted alike, through EBS only: the automation's
+``CopySnapshot`` runs under that role, not under the responder's.
 """
 
 from __future__ import annotations
@@ -25,8 +29,16 @@ GRANT_ACTIONS = ["kms:CreateGrant"]
 S3_ACTIONS = ["kms:GenerateDataKey"]
 
 
+# The execution role `ircli automation deploy` makes (ircli.automation.template.Names).
+MACHINE_ROLE = "ircli-*-sfn"
+
+
 def member_role_pattern(partition: str, role_name: str) -> str:
     return f"arn:{partition}:iam::*:role/{role_name}"
+
+
+def machine_role_pattern(partition: str) -> str:
+    return f"arn:{partition}:iam::*:role/{MACHINE_ROLE}"
 
 
 def member_statements(partition: str, dns_suffix: str, org_id: str, role_name: str
@@ -34,16 +46,19 @@ def member_statements(partition: str, dns_suffix: str, org_id: str, role_name: s
     """The statements to add to the forensics key's policy (beside its administrators')."""
     who = {"StringEquals": {"aws:PrincipalOrgID": org_id},
            "ArnLike": {"aws:PrincipalArn": member_role_pattern(partition, role_name)}}
+    ebs_who = {"StringEquals": {"aws:PrincipalOrgID": org_id},
+               "ArnLike": {"aws:PrincipalArn": [member_role_pattern(partition, role_name),
+                                                machine_role_pattern(partition)]}}
 
     def via(service: str) -> dict[str, Any]:
         return {"kms:ViaService": f"{service}.*.{dns_suffix}"}
 
     return [
         {"Sid": SID_EBS, "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": EBS_ACTIONS,
-         "Resource": "*", "Condition": {**who, "StringLike": via("ec2")}},
+         "Resource": "*", "Condition": {**ebs_who, "StringLike": via("ec2")}},
         {"Sid": SID_GRANT, "Effect": "Allow", "Principal": {"AWS": "*"},
          "Action": GRANT_ACTIONS, "Resource": "*",
-         "Condition": {**who, "StringLike": via("ec2"),
+         "Condition": {**ebs_who, "StringLike": via("ec2"),
                        "Bool": {"kms:GrantIsForAWSResource": "true"}}},
         {"Sid": SID_S3, "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": S3_ACTIONS,
          "Resource": "*", "Condition": {**who, "StringLike": via("s3")}},
@@ -59,14 +74,18 @@ def _request(role_arn: str, action: str, key_arn: str, org_id: str, service: str
 
 def key_policy_gaps(statements: list[dict[str, Any]], *, key_arn: str, member_role: str,
                     org_id: str, region: str, dns_suffix: str) -> list[str]:
-    """Why a member's ircli role could not copy snapshots under the key, or why someone
-    outside the organisation could use it (empty: the policy is right)."""
+    """Why a member's ircli role (or its compiled ec2-compromise's execution role) could not
+    copy snapshots under the key, or why someone outside the organisation could use it
+    (empty: the policy is right)."""
     gaps = []
-    for service, actions in (("ec2", EBS_ACTIONS + GRANT_ACTIONS), ("s3", S3_ACTIONS)):
+    machine = member_role.rsplit("/", 1)[0] + f"/ircli-ec2-compromise-{region}-sfn"
+    for role, service, actions in ((member_role, "ec2", EBS_ACTIONS + GRANT_ACTIONS),
+                                   (member_role, "s3", S3_ACTIONS),
+                                   (machine, "ec2", EBS_ACTIONS + GRANT_ACTIONS)):
         refused = [a for a in actions if decide(statements, _request(
-            member_role, a, key_arn, org_id, service, region, dns_suffix)) != "allow"]
+            role, a, key_arn, org_id, service, region, dns_suffix)) != "allow"]
         if refused:
-            gaps.append(f"{member_role} may not {', '.join(refused)} through {service}")
+            gaps.append(f"{role} may not {', '.join(refused)} through {service}")
     outsider = member_role.replace(member_role.split(":")[4], "000000000000", 1)
     leaks = [a for a in EBS_ACTIONS + GRANT_ACTIONS if decide(statements, _request(
         outsider, a, key_arn, "o-outsider0000", "ec2", region, dns_suffix)) == "allow"]

@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ircli.automation.compiler import CompiledRunbook, compile_runbook
@@ -117,8 +118,10 @@ def deploy_spec(aws: AwsSession, runbook: Runbook, severity: float, bucket: str,
     """What deploying ``runbook`` here means: compiled for this account, region and bucket."""
     check_severity(severity)
     target = target_for(aws, runbook.name)
-    compiled = (compiler or _compiler())(runbook, partition=target.partition, bucket=bucket,
-                                         topic_arn=target.topic_arn)
+    # the real compiler learns the machine's region (a forensics copy needs its own)
+    compile_here = compiler or partial(_compiler(), region=target.region)
+    compiled = compile_here(runbook, partition=target.partition, bucket=bucket,
+                            topic_arn=target.topic_arn)
     policy = execution_policy(compiled, partition=target.partition, dns_suffix=aws.dns_suffix,
                               bucket=bucket, topic_arn=target.topic_arn)
     check_sizes(runbook.name, compiled.definition, policy)

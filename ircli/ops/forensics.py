@@ -43,12 +43,17 @@ def key_policy(aws: AwsSession, organization_id: str, role_name: str) -> dict[st
 
 
 def share(session_for: SessionFor, clock: Clock, case_id: str, settings: ForensicsSettings,
-          *, dry_run: bool = False, emit: Emit | None = None) -> RunSummary:
-    """Copy and share every snapshot the case recorded, per instance, where each lives."""
+          *, dry_run: bool = False, emit: Emit | None = None, bucket: str | None = None,
+          reader: Callable[[], AwsSession] | None = None) -> RunSummary:
+    """Copy and share every snapshot the case recorded, per instance, where each lives. A
+    case only in ``bucket`` (the automation's) is fetched first, through ``reader``'s session
+    (the forensics role for the central bucket, where members read nothing)."""
     settings.require()
+    fetched = _fetch(case_id, settings, bucket, reader)
     case = open_case(case_id, clock.now(), create=False)
     targets = [tid for tid, t in sorted(case.data.get("targets", {}).items())
-               if t.get("kind") == "instance" and t.get("snapshots")]
+               if t.get("kind") == "instance" and (
+                   t.get("snapshots") or (t.get("steps") or {}).get("snapshot"))]
     if not targets:
         raise UserError(f"Case {case_id} records no snapshots.",
                         "Run `ircli contain` (without --no-snapshot) for the instance first.")
@@ -71,12 +76,31 @@ def share(session_for: SessionFor, clock: Clock, case_id: str, settings: Forensi
             results.append(data)
             warnings += collect_warnings(ctx, outcome)
             record_run(ctx, "forensics share", status, started)
+    warnings[:0] = fetched
     status = "planned" if dry_run else "partial" if failed else "shared"
     return RunSummary({"command": "forensics share", "case_id": case_id, "status": status,
                        "dry_run": dry_run, "forensics_account": settings.account,
                        "targets": results, "warnings": warnings,
                        "steps": [s for r in results for s in r["steps"]]},
                       ExitCode.PARTIAL if failed else ExitCode.OK, warnings)
+
+
+def _fetch(case_id: str, settings: ForensicsSettings, bucket: str | None,
+           reader: Callable[[], AwsSession] | None) -> list[str]:
+    """Bring a case that is not on this machine from the bucket (its history checked, as
+    release does): what the warnings say."""
+    from ircli.ops.case_fetch import check_history, fetch_here, is_local, read_from_bucket
+
+    if is_local(case_id) or not bucket or reader is None:
+        return []
+    aws = reader()
+    if bucket == settings.bucket:
+        from ircli.forensics.session import forensics_session
+
+        aws = forensics_session(aws, settings, "ircli-forensics-share")
+    check_history(aws, read_from_bucket(aws, bucket, case_id))
+    found = fetch_here(aws, bucket, case_id)
+    return [f"case {case_id} fetched from {found.where}"]
 
 
 __all__ = ["RECORD", "check", "key_policy", "share"]

@@ -37,7 +37,7 @@ from ircli.core.step import (
     resolve_refs,
 )
 from ircli.forensics.settings import ForensicsSettings, load_forensics
-from ircli.steps.names import TAG_CASE, TAG_DEVICE
+from ircli.steps.names import TAG_CASE, TAG_DEVICE, TAG_INSTANCE
 from ircli.steps.snapshots import MIN_WAIT_SECONDS, SECONDS_PER_GIB, wait_for_snapshots
 
 TAG_PURPOSE = "ircli:purpose"
@@ -78,14 +78,25 @@ class ShareForensicCopies(Step):
     )
 
     def compile(self, cc: CompileContext) -> Fragment | None:
-        """Nothing without a ``[forensics]`` account, as on the CLI. With one, the copies'
-        wait (minutes per snapshot, a poll loop per copy, in the forensics region) has no
-        compiled form yet: deploying would silently keep the evidence in the member account."""
-        if load_forensics(strict=False) is None:
+        """Nothing without a ``[forensics]`` account, as on the CLI. With one: the states of
+        :mod:`ircli.steps.asl_forensic_copy`, for a machine in the forensics region (Step
+        Functions calls CopySnapshot in its own region, and the copy is made where it is
+        called); a machine known to be elsewhere is refused by name."""
+        from ircli.steps import asl_forensic_copy
+
+        settings = load_forensics(strict=False)
+        if settings is None:
             return None
-        raise NotCompilable(self.name, "copying the snapshots to the forensics account has no "
-                            "Step Functions form yet; run `ircli forensics share CASE` after "
-                            "the automation contains")
+        problems = settings.problems()
+        if problems:
+            raise NotCompilable(self.name, "the forensics account is not fully configured ("
+                                f"{'; '.join(problems)}); fix [forensics] (`ircli forensics "
+                                "check`) and compile again")
+        if cc.region is not None and cc.region != settings.region:
+            raise NotCompilable(self.name, not_in_region(cc.region, settings.region))
+        return asl_forensic_copy.share_forensic_copies(
+            cc.prefix, account=settings.account, region=settings.region,
+            key=settings.key_arn(cc.partition), permissions=self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         assert ctx.case is not None
@@ -211,6 +222,14 @@ class ShareForensicCopies(Step):
         ctx.save()
 
 
+def not_in_region(region: str, forensics_region: str) -> str:
+    """Why a machine in ``region`` cannot copy into ``forensics_region``, and what to do."""
+    return (f"a state machine in {region} cannot copy snapshots into the forensics region "
+            f"{forensics_region} (Step Functions calls CopySnapshot in the machine's own "
+            "region, and AWS makes the copy where it is called); deploy the machine in "
+            f"{forensics_region}, or run `ircli forensics share CASE` after it contains")
+
+
 def _execute_in(ctx: RunContext, ec2: Any, call: Call) -> dict[str, Any]:
     """``ctx.execute`` with the client of the forensics region (the copy lands there; the
     dry-run proves the call in the session's region). Same session: the audit log sees it."""
@@ -262,7 +281,35 @@ def _sources(ctx: RunContext) -> list[dict[str, Any]]:
                  "device": volumes.get(s.get("VolumeId")) or tag_value(s, TAG_DEVICE),
                  "size_gib": s.get("VolumeSize"), "state": s.get("State"),
                  "instance_id": ctx.target_id} for s in found]
-    return [{**s, "instance_id": ctx.target_id} for s in ctx.record.get("snapshots") or []]
+    recorded = ctx.record.get("snapshots")
+    if recorded:
+        return [{**s, "instance_id": ctx.target_id} for s in recorded]
+    return _tagged_sources(ctx)
+
+
+def _tagged_sources(ctx: RunContext) -> list[dict[str, Any]]:
+    """A case whose record lists no snapshots (the automation's records only its snapshot
+    step): the snapshots tagged with the case and instance, as the snapshot step tags them,
+    of the instance's own volumes only (anyone may tag a snapshot of another volume)."""
+    assert ctx.case is not None
+    ec2 = ctx.aws.client("ec2")
+    try:
+        reservations = ec2.describe_instances(InstanceIds=[ctx.target_id])["Reservations"]
+    except botocore.exceptions.ClientError as err:
+        if error_code(err) == "InvalidInstanceID.NotFound":
+            return []
+        raise
+    instance = reservations[0]["Instances"][0] if reservations else {}
+    devices = {b["Ebs"]["VolumeId"]: b["DeviceName"]
+               for b in instance.get("BlockDeviceMappings", []) if "Ebs" in b}
+    pages = ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"], Filters=[
+        {"Name": f"tag:{TAG_CASE}", "Values": [ctx.case.case_id]},
+        {"Name": f"tag:{TAG_INSTANCE}", "Values": [ctx.target_id]}])
+    return [{"snapshot_id": s["SnapshotId"], "volume_id": s["VolumeId"],
+             "device": devices[s["VolumeId"]], "size_gib": s.get("VolumeSize"),
+             "state": s.get("State"), "instance_id": ctx.target_id}
+            for page in pages for s in page["Snapshots"]
+            if s.get("VolumeId") in devices and s.get("State") != "error"]
 
 
 def _source_of(pending: dict[str, Any], src: str) -> dict[str, Any]:

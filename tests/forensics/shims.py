@@ -9,6 +9,8 @@ each difference gets. Product code follows AWS; only the tests carry these.
   AWS lets that account describe it and create volumes from it. The shim puts the very
   snapshot object into the receiving account's EC2 backend, and only for snapshots whose
   permission names that account, so a copy ircli did not share stays invisible there.
+- ``copy_honours_encrypted``: moto's CopySnapshot ignores ``Encrypted=true`` (the copy keeps
+  the source's state); AWS encrypts the copy under ``KmsKeyId``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from moto.ec2.models import ec2_backends
 from moto.iam.models import iam_backends
 from moto.sts.models import STSBackend
 
-__all__ = ["assume_role_needs_the_role", "share_into"]
+__all__ = ["assume_role_needs_the_role", "copy_honours_encrypted", "share_into"]
 
 
 def assume_role_needs_the_role(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,3 +54,23 @@ def share_into(owner: str, receiver: str, region: str) -> list[str]:
             target.snapshots[snapshot_id] = snapshot
             shared.append(snapshot_id)
     return shared
+
+
+def copy_honours_encrypted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS encrypts a copy made with ``Encrypted=true`` (under ``KmsKeyId``) whatever the
+    source; moto's CopySnapshot keeps the source's ``Encrypted`` and ignores the parameter.
+    The shim marks the copy encrypted when the request asked for it, and only then."""
+    from moto.ec2.responses.elastic_block_store import ElasticBlockStore
+
+    real = ElasticBlockStore.copy_snapshot
+
+    def copy(self: Any) -> Any:
+        before = set(self.ec2_backend.snapshots)
+        result = real(self)
+        if str(self._get_param("Encrypted")).lower() == "true":
+            for snapshot_id in set(self.ec2_backend.snapshots) - before:
+                self.ec2_backend.snapshots[snapshot_id].encrypted = True
+        return result
+
+    monkeypatch.setattr(ElasticBlockStore, "copy_snapshot", copy)
+
