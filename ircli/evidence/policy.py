@@ -83,7 +83,11 @@ def desired_statements(partition: str, bucket: str, responder: str,
                            "Resource": resources})
     statements += [
         {"Sid": SID_DENY_READ, "Effect": "Deny", "Principal": "*", "Action": READ_ACTIONS,
-         "Resource": resources, "Condition": {"ArnNotEquals": {"aws:PrincipalArn": readers}}},
+         "Resource": resources, "Condition": {
+             "ArnNotEquals": {"aws:PrincipalArn": readers},
+             # the members' machines, held to their own prefix by SID_MACHINE_READ_OWN
+             **({"ArnNotLike": {"aws:PrincipalArn": machine_role_pattern(partition)}}
+                if members else {})}},
         {"Sid": SID_DENY_WRITE, "Effect": "Deny", "Principal": "*",
          "Action": [a for a in GUARDED_WRITES if a != "s3:PutObject"] if members
          else GUARDED_WRITES, "Resource": resources,
@@ -99,8 +103,19 @@ SID_MEMBER_WRITE = "IrcliMemberRolesWriteOwnPrefix"
 SID_MEMBER_PREFIX = "IrcliDenyWriteOutsideOwnPrefix"
 SID_MEMBER_WHO = "IrcliDenyWriteToOthersThanMemberRoles"
 SID_MEMBER_ORG = "IrcliDenyWriteOutsideOrganization"
-MEMBER_SIDS = (SID_MEMBER_WRITE, SID_MEMBER_PREFIX, SID_MEMBER_WHO, SID_MEMBER_ORG)
+SID_MACHINE_READ = "IrcliMachinesReadOwnCase"
+SID_MACHINE_READ_OWN = "IrcliDenyMachinesReadOutsideOwnPrefix"
+MEMBER_SIDS = (SID_MEMBER_WRITE, SID_MEMBER_PREFIX, SID_MEMBER_WHO, SID_MEMBER_ORG,
+               SID_MACHINE_READ, SID_MACHINE_READ_OWN)
 MEMBER_PREFIX = "cases/${aws:PrincipalAccount}/*"
+# The compiled runbooks' execution roles, as `ircli automation deploy` names them
+# (ircli-<runbook>-<region>-sfn, ircli.automation.template.Names); the forensics key's
+# policy admits the same pattern.
+MACHINE_ROLE = "ircli-*-sfn"
+
+
+def machine_role_pattern(partition: str) -> str:
+    return f"arn:{partition}:iam::*:role/{MACHINE_ROLE}"
 
 
 def member_statements(partition: str, bucket: str, responder: str, org_id: str,
@@ -111,22 +126,35 @@ def member_statements(partition: str, bucket: str, responder: str, org_id: str,
     write deny above). A PutObject on an existing key makes a new version; the earlier one
     stays, locked by Object Lock, so nothing shipped can be lost. Three denies hold the line
     whatever an identity policy allows: PutObject outside one's own prefix, by another role
-    than ircli's, from outside the organisation (the responder exempt)."""
+    than ircli's, from outside the organisation (the responder exempt).
+
+    The members' compiled runbooks (:data:`MACHINE_ROLE`) write the same way, and also read
+    back their own account's case (``s3:GetObject`` under their prefix only): a re-delivered
+    finding converges on the case it opened, and an audit entry lost in a race is chained to.
+    A member's machine thus sees what its own account's runs recorded, nothing of any other;
+    whoever can make a role of that name in a member account can read that account's cases
+    (as whoever can make the member role can write there)."""
     role = f"arn:{partition}:iam::*:role/{role_name}"
+    machine = machine_role_pattern(partition)
     own = f"arn:{partition}:s3:::{bucket}/{MEMBER_PREFIX}"
     not_responder = {"ArnNotEquals": {"aws:PrincipalArn": [responder]}}
+    in_org = {"StringEquals": {"aws:PrincipalOrgID": org_id}}
     return [
         {"Sid": SID_MEMBER_WRITE, "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
-         "Resource": own, "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id},
-                                        "ArnLike": {"aws:PrincipalArn": role}}},
+         "Resource": own, "Condition": {**in_org,
+                                        "ArnLike": {"aws:PrincipalArn": [role, machine]}}},
         {"Sid": SID_MEMBER_PREFIX, "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "NotResource": own, "Condition": not_responder},
         {"Sid": SID_MEMBER_WHO, "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": bucket_resources(partition, bucket),
-         "Condition": {"ArnNotLike": {"aws:PrincipalArn": [role, responder]}}},
+         "Condition": {"ArnNotLike": {"aws:PrincipalArn": [role, machine, responder]}}},
         {"Sid": SID_MEMBER_ORG, "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": bucket_resources(partition, bucket),
          "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": org_id}, **not_responder}},
+        {"Sid": SID_MACHINE_READ, "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": own, "Condition": {**in_org, "ArnLike": {"aws:PrincipalArn": machine}}},
+        {"Sid": SID_MACHINE_READ_OWN, "Effect": "Deny", "Principal": "*", "Action": READ_ACTIONS,
+         "NotResource": own, "Condition": {"ArnLike": {"aws:PrincipalArn": machine}}},
     ]
 
 

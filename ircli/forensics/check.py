@@ -244,6 +244,16 @@ def bucket_policy_gaps(statements: list[dict[str, Any]], partition: str, bucket:
     outsider = member_role.replace(account, other, 1)
     if ask("s3:PutObject", f"cases/{other}/x", outsider, "o-outsider0000") == "allow":
         gaps.append("a role outside the organisation may write")
+    # The member's compiled runbooks write their case and read it back, their prefix only.
+    machine = f"{member_role.rsplit('/', 1)[0]}/ircli-runbook-sfn"  # as MACHINE_ROLE matches
+    own = f"cases/{account}/case-1/case.json"
+    if ask("s3:PutObject", own, machine) != "allow" or ask("s3:GetObject", own, machine) \
+            != "allow":
+        gaps.append(f"the account's automation ({machine}) may not write and read back "
+                    f"its own cases under cases/{account}/")
+    if ask("s3:GetObject", f"cases/{other}/case-1/case.json", machine) == "allow" or \
+            ask("s3:ListBucket", "", machine) == "allow":
+        gaps.append("the account's automation may read outside its own prefix")
     return gaps
 
 

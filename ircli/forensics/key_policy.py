@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ircli.evidence.policy import machine_role_pattern
 from ircli.forensics.evaluate import Request, decide
 
 SID_EBS = "IrcliMemberRolesCopySnapshotsViaEbs"
@@ -29,16 +30,8 @@ GRANT_ACTIONS = ["kms:CreateGrant"]
 S3_ACTIONS = ["kms:GenerateDataKey"]
 
 
-# The execution role `ircli automation deploy` makes (ircli.automation.template.Names).
-MACHINE_ROLE = "ircli-*-sfn"
-
-
 def member_role_pattern(partition: str, role_name: str) -> str:
     return f"arn:{partition}:iam::*:role/{role_name}"
-
-
-def machine_role_pattern(partition: str) -> str:
-    return f"arn:{partition}:iam::*:role/{MACHINE_ROLE}"
 
 
 def member_statements(partition: str, dns_suffix: str, org_id: str, role_name: str

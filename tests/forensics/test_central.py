@@ -72,6 +72,39 @@ def test_a_role_outside_the_organisation_cannot_write() -> None:
     assert ask(outsider, "s3:PutObject", "cases/444455556666/x", org=None) == "deny"
 
 
+MACHINE_A = f"arn:aws:iam::{MEMBER_A}:role/ircli-ec2-compromise-eu-west-1-sfn"
+MACHINE_B = f"arn:aws:iam::{MEMBER_B}:role/ircli-ec2-compromise-eu-west-1-sfn"
+
+
+def test_a_members_automation_writes_and_reads_back_its_own_case_only() -> None:
+    """The compiled runbook re-reads the case it opened when a finding comes back."""
+    own = f"cases/{MEMBER_A}/ir-gd-1/case.json"
+    assert ask(MACHINE_A, "s3:PutObject", own) == "allow"
+    assert ask(MACHINE_A, "s3:GetObject", own) == "allow"
+    assert ask(MACHINE_A, "s3:GetObject", f"cases/{MEMBER_B}/ir-gd-2/case.json") == "deny"
+    assert ask(MACHINE_A, "s3:GetObject", "anchors/x") == "deny"
+    assert ask(MACHINE_A, "s3:ListBucket") == "deny"
+    assert ask(MACHINE_A, "s3:PutObject", f"cases/{MEMBER_B}/ir-gd-2/case.json") == "deny"
+    assert ask(MACHINE_B, "s3:GetObject", own) == "deny"
+    for action in ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention"):
+        assert ask(MACHINE_A, action, own) == "deny", action
+    outsider = "arn:aws:iam::444455556666:role/ircli-ec2-compromise-eu-west-1-sfn"
+    assert ask(outsider, "s3:GetObject", "cases/444455556666/x", org="o-someoneelse") != \
+        "allow"
+    assert ask(outsider, "s3:PutObject", "cases/444455556666/x", org="o-someoneelse") == "deny"
+
+
+def test_the_checker_finds_a_policy_that_keeps_the_automation_out() -> None:
+    """A central bucket written before the machines could use it: their case.json is
+    refused, and a compiled runbook there would not open its case."""
+    old = [s for s in STATEMENTS if s.get("Sid") != "IrcliMachinesReadOwnCase"]
+    assert any("automation" in g for g in bucket_policy_gaps(old, "aws", BUCKET, ROLE_A, ORG_ID))
+
+
+def test_the_member_role_still_reads_nothing_of_its_own_prefix() -> None:
+    assert ask(ROLE_A, "s3:GetObject", f"cases/{MEMBER_A}/case-a1/case.json") == "deny"
+
+
 def test_the_forensics_analyst_and_responder_read_any_members_case() -> None:
     key = f"cases/{MEMBER_A}/case-a1/case.json"
     for reader in (ANALYST, RESPONDER):

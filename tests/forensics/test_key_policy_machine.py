@@ -8,8 +8,9 @@ import fnmatch
 from typing import Any
 
 from ircli.automation.template import Names
+from ircli.evidence.policy import MACHINE_ROLE
 from ircli.forensics.evaluate import Request, decide
-from ircli.forensics.key_policy import MACHINE_ROLE, key_policy_gaps, member_statements
+from ircli.forensics.key_policy import key_policy_gaps, member_statements
 from tests.forensics.conftest import MEMBER_A, ORG_ID, REGION, ROLE
 
 KEY = "arn:aws:kms:us-east-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
