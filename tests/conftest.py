@@ -110,6 +110,14 @@ def marked_processes(mark: str) -> dict[int, str]:
     return found
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per CPU, at least two and at most sixteen. Half of a test's
+    time goes waiting on a subprocess or an emulator across HTTP (summed wall 1,315 s against
+    614 CPU-s in one run here), so one worker per CPU leaves a CPU idle that long; on this
+    2-core machine the suite took 444 s with two workers, 367 s with four."""
+    return max(2, min(16, 2 * (os.cpu_count() or 1)))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def client_classes_once() -> Iterator[None]:
     """Build each botocore client class once per test process, not once per client.

@@ -224,6 +224,22 @@ def plain_copies(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "copy", fast)
 
 
+def one_client_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a difference from AWS, a cost of the emulator: moto builds a new boto3 client for
+    every SDK task it runs (a client costs more CPU than the emulated call). One client per
+    region, service and credentials serves the test's executions."""
+    made: dict[tuple[str, str, str], Any] = {}
+    build = state_task_service_aws_sdk.boto_client_for
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, repr(state_credentials))
+        if key not in made:
+            made[key] = build(region, service, state_credentials)
+        return made[key]
+
+    monkeypatch.setattr(state_task_service_aws_sdk, "boto_client_for", client_for)
+
+
 def installed(monkeypatch: pytest.MonkeyPatch) -> Emulator:
     emulator = Emulator()
     aws_service_names(monkeypatch)
@@ -232,6 +248,7 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> Emulator:
     wildcard_lists(monkeypatch)
     parse_once(monkeypatch)
     plain_copies(monkeypatch)
+    one_client_per_service(monkeypatch)
     no_real_waiting(monkeypatch, emulator)
     synchronous_executions(monkeypatch)
     iso_start_time(monkeypatch)
