@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import http.client
 import logging
 import os
@@ -242,6 +243,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
     server = LabServer(args.port).start()
+    # The emulator's heap is mostly what never goes away (service models, moto's backends):
+    # keep the cyclic collector off it and collecting less often (a fifth of its CPU).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     print(f"ircli lab emulator on {server.endpoint}", flush=True)
     done.wait()
     server.stop()
