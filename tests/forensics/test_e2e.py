@@ -37,17 +37,19 @@ def at(endpoint: str, account: str, role: str) -> boto3.Session:
                          aws_session_token=creds["SessionToken"], region_name=REGION)
 
 
-def test_member_containment_reaches_the_forensics_account_end_to_end(
-        ircli: Any, endpoint: str, aws_env: Path) -> None:  # noqa: F811 - the fixture
+def central_accounts(endpoint: str, aws_env: Path, key_statements: list[dict[str, Any]]
+                     ) -> tuple[boto3.Session, boto3.Session, str, Any]:
+    """Member A and the forensics account on the emulator: each's ircli role, the forensics
+    key (its admin statement and ``key_statements``), the Object Lock bucket, and the config
+    naming them. Returns A's and the forensics sessions, the key's ARN, the bucket's client."""
     a, f = at(endpoint, MEMBER_A, ROLE), at(endpoint, FORENSICS, FORENSICS_ROLE)
     a.client("iam", endpoint_url=endpoint).create_role(RoleName=ROLE,
                                                        AssumeRolePolicyDocument="{}")
     f.client("iam", endpoint_url=endpoint).create_role(RoleName=FORENSICS_ROLE,
                                                        AssumeRolePolicyDocument="{}")
     key = f.client("kms", endpoint_url=endpoint).create_key(Policy=json.dumps({
-        "Version": "2012-10-17", "Statement": [
-            admin_key_policy(FORENSICS),
-            *member_statements("aws", "amazonaws.com", ORG_ID, ROLE)]}))["KeyMetadata"]["Arn"]
+        "Version": "2012-10-17", "Statement": [admin_key_policy(FORENSICS),
+                                               *key_statements]}))["KeyMetadata"]["Arn"]
     s3_f = f.client("s3", endpoint_url=endpoint)
     s3_f.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
     s3_f.put_object_lock_configuration(Bucket=BUCKET, ObjectLockConfiguration={
@@ -58,6 +60,13 @@ def test_member_containment_reaches_the_forensics_account_end_to_end(
         f'[accounts]\nrole_name = "{ROLE}"\n\n[forensics]\naccount = "{FORENSICS}"\n'
         f'region = "{REGION}"\nrole_name = "{FORENSICS_ROLE}"\nkms_key = "{key}"\n'
         f'bucket = "{BUCKET}"\norganization_id = "{ORG_ID}"\n')
+    return a, f, key, s3_f
+
+
+def test_member_containment_reaches_the_forensics_account_end_to_end(
+        ircli: Any, endpoint: str, aws_env: Path) -> None:  # noqa: F811 - the fixture
+    a, _f, key, s3_f = central_accounts(
+        endpoint, aws_env, member_statements("aws", "amazonaws.com", ORG_ID, ROLE))
     ec2_a = a.client("ec2", endpoint_url=endpoint)
     instance = run_instance(ec2_a)
 

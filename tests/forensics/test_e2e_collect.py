@@ -8,7 +8,6 @@ uploads through a URL signed for the forensics bucket by A's ircli role, under
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,10 @@ from tests.forensics.conftest import (
     FORENSICS,
     FORENSICS_ROLE,
     MEMBER_A,
-    ORG_ID,
     REGION,
     ROLE,
-    admin_key_policy,
 )
-from tests.forensics.test_e2e import at
+from tests.forensics.test_e2e import central_accounts
 
 pytestmark = pytest.mark.e2e
 CASE = "case-collect-a"
@@ -40,24 +37,7 @@ CASE = "case-collect-a"
 @pytest.fixture
 def world(endpoint: str, aws_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
           ) -> Iterator[dict[str, Any]]:
-    a, f = at(endpoint, MEMBER_A, ROLE), at(endpoint, FORENSICS, FORENSICS_ROLE)
-    a.client("iam", endpoint_url=endpoint).create_role(RoleName=ROLE,
-                                                       AssumeRolePolicyDocument="{}")
-    f.client("iam", endpoint_url=endpoint).create_role(RoleName=FORENSICS_ROLE,
-                                                       AssumeRolePolicyDocument="{}")
-    key = f.client("kms", endpoint_url=endpoint).create_key(Policy=json.dumps({
-        "Version": "2012-10-17", "Statement": [admin_key_policy(FORENSICS)]}))[
-        "KeyMetadata"]["Arn"]
-    s3_f = f.client("s3", endpoint_url=endpoint)
-    s3_f.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
-    s3_f.put_object_lock_configuration(Bucket=BUCKET, ObjectLockConfiguration={
-        "ObjectLockEnabled": "Enabled",
-        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}})
-    aws_env.mkdir(parents=True, exist_ok=True)
-    (aws_env / "config.toml").write_text(
-        f'[accounts]\nrole_name = "{ROLE}"\n\n[forensics]\naccount = "{FORENSICS}"\n'
-        f'region = "{REGION}"\nrole_name = "{FORENSICS_ROLE}"\nkms_key = "{key}"\n'
-        f'bucket = "{BUCKET}"\norganization_id = "{ORG_ID}"\n')
+    a, f, _key, s3_f = central_accounts(endpoint, aws_env, [])
     instance = run_instance(a.client("ec2", endpoint_url=endpoint))
     sandbox = tmp_path / "agent"
     sandbox.mkdir()
