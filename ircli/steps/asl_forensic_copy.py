@@ -101,6 +101,27 @@ def description(account: str, run: str) -> str:
             f"run {{}}', $.case, {src}, $.iid, {run})")
 
 
+def _permissions(next_state: str) -> dict[str, Any]:
+    """Read the copy's createVolumePermission into ``$.perms`` (the list and its length)."""
+    return task("ec2", "describeSnapshotAttribute",
+                {"SnapshotId.$": "$.copy.id", "Attribute": PERMISSION},
+                result_selector={"p.$": "$.CreateVolumePermissions",
+                                 "n.$": "States.ArrayLength($.CreateVolumePermissions)"},
+                result_path="$.perms", next_state=next_state, catch=None)
+
+
+def _only_the_forensics_account(exact: str, judge: str, yes: str, no: str
+                                ) -> dict[str, dict[str, Any]]:
+    """Two states: is ``$.perms`` exactly one grant, to the forensics account (``$.want``)?"""
+    return {
+        exact: pass_state({"has.$": "States.ArrayContains($.perms.p, $.want)"}, "$.exact",
+                          judge),
+        judge: choice([{"And": [{"Variable": "$.perms.n", "NumericEquals": 1},
+                                {"Variable": "$.exact.has", "BooleanEquals": True}],
+                        "Next": yes}], no),
+    }
+
+
 def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
     """One Map iteration per snapshot found: is it of the instance's own volumes, wait for
     it, is there a copy of it to adopt, is that copy shared right."""
@@ -192,17 +213,9 @@ def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
                                  f"{p}.S.Perms"),
         f"{p}.S.Resumed": pass_state({"id.$": "States.ArrayGetItem($.mine.recent, 0)"}, "$.copy",
                                    f"{p}.S.Perms"),
-        f"{p}.S.Perms": task("ec2", "describeSnapshotAttribute", {
-            "SnapshotId.$": "$.copy.id", "Attribute": PERMISSION},
-            result_selector={"p.$": "$.CreateVolumePermissions",
-                             "n.$": "States.ArrayLength($.CreateVolumePermissions)"},
-            result_path="$.perms", next_state=f"{p}.S.Exact", catch=None),
-        f"{p}.S.Exact": pass_state({"has.$": "States.ArrayContains($.perms.p, $.want)"},
-                                   "$.exact", f"{p}.S.Shared"),
-        f"{p}.S.Shared": choice([{"And": [
-            {"Variable": "$.perms.n", "NumericEquals": 1},
-            {"Variable": "$.exact.has", "BooleanEquals": True}], "Next": f"{p}.S.Done"}],
-            f"{p}.S.Reshare"),
+        f"{p}.S.Perms": _permissions(f"{p}.S.Exact"),
+        **_only_the_forensics_account(f"{p}.S.Exact", f"{p}.S.Shared", f"{p}.S.Done",
+                                      f"{p}.S.Reshare"),
         f"{p}.S.Done": end_pass({"skip": False, "todo": "no", "copy.$": "$.copy.id",
                                  "source": source}),
         f"{p}.S.Reshare": end_pass({"skip": False, "todo": "yes", "copy.$": "$.copy.id",
@@ -280,21 +293,13 @@ def _copies(p: str, account: str, region: str, key: str) -> dict[str, dict[str, 
             **share, "OperationType": "add", "UserIds": [account]},
             next_state=f"{p}.C.Look", catch=None,
             comment="the forensics account only: never the all group"),
-        f"{p}.C.Look": task("ec2", "describeSnapshotAttribute", share,
-                            result_selector={"p.$": "$.CreateVolumePermissions",
-                                             "n.$": "States.ArrayLength("
-                                                    "$.CreateVolumePermissions)"},
-                            result_path="$.perms", next_state=f"{p}.C.Final", catch=None),
+        f"{p}.C.Look": _permissions(f"{p}.C.Final"),
         f"{p}.C.Final": task("ec2", "describeSnapshots", {"SnapshotIds.$": "States.Array("
                                                                           "$.copy.id)"},
                              result_selector={"s.$": "States.ArrayGetItem($.Snapshots, 0)"},
                              result_path="$.final", next_state=f"{p}.C.Exact", catch=None),
-        f"{p}.C.Exact": pass_state({"has.$": "States.ArrayContains($.perms.p, $.want)"},
-                                   "$.exact", f"{p}.C.Judge"),
-        f"{p}.C.Judge": choice([{"And": [
-            {"Variable": "$.perms.n", "NumericEquals": 1},
-            {"Variable": "$.exact.has", "BooleanEquals": True}], "Next": f"{p}.C.Shared"}],
-            f"{p}.C.NotShared"),
+        **_only_the_forensics_account(f"{p}.C.Exact", f"{p}.C.Judge", f"{p}.C.Shared",
+                                      f"{p}.C.NotShared"),
         f"{p}.C.Shared": {"Type": "Pass", "Result": "shared", "ResultPath": "$.status",
                           "Next": f"{p}.C.Rec"},
         f"{p}.C.NotShared": {"Type": "Pass", "Result": "not-shared", "ResultPath": "$.status",
