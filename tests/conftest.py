@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import signal
 import socket
 import time
@@ -54,6 +55,65 @@ def pool_kms_private_keys(size: int = KMS_KEY_POOL) -> None:
     kms_models.generate_private_key = pooled
 
 
+def route_each_service_once() -> None:
+    """Shim: in-process moto finds the handler of every request by building its service's
+    whole URL table again, from a backend it first makes for the default account (for S3 it
+    even reloads the module holding the table): about a tenth of the CPU of an emulated S3
+    call. The table depends on the backend's class alone, which never changes while a test
+    process runs, so each service's routes are compiled once; a request for a URL no route
+    takes falls through to moto's own lookup, unchanged.
+    tests/hygiene/test_emulator_shims.py checks it."""
+    from moto import backend_index, backends
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.core.base_backend import BackendDict
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.config import passthrough_service, passthrough_url, service_whitelisted
+    from moto.core.exceptions import HTTPException
+    from moto.core.request import normalize_request
+    from moto.core.utils import get_equivalent_url_in_aws_domain
+    from moto.moto_api import recorder
+
+    original = BotocoreStubber.process_request
+    if getattr(original, "ircli_routes_once", False):
+        return
+    routes: dict[str, list[tuple[Any, Any]]] = {}
+
+    def routes_of(service: str) -> list[tuple[Any, Any]]:
+        if service not in routes:
+            backend_dict = backends.get_backend(service)  # type: ignore[call-overload]
+            if isinstance(backend_dict, BackendDict):
+                regions = backend_dict[DEFAULT_ACCOUNT_ID]
+                backend = regions["us-east-1" if "us-east-1" in regions else "aws"]
+            else:
+                backend = backend_dict["global"]
+            routes[service] = [(re.compile(url), handler) for url, handler in backend.urls.items()]
+        return routes[service]
+
+    def process_request(self: Any, request: Any) -> Any:
+        parsed_url, _ = get_equivalent_url_in_aws_domain(request.url)
+        clean_url = f"{parsed_url.scheme}://{parsed_url.netloc}{parsed_url.path}"
+        if passthrough_url(clean_url):
+            return None
+        for service, pattern in backend_index.backend_url_patterns:
+            if not pattern.match(clean_url):
+                continue
+            if passthrough_service(service) or not service_whitelisted(service):
+                break  # moto's own lookup passes it through or refuses it
+            for url, handler in routes_of(service):
+                if url.match(clean_url):
+                    normalized = normalize_request(request)
+                    try:
+                        recorder._record_request(normalized)
+                        return handler(normalized, normalized.raw_url, normalized.headers)
+                    except HTTPException as e:
+                        return e.code, e.get_headers(), e.get_body()
+            break
+        return original(self, request)
+
+    process_request.ircli_routes_once = True  # type: ignore[attr-defined]
+    BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
+
+
 # Shims for the emulator's cost, the same the lab's emulator takes (ircli/lab/server.py): moto
 # builds 1,227 ECS-optimized AMIs (each with a volume and a snapshot) whenever a test first
 # touches EC2 in a region, ~1.3 s of CPU each time, and nothing here launches one; its
@@ -61,6 +121,7 @@ def pool_kms_private_keys(size: int = KMS_KEY_POOL) -> None:
 # request. tests/hygiene/test_emulator_shims.py checks them.
 emulator_costs_cut()
 pool_kms_private_keys()
+route_each_service_once()
 
 # The test process holds a large, long-lived heap (every service model botocore parsed, moto's
 # backends and its Step Functions engine): the cyclic collector's default thresholds walk it

@@ -254,8 +254,28 @@ def _session_with(credentials: Credentials, region: str) -> boto3.Session:
     return session
 
 
+class _SearchPaths(list[str]):
+    """A loader's search paths that keep each path once: every boto3 session appends its own
+    data path to its loader's list, and here many sessions share one loader."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
 _LOADER: Any = None
 _LOADER_LOCK = threading.Lock()
+
+
+def shared_loader() -> Any:
+    """The one botocore model loader of this process (see ``_boto3_session``)."""
+    global _LOADER
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            loader = botocore.loaders.create_loader()
+            loader._search_paths = _SearchPaths(loader.search_paths)  # type: ignore[attr-defined]
+            _LOADER = loader
+    return _LOADER
 
 
 def _boto3_session(**kwargs: Any) -> boto3.Session:
@@ -266,13 +286,6 @@ def _boto3_session(**kwargs: Any) -> boto3.Session:
     most of the CPU a fleet of containments spends. The loader only reads files and caches
     what it read, so sharing it is safe across sessions and threads.
     """
-    global _LOADER
-    with _LOADER_LOCK:
-        if _LOADER is None:
-            _LOADER = botocore.loaders.create_loader()
-        core = botocore.session.Session()
-        core.register_component("data_loader", _LOADER)
-        session = boto3.Session(botocore_session=core, **kwargs)
-        paths = _LOADER.search_paths  # boto3 appends its data path once per session
-        paths[:] = list(dict.fromkeys(paths))
-    return session
+    core = botocore.session.Session()
+    core.register_component("data_loader", shared_loader())
+    return boto3.Session(botocore_session=core, **kwargs)

@@ -71,6 +71,31 @@ def leave_out_ecs_images() -> None:
     setattr(amis, "load_resource", without_ecs)  # noqa: B010
 
 
+def one_model_loader() -> None:
+    """Let every botocore session of this process read models through ircli's one loader.
+
+    moto makes sessions of its own (three while EC2's module loads, one per backend, one per
+    in-process test's default session), and each new session reads and parses the JSON
+    models it needs again: EC2's is several MB, about a second of CPU for the three at
+    import alone. A session given its own data path (``AWS_DATA_PATH``) still gets a loader
+    of its own, and so does moto's request parser (its loader adds moto's model extras).
+    Call it before moto's services are imported; idempotent.
+    """
+    import botocore.session
+
+    from ircli.core.session import shared_loader
+
+    create: Any = getattr(botocore.session, "create_loader")  # noqa: B009 - not exported
+    if getattr(create, "ircli_shared", False):
+        return
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        return shared_loader() if search_path_string is None else create(search_path_string)
+
+    create_loader.ircli_shared = True  # type: ignore[attr-defined]
+    setattr(botocore.session, "create_loader", create_loader)  # noqa: B010
+
+
 def share_model_loader() -> None:
     """Let moto's backends read service models through ircli's one shared loader.
 
@@ -120,11 +145,41 @@ def dispatch_without_reflection() -> None:
     setattr(responses, "method_names_from_class", method_names)  # noqa: B010
 
 
+def request_ids_where_they_go() -> None:
+    """Let moto look for a ``<RequestId>`` element only in a body that has one.
+
+    After every call moto runs a regular expression over the whole response body to put a
+    fresh request id into its XML, JSON bodies included (a Step Functions history or a
+    large S3 object is scanned end to end for nothing). A body without the element is
+    returned as it is, which is what the expression did to it (a bytes body it never
+    changed). Idempotent.
+    """
+    from moto.core import responses
+    from moto.utilities.aws_headers import gen_amzn_requestid_long
+
+    enrich: Any = responses.BaseResponse._enrich_response
+    if getattr(enrich, "ircli_only_xml", False):
+        return
+
+    def enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if isinstance(body, str) and "<RequestId>" in body:
+            return enrich(headers, body)  # type: ignore[no-any-return]
+        if "status" in headers:  # the rest of what moto does to every response
+            headers["status"] = str(headers["status"])
+        gen_amzn_requestid_long(headers)
+        return headers, body
+
+    enrich_response.ircli_only_xml = True  # type: ignore[attr-defined]
+    setattr(responses.BaseResponse, "_enrich_response", staticmethod(enrich_response))  # noqa: B010
+
+
 def emulator_costs_cut() -> None:
     """Every cost cut above, for an emulator in this process (the lab's, the tests')."""
+    one_model_loader()
     leave_out_ecs_images()
     share_model_loader()
     dispatch_without_reflection()
+    request_ids_where_they_go()
 
 
 def responds(endpoint: str, timeout: float = 3.0) -> bool:

@@ -85,8 +85,12 @@ class Sfn:
 def sfn_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sfn]:
     emulator = installed(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        made: dict[str, Any] = {}
+
         def clients(service: str) -> Any:
-            return boto3.client(service, region_name=REGION)
+            if service not in made:
+                made[service] = boto3.client(service, region_name=REGION)
+            return made[service]
 
         clients("s3").create_bucket(Bucket=BUCKET)
         topic = clients("sns").create_topic(Name="ircli-automation")["TopicArn"]

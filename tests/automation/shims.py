@@ -12,6 +12,7 @@ import functools
 import json
 import pickle
 import sys
+import threading
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from botocore.response import StreamingBody
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
+from moto.stepfunctions.parser.asl.component.program import program
+from moto.stepfunctions.parser.asl.component.state import state
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service,
     state_task_service_aws_sdk,
@@ -33,6 +37,7 @@ from moto.stepfunctions.parser.asl.eval import states
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.backend import execution_worker
+from moto.stepfunctions.parser.quotas import MAX_STATE_SIZE_UTF8_BYTES
 
 from ircli.core.asl import SERVICE_ERROR
 
@@ -224,6 +229,85 @@ def plain_copies(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module, "copy", fast)
 
 
+@dataclass
+class _Document:
+    """One state input as moto stores it between states, with what was worked out from it."""
+
+    value: Any
+    pickled: bytes
+    compact: str | None = None
+
+
+_READ = threading.local()  # the document a read-only caller was just handed, per thread
+_READ_ONLY_CALLERS = {  # moto's uses of a state's input that only serialise it
+    state.CommonStateField._get_state_entered_event_details.__code__,
+    state.CommonStateField._get_state_exited_event_details.__code__,
+    state.CommonStateField._eval_body.__code__,  # its one use: the size quota
+    program.Program._eval_body.__code__,  # its one use: the execution's output
+}
+
+
+def state_documents_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a difference from AWS, a cost of the emulator: moto copies a state's whole input
+    for every use, including the three per state that only serialise it (the entered and
+    exited history events and the size quota), and serialises it once for each. The stored
+    input is a private copy nobody changes (moto copies on every way in and out), so those
+    readers get it uncopied and its JSON is worked out once; every other reader still gets
+    a fresh copy, made from the pickle kept when it was stored. The quota's answer stays
+    exact: its spaced JSON is at most twice as long as the compact one, and is worked out
+    when that bound does not settle it."""
+    get_input, reset = states.States.get_input, states.States.reset
+
+    def reset_once(self: Any, input_value: Any) -> None:
+        try:
+            pickled = pickle.dumps(input_value, pickle.HIGHEST_PROTOCOL)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            self.ircli_document = None
+            reset(self, input_value)
+            return
+        reset(self, None)
+        document = _Document(pickle.loads(pickled), pickled)
+        self._states_data["input"] = document.value
+        self.ircli_document = document
+
+    def get_input_once(self: Any, query: str | None = None) -> Any:
+        document = getattr(self, "ircli_document", None)
+        if query is not None or document is None or \
+                document.value is not self._states_data["input"]:
+            return get_input(self, query)
+        if sys._getframe(1).f_code in _READ_ONLY_CALLERS:
+            _READ.document = document
+            return document.value
+        return pickle.loads(document.pickled)
+
+    def read(value: Any) -> _Document | None:
+        document: _Document | None = getattr(_READ, "document", None)
+        return document if document is not None and document.value is value else None
+
+    def to_json_once(value: Any, separators: tuple[str, str] | None = None) -> str:
+        document = read(value)
+        if document is None or separators != (",", ":"):
+            return to_json_str(value, separators)
+        if document.compact is None:
+            document.compact = to_json_str(value, separators)
+        return document.compact
+
+    def within_quota(value: Any) -> bool:
+        document = read(value)
+        if document is None:
+            return is_within_size_quota(value)
+        compact = len(to_json_once(value, (",", ":")).encode())
+        return 2 * compact < MAX_STATE_SIZE_UTF8_BYTES or is_within_size_quota(value)
+
+    to_json_str, is_within_size_quota = state.to_json_str, state.is_within_size_quota
+    monkeypatch.setattr(states.States, "reset", reset_once)
+    monkeypatch.setattr(states.States, "get_input", get_input_once)
+    monkeypatch.setattr(state, "to_json_str", to_json_once)
+    monkeypatch.setattr(program, "to_json_str", to_json_once)
+    for module in (state, state_task_service, state_task_lambda):
+        monkeypatch.setattr(module, "is_within_size_quota", within_quota)
+
+
 def one_client_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
     """Not a difference from AWS, a cost of the emulator: moto builds a new boto3 client for
     every SDK task it runs (a client costs more CPU than the emulated call). One client per
@@ -240,15 +324,17 @@ def one_client_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(state_task_service_aws_sdk, "boto_client_for", client_for)
 
 
-def installed(monkeypatch: pytest.MonkeyPatch) -> Emulator:
+def installed(monkeypatch: pytest.MonkeyPatch,
+              without: tuple[Callable[[pytest.MonkeyPatch], None], ...] = ()) -> Emulator:
+    """Every shim, less the cost cuts named in ``without`` (a test of a cut compares)."""
     emulator = Emulator()
     aws_service_names(monkeypatch)
     aws_error_names(monkeypatch)
     plain_results(monkeypatch, emulator)
     wildcard_lists(monkeypatch)
-    parse_once(monkeypatch)
-    plain_copies(monkeypatch)
-    one_client_per_service(monkeypatch)
+    for cut in (parse_once, plain_copies, state_documents_once, one_client_per_service):
+        if cut not in without:
+            cut(monkeypatch)
     no_real_waiting(monkeypatch, emulator)
     synchronous_executions(monkeypatch)
     iso_start_time(monkeypatch)

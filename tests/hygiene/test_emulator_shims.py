@@ -1,18 +1,30 @@
-"""The suite's emulator shims (tests/conftest.py) take out only what ircli never uses."""
+"""The suite's emulator shims (tests/conftest.py) take out only what ircli never uses, and
+change no answer."""
 
 from __future__ import annotations
 
 import base64
+import warnings
 from typing import Any
 
+import boto3
+import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from moto.core import responses
+from moto.core.botocore_stubber import BotocoreStubber
 from moto.ec2.models import amis
 from moto.ec2.responses import EC2Response
+from moto.s3 import models as s3_models
 
-from ircli.lab.server import dispatch_without_reflection, leave_out_ecs_images
+from ircli.lab.server import (
+    dispatch_without_reflection,
+    leave_out_ecs_images,
+    one_model_loader,
+    request_ids_where_they_go,
+)
 from ircli.lab.web_compromise import lab_image
-from tests.conftest import KMS_KEY_POOL
+from tests.conftest import KMS_KEY_POOL, route_each_service_once
 
 
 def test_ecs_images_are_left_out_and_the_images_ircli_uses_stay(clients: Any) -> None:
@@ -55,3 +67,54 @@ def test_each_response_class_is_listed_once_and_calls_still_dispatch(clients: An
     assert names(EC2Response) is names(EC2Response)
     assert "describe_instances" in names(EC2Response)
     assert clients("ec2").describe_vpcs()["Vpcs"]  # moto's default VPC, found by dispatch
+
+
+def test_each_service_is_routed_once_and_every_call_still_answers(
+        clients: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert getattr(BotocoreStubber.process_request, "ircli_routes_once", False)
+    route_each_service_once()  # a second call changes nothing
+    s3 = clients("s3")
+    s3.create_bucket(Bucket="routed")  # the process's first S3 call may build the table
+    reloads: list[Any] = []
+    monkeypatch.setattr(s3_models, "reload", lambda module: reloads.append(module) or module)
+    s3.put_object(Bucket="routed", Key="k", Body=b"v")
+    assert s3.get_object(Bucket="routed", Key="k")["Body"].read() == b"v"
+    assert not reloads, "S3's URL table was built again for a request"
+    with pytest.raises(ClientError) as missing:
+        s3.head_object(Bucket="routed", Key="absent")
+    assert missing.value.response["Error"]["Code"] == "404"
+    assert clients("ec2").describe_vpcs()["Vpcs"]
+    assert clients("sts").get_caller_identity()["Account"]
+
+
+def test_sessions_share_one_model_loader_and_moto_keeps_its_own(
+        clients: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert getattr(botocore.session.create_loader, "ircli_shared", False)
+    one_model_loader()  # a second call changes nothing
+    first, second = boto3.Session(), boto3.Session()
+    loader = first._session.get_component("data_loader")
+    assert loader is second._session.get_component("data_loader")
+    assert len(loader.search_paths) == len(set(loader.search_paths)), loader.search_paths
+    monkeypatch.setenv("AWS_DATA_PATH", "/nonexistent-models")
+    assert boto3.Session()._session.get_component("data_loader") is not loader
+    # moto's parser reads its own loader, which adds moto's error codes to AWS's models: an
+    # SQS error still maps to its shape, with no warning that it does not
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ClientError) as missing:
+            clients("sqs").get_queue_url(QueueName="absent")
+    assert missing.value.response["Error"]["Code"] in (
+        "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
+
+
+def test_request_ids_still_reach_xml_and_json_is_left_alone(clients: Any) -> None:
+    request_ids_where_they_go()  # a second call changes nothing
+    assert getattr(responses.BaseResponse._enrich_response, "ircli_only_xml", False)
+    headers, body = responses.BaseResponse._enrich_response(
+        {}, "<R><RequestId>old</RequestId></R>")
+    assert "old" not in body and headers["x-amzn-requestid"] in body
+    json_body = '{"RequestId": "kept"}'
+    headers, same = responses.BaseResponse._enrich_response({"status": 200}, json_body)
+    assert same is json_body and headers["status"] == "200" and headers["x-amzn-requestid"]
+    answer = clients("sts").get_caller_identity()["ResponseMetadata"]
+    assert answer["RequestId"] and answer["HTTPStatusCode"] == 200
