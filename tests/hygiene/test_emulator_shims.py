@@ -11,13 +11,16 @@ import boto3
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from moto import mock_aws
 from moto.core import responses
+from moto.core.base_backend import BackendDict
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.ec2.models import amis
 from moto.ec2.responses import EC2Response
 from moto.s3 import models as s3_models
 
 from ircli.lab.server import (
+    backends_found_directly,
     dispatch_without_reflection,
     leave_out_ecs_images,
     one_model_loader,
@@ -118,3 +121,21 @@ def test_request_ids_still_reach_xml_and_json_is_left_alone(clients: Any) -> Non
     assert same is json_body and headers["status"] == "200" and headers["x-amzn-requestid"]
     answer = clients("sts").get_caller_identity()["ResponseMetadata"]
     assert answer["RequestId"] and answer["HTTPStatusCode"] == 200
+
+
+def test_backends_are_found_directly_and_a_reset_still_empties_them() -> None:
+    assert getattr(BackendDict._create_account_specific_backend, "ircli_direct", False)
+    backends_found_directly()  # a second call changes nothing
+    for _ in range(2):  # the second time round starts from moto's reset
+        with mock_aws():
+            s3 = boto3.client("s3", region_name="us-east-1")
+            assert s3.list_buckets()["Buckets"] == [], "a reset left a bucket behind"
+            s3.create_bucket(Bucket="gone-at-reset")
+            assert s3_models.s3_backends in BackendDict._instances  # what reset will empty
+            other = boto3.client("sts", region_name="us-east-1").assume_role(
+                RoleArn="arn:aws:iam::210987654321:role/r", RoleSessionName="shim")["Credentials"]
+            theirs = boto3.client("s3", region_name="us-east-1",
+                                  aws_access_key_id=other["AccessKeyId"],
+                                  aws_secret_access_key=other["SecretAccessKey"],
+                                  aws_session_token=other["SessionToken"])
+            assert theirs.list_buckets()["Buckets"] == []  # another account's own backends
