@@ -114,6 +114,58 @@ def route_each_service_once() -> None:
     BotocoreStubber.process_request = process_request  # type: ignore[method-assign]
 
 
+def botocore_work_once() -> None:
+    """Shim: three things botocore works out again for every session and client, though
+    they depend on nothing a session or client holds. The suite opens a session per in-process
+    command and a client per service and test (thousands in a run), so here:
+
+    - an event name's alias (``EventAliaser``) is remembered for the process, not per
+      emitter: each new emitter parsed the names of every event it met, ~4 % of the run;
+    - whether a handler takes ``**kwargs`` is read once per function, not by
+      ``inspect.getfullargspec`` at each of the ~130 registrations of every session;
+    - the clients share one TLS context (each made its own; nothing here speaks TLS).
+
+    tests/hygiene/test_emulator_shims.py checks them."""
+    import weakref
+
+    from botocore import hooks, httpsession
+
+    if getattr(hooks.accepts_kwargs, "ircli_once", False):
+        return
+    aliases: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    init = hooks.EventAliaser.__init__
+
+    def aliaser(self: Any, event_emitter: Any, event_aliases: Any = None) -> None:
+        init(self, event_emitter, event_aliases)
+        known = tuple(sorted(self._event_aliases.items()))
+        self._alias_name_cache = aliases.setdefault(known, {})
+
+    accepts = hooks.accepts_kwargs
+    read: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+    def accepts_kwargs(func: Any) -> bool:
+        function = getattr(func, "__func__", func)  # a bound method: its function's answer
+        try:
+            return read[function]
+        except (KeyError, TypeError):
+            answer = bool(accepts(func))
+        with contextlib.suppress(TypeError):
+            read[function] = answer
+        return answer
+
+    contexts: list[Any] = []
+
+    def ssl_context(self: Any) -> Any:
+        if not contexts:
+            contexts.append(httpsession.create_urllib3_context())
+        return contexts[0]
+
+    accepts_kwargs.ircli_once = True  # type: ignore[attr-defined]
+    hooks.EventAliaser.__init__ = aliaser  # type: ignore[method-assign]
+    hooks.accepts_kwargs = accepts_kwargs
+    httpsession.URLLib3Session._get_ssl_context = ssl_context  # type: ignore[method-assign]
+
+
 # Shims for the emulator's cost, the same the lab's emulator takes (ircli/lab/server.py): moto
 # builds 1,227 ECS-optimized AMIs (each with a volume and a snapshot) whenever a test first
 # touches EC2 in a region, ~1.3 s of CPU each time, and nothing here launches one; its
@@ -122,6 +174,7 @@ def route_each_service_once() -> None:
 emulator_costs_cut()
 pool_kms_private_keys()
 route_each_service_once()
+botocore_work_once()
 
 # The test process holds a large, long-lived heap (every service model botocore parsed, moto's
 # backends and its Step Functions engine): the cyclic collector's default thresholds walk it

@@ -8,6 +8,7 @@ import warnings
 from typing import Any
 
 import boto3
+import botocore.hooks
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
@@ -27,7 +28,7 @@ from ircli.lab.server import (
     request_ids_where_they_go,
 )
 from ircli.lab.web_compromise import lab_image
-from tests.conftest import KMS_KEY_POOL, route_each_service_once
+from tests.conftest import KMS_KEY_POOL, botocore_work_once, route_each_service_once
 
 
 def test_ecs_images_are_left_out_and_the_images_ircli_uses_stay(clients: Any) -> None:
@@ -139,3 +140,29 @@ def test_backends_are_found_directly_and_a_reset_still_empties_them() -> None:
                                   aws_secret_access_key=other["SecretAccessKey"],
                                   aws_session_token=other["SessionToken"])
             assert theirs.list_buckets()["Buckets"] == []  # another account's own backends
+
+
+def test_botocore_work_done_once_gives_the_same_answers() -> None:
+    assert getattr(botocore.hooks.accepts_kwargs, "ircli_once", False)
+    botocore_work_once()  # a second call changes nothing
+    one, two = boto3.Session()._session, boto3.Session()._session
+    assert one._events._alias_name_cache is two._events._alias_name_cache
+    heard: list[str] = []
+    one.register("ircli-test.apigateway", lambda **kwargs: heard.append("old name"))
+    one._events.emit("ircli-test.api-gateway")  # the alias reaches the old name's handler
+    assert heard == ["old name"]
+
+    class Handlers:
+        def without(self, event: Any) -> None: ...
+
+        def with_kwargs(self, **kwargs: Any) -> None: ...
+
+    for _ in range(2):  # the second time from what was remembered
+        with pytest.raises(ValueError):
+            two.register("before-call.s3", Handlers().without)
+        with pytest.raises(ValueError):
+            two.register("before-call.s3", lambda event: None)
+        two.register("before-call.s3", Handlers().with_kwargs)
+    first, second = (boto3.Session().client("s3", region_name="us-east-1") for _ in range(2))
+    assert first._endpoint.http_session._manager.connection_pool_kw["ssl_context"] is \
+        second._endpoint.http_session._manager.connection_pool_kw["ssl_context"]
