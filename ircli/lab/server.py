@@ -174,36 +174,30 @@ def request_ids_where_they_go() -> None:
 
 
 def backends_found_directly() -> None:
-    """Let moto find an account's backends without a walk over every service it has.
+    """Let moto check its list of services in use by identity, not by ``__eq__``.
 
-    Each time a request reaches a service's backends for an account, moto takes a lock and
-    checks that this service is on its list of services in use by comparing it with every
-    entry of that list (hundreds, each through a Python ``__eq__``): a twentieth of the CPU
-    of an emulated S3 call. A service is put on the list when an account's backends are
-    first made, and moto's reset empties both together, so an account already present means
-    the check would pass; the rest still goes through moto. Idempotent.
+    Each time a request reaches a service's backends for an account, moto checks that the
+    service is on its list of services in use (what its reset empties) by comparing it with
+    every entry of that list, hundreds of Python ``__eq__`` calls: a twentieth of the CPU of
+    an emulated S3 call. Each service has one backend dictionary, and moto's ``__eq__``
+    compares ids unique to each, so identity gives the same answer; the check is still made,
+    under moto's lock, at every access. Idempotent.
     """
-    from moto.core.base_backend import BackendDict
+    from moto.core.base_backend import BackendDict, backend_lock
 
     create: Any = getattr(BackendDict, "_create_account_specific_backend")  # noqa: B009
     if getattr(create, "ircli_direct", False):
         return
-    listed: set[Any] = set()  # the ids of the services moto has listed since its reset
-    reset: Any = BackendDict.reset.__func__  # type: ignore[attr-defined]
 
     def create_backend(self: Any, account_id: str) -> None:
-        if account_id in self.keys() and self._id in listed:
-            return
-        create(self, account_id)
-        listed.add(self._id)
-
-    def reset_all(cls: Any) -> None:
-        listed.clear()
-        reset(cls)
+        with backend_lock:
+            listed = {id(backend) for backend in BackendDict._instances}  # type: ignore[misc]
+            if account_id in self.keys() and id(self) in listed:
+                return
+            create(self, account_id)
 
     create_backend.ircli_direct = True  # type: ignore[attr-defined]
     setattr(BackendDict, "_create_account_specific_backend", create_backend)  # noqa: B010
-    setattr(BackendDict, "reset", classmethod(reset_all))  # noqa: B010
 
 
 def emulator_costs_cut() -> None:
