@@ -686,6 +686,27 @@ def _deny_template(ids_path: str) -> dict[str, Any]:
     return document
 
 
+def _kept_ids(p: str, names: tuple[str, str], items: str, item: str, *, test: str,
+              rule: dict[str, Any], keep: bool, key: str, value: str, nested: bool,
+              results: str, flat: tuple[str, str], next_state: str) -> dict[str, dict[str, Any]]:
+    """Two states that filter a list into ids: a Map over ``items`` (each at ``$.<item>``)
+    whose iteration, ``test`` (``"<letter>.<name>"``), gives ``{key: value}`` where ``rule``
+    holds (``keep``; where it does not, with ``keep=False``) and ``{key: []}`` otherwise,
+    results at ``$.steps.p.<results>``; then a Pass, ``names[1]``, that puts every id in one
+    list at ``{flat[0]: [...]}`` at ``$.steps.p.<flat[1]>`` (``nested``: ``value`` is a list
+    already). Never fails by itself."""
+    choose, yes, no = f"{p}.{test}", f"{p}.{test[0]}.Yes", f"{p}.{test[0]}.No"
+    ids = _s(p, f"{results}[*].{key}[*]{'[*]' if nested else ''}")
+    return {
+        f"{p}.{names[0]}": map_state(items, {f"{item}.$": "$$.Map.Item.Value"}, {
+            choose: choice([{**rule, "Next": yes if keep else no}], no if keep else yes),
+            yes: end_pass({f"{key}.$": value}),
+            no: end_pass({key: []})}, choose, result_path=_s(p, results),
+            next_state=f"{p}.{names[1]}", concurrency=0),
+        f"{p}.{names[1]}": pass_state({f"{flat[0]}.$": ids}, _s(p, flat[1]), next_state),
+    }
+
+
 def cut_credentials(p: str, partition: str, permissions: tuple[Any, ...]) -> Fragment:
     """Add the instance to its role's ircli deny policy (``ec2:SourceInstanceARN``), creating
     and attaching the policy where there is none; the other instances it names stay."""
@@ -741,17 +762,12 @@ def cut_credentials(p: str, partition: str, permissions: tuple[Any, ...]) -> Fra
             "ircli.DenyPolicyUnreadable", "The role's ircli deny policy came back URL-encoded, "
             "which Step Functions cannot decode: this instance was NOT added to it. Run "
             "`ircli contain` on the instance."),
-        f"{p}.Object": map_state(_s(p, "ver.d.Statement"), {"st.$": "$$.Map.Item.Value"}, {
-            f"{p}.S.Ours": choice([{"And": [
-                {"Variable": "$.st.Sid", "IsPresent": True},
-                {"Variable": "$.st.Sid", "StringEquals": SID_CONTAIN}],
-                "Next": f"{p}.S.Yes"}], f"{p}.S.No"),
-            # ircli's statement has one StringLike key, ec2:SourceInstanceARN: its values.
-            f"{p}.S.Yes": end_pass({"ids.$": "$.st.Condition.StringLike.*"}),
-            f"{p}.S.No": end_pass({"ids": []})}, f"{p}.S.Ours", result_path=_s(p, "stmts"),
-            next_state=f"{p}.Listed0", concurrency=0),
-        f"{p}.Listed0": pass_state({"ids.$": _s(p, "stmts[*].ids[*][*]")}, _s(p, "old"),
-                                   f"{p}.Attached"),
+        # ircli's statement has one StringLike key, ec2:SourceInstanceARN: its values (a list).
+        **_kept_ids(p, ("Object", "Listed0"), _s(p, "ver.d.Statement"), "st", test="S.Ours",
+                    rule={"And": [{"Variable": "$.st.Sid", "IsPresent": True},
+                                  {"Variable": "$.st.Sid", "StringEquals": SID_CONTAIN}]},
+                    keep=True, key="ids", value="$.st.Condition.StringLike.*", nested=True,
+                    results="stmts", flat=("ids", "old"), next_state=f"{p}.Attached"),
         f"{p}.Attached": task("iam", "listAttachedRolePolicies", {
             "RoleName.$": _s(p, "pol.role"), "PathPrefix": IRCLI_PATH},
             result_selector={"arns.$": "$.AttachedPolicies[*].PolicyArn"},
@@ -793,14 +809,10 @@ def cut_credentials(p: str, partition: str, permissions: tuple[Any, ...]) -> Fra
                               result_selector={"n.$": "States.ArrayLength($.Versions)",
                                                "all.$": "$.Versions"},
                               result_path=_s(p, "vers"), next_state=f"{p}.Old"),
-        f"{p}.Old": map_state(_s(p, "vers.all"), {"v.$": "$$.Map.Item.Value"}, {
-            f"{p}.O.Default": choice([{"Variable": "$.v.IsDefaultVersion", "BooleanEquals": True,
-                                       "Next": f"{p}.O.No"}], f"{p}.O.Yes"),
-            f"{p}.O.Yes": end_pass({"id.$": "States.Array($.v.VersionId)"}),
-            f"{p}.O.No": end_pass({"id": []})}, f"{p}.O.Default", result_path=_s(p, "olds"),
-            next_state=f"{p}.OldIds", concurrency=0),
-        f"{p}.OldIds": pass_state({"old.$": _s(p, "olds[*].id[*]")}, _s(p, "oldv"),
-                                  f"{p}.Full"),
+        **_kept_ids(p, ("Old", "OldIds"), _s(p, "vers.all"), "v", test="O.Default",
+                    rule={"Variable": "$.v.IsDefaultVersion", "BooleanEquals": True},
+                    keep=False, key="id", value="States.Array($.v.VersionId)", nested=False,
+                    results="olds", flat=("old", "oldv"), next_state=f"{p}.Full"),
         f"{p}.Full": choice([{"Variable": _s(p, "vers.n"),
                               "NumericGreaterThanEquals": MAX_VERSIONS,
                               "Next": f"{p}.Prune"}], f"{p}.NewVersion"),
