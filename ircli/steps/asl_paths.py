@@ -3,7 +3,8 @@
 The Step Functions forms of the instance containment steps (``Step.compile`` builds them):
 :mod:`ircli.steps.asl_service` (Auto Scaling, load balancers), :mod:`ircli.steps.asl_isolation`
 (security groups, Elastic IPs, tracked paths), :mod:`ircli.steps.asl_credentials` (the role's
-deny policy) and :mod:`ircli.steps.asl_instance` (protection, tags, snapshots). Each builder
+deny policy), :mod:`ircli.steps.asl_instance` (protection, tags, snapshots) and
+:mod:`ircli.steps.asl_forensic_copy` (the snapshots' copies for forensics). Each builder
 returns one step's states: it reads AWS first, records (RECORD) before its first change, and
 does the change the CLI step does, with the same names, tags and rules; a state already right
 leaves it alone (check, then act), so a re-delivered finding changes nothing.
