@@ -59,9 +59,33 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
             result_selector={"g.$": "$.SecurityGroups", "n.$": "States.ArrayLength("
                              "$.SecurityGroups)"}, result_path=_s(p, key), next_state=next_state)
 
-    def tagged(name: str) -> list[dict[str, Any]]:
-        return [{"ResourceType": "security-group", "Tags": [
-            {"Key": TAG_MANAGED, "Value": "true"}, {"Key": "Name", "Value": name}]}]
+    def reuse(kind: str, key: str, at: str, sig: str, none: str) -> dict[str, dict[str, Any]]:
+        """Have<kind>: none found at ``key`` (``none`` next); else the first, at ``at``: no
+        tags at all is a look-alike; its rules' signature at ``sig`` (Count<kind> next)."""
+        return {
+            f"{p}.Have{kind}": choice([{"Variable": _s(p, f"{key}.n"), "NumericEquals": 0,
+                                        "Next": none}], f"{p}.Pick{kind}"),
+            f"{p}.Pick{kind}": pass_state({"g.$": f"States.ArrayGetItem({_s(p, key + '.g')}, 0)"},
+                                          _s(p, at), f"{p}.Tagged{kind}"),
+            f"{p}.Tagged{kind}": choice([{"Variable": _s(p, f"{at}.g.Tags"), "IsPresent": True,
+                                          "Next": f"{p}.Sig{kind}"}], f"{p}.LookAlike"),
+            f"{p}.Sig{kind}": pass_state(_rule_signature(_s(p, f"{at}.g")), sig,
+                                         f"{p}.Count{kind}"),
+        }
+
+    def make(kind: str, key: str, name: str, description: str, found: str,
+             made: str) -> dict[str, dict[str, Any]]:
+        """Make<kind>: the group found is at ``key`` (``found`` next); else Create<kind>, tagged
+        as ircli's, its id at ``key`` (``made`` next: its rules)."""
+        return {
+            f"{p}.Make{kind}": choice([{"Variable": _s(p, key), "IsPresent": True,
+                                        "Next": found}], f"{p}.Create{kind}"),
+            f"{p}.Create{kind}": task("ec2", "createSecurityGroup", {
+                "VpcId.$": vpc, "GroupName": name, "Description": description,
+                "TagSpecifications": [{"ResourceType": "security-group", "Tags": [
+                    {"Key": TAG_MANAGED, "Value": "true"}, {"Key": "Name", "Value": name}]}]},
+                result_selector={"id.$": "$.GroupId"}, result_path=_s(p, key), next_state=made),
+        }
 
     per_endpoint = {
         f"{p}.E.Kind": choice([
@@ -119,13 +143,7 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
         f"{p}.FindT": find(TRANSITION_GROUP, "ft", f"{p}.FindI"),
         f"{p}.FindI": find(iso_name, "fi", f"{p}.HaveT"),
         # The transition group: reused only when ircli's and allow-all both ways, exactly.
-        f"{p}.HaveT": choice([{"Variable": _s(p, "ft.n"), "NumericEquals": 0,
-                               "Next": f"{p}.HaveI"}], f"{p}.PickT"),
-        f"{p}.PickT": pass_state({"g.$": f"States.ArrayGetItem({_s(p, 'ft.g')}, 0)"},
-                                 _s(p, "t"), f"{p}.TaggedT"),
-        f"{p}.TaggedT": choice([{"Variable": _s(p, "t.g.Tags"), "IsPresent": True,
-                                 "Next": f"{p}.SigT"}], f"{p}.LookAlike"),
-        f"{p}.SigT": pass_state(_rule_signature(_s(p, "t.g")), tsig, f"{p}.CountT"),
+        **reuse("T", "ft", "t", tsig, f"{p}.HaveI"),
         f"{p}.CountT": pass_state({
             "in_count.$": f"States.MathAdd(States.ArrayLength({tsig}.in_groups), "
                           f"States.ArrayLength({tsig}.in_lists))",
@@ -140,13 +158,7 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
             "Next": f"{p}.KeepT"}], f"{p}.Drifted"),
         f"{p}.KeepT": pass_state({"id.$": _s(p, "t.g.GroupId")}, _s(p, "tid"), f"{p}.HaveI"),
         # The isolation group: ircli's, no ingress, egress exactly tcp/443 to the endpoints.
-        f"{p}.HaveI": choice([{"Variable": _s(p, "fi.n"), "NumericEquals": 0,
-                               "Next": f"{p}.Change"}], f"{p}.PickI"),
-        f"{p}.PickI": pass_state({"g.$": f"States.ArrayGetItem({_s(p, 'fi.g')}, 0)"},
-                                 _s(p, "i"), f"{p}.TaggedI"),
-        f"{p}.TaggedI": choice([{"Variable": _s(p, "i.g.Tags"), "IsPresent": True,
-                                 "Next": f"{p}.SigI"}], f"{p}.LookAlike"),
-        f"{p}.SigI": pass_state(_rule_signature(_s(p, "i.g")), isig, f"{p}.CountI"),
+        **reuse("I", "fi", "i", isig, f"{p}.Change"),
         f"{p}.CountI": pass_state({
             "groups.$": f"States.ArrayLength({isig}.out_groups)",
             "lists.$": f"States.ArrayLength({isig}.out_lists)",
@@ -203,14 +215,9 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
             "ircli.GroupDrifted", "An ircli security group does not hold exactly ircli's rules "
             "(someone changed it): nothing moved. Run `ircli contain`, which repairs it."),
         # Changes, after the record: create what is missing, then move the ENIs.
-        f"{p}.MakeT": choice([{"Variable": _s(p, "tid"), "IsPresent": True,
-                               "Next": f"{p}.MakeI"}], f"{p}.CreateT"),
-        f"{p}.CreateT": task("ec2", "createSecurityGroup", {
-            "VpcId.$": vpc, "GroupName": TRANSITION_GROUP,
-            "Description": "ircli transition: allow all, so existing flows become untracked",
-            "TagSpecifications": tagged(TRANSITION_GROUP)},
-            result_selector={"id.$": "$.GroupId"}, result_path=_s(p, "tid"),
-            next_state=f"{p}.OpenT"),
+        **make("T", "tid", TRANSITION_GROUP,
+               "ircli transition: allow all, so existing flows become untracked",
+               f"{p}.MakeI", f"{p}.OpenT"),
         f"{p}.OpenT": task("ec2", "authorizeSecurityGroupIngress", {
             "GroupId.$": _s(p, "tid.id"), "IpPermissions": all_traffic},
             next_state=f"{p}.OpenT6"),
@@ -218,14 +225,8 @@ def isolate(p: str, iso_name: str, ssm_egress: str, permissions: tuple[Any, ...]
             "GroupId.$": _s(p, "tid.id"), "IpPermissions": [
                 {"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]},
             next_state=f"{p}.MakeI"),
-        f"{p}.MakeI": choice([{"Variable": _s(p, "iid"), "IsPresent": True,
-                               "Next": f"{p}.Moves"}], f"{p}.CreateI"),
-        f"{p}.CreateI": task("ec2", "createSecurityGroup", {
-            "VpcId.$": vpc, "GroupName": iso_name,
-            "Description": "ircli isolation: no traffic but what ircli allows",
-            "TagSpecifications": tagged(iso_name)},
-            result_selector={"id.$": "$.GroupId"}, result_path=_s(p, "iid"),
-            next_state=f"{p}.CloseI"),
+        **make("I", "iid", iso_name, "ircli isolation: no traffic but what ircli allows",
+               f"{p}.Moves", f"{p}.CloseI"),
         f"{p}.CloseI": task("ec2", "revokeSecurityGroupEgress", {
             "GroupId.$": _s(p, "iid.id"), "IpPermissions": [
                 {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]},
