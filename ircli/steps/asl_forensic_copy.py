@@ -8,9 +8,10 @@ its id, never the ``all`` group), and the case records each copy under
 ``targets.<instance>.forensic_copies`` (keyed by source snapshot, as the CLI writes it), so
 ``ircli forensics share``, ``analyst`` and ``release`` read the machine's case as their own.
 
-Every wait is a bounded poll: ``Wait`` 30 s, ``DescribeSnapshots``, ``Choice``, with a count of
-polls from the snapshot's size (the CLI's ceiling: 60 s per GiB, at least 300 s); past it the
-step fails by name and the isolation stays as it is (the step is not critical).
+Every wait is a bounded poll (:mod:`ircli.steps.asl_snapshot_wait`): ``Wait`` 30 s,
+``DescribeSnapshots``, ``Choice``, with a count of polls from the snapshot's size (the CLI's
+ceiling: 60 s per GiB, at least 300 s); past it the step fails by name and the isolation stays
+as it is (the step is not critical). The sharing is :mod:`ircli.steps.asl_forensic_share`.
 
 Idempotent on redelivery: a copy is adopted (never made again) when the case recorded its id
 (in this containment's record, or in a released one kept in the target's history),
@@ -31,17 +32,18 @@ from typing import Any
 
 from ircli.core.asl import choice, end_pass, fail_with, map_state, pass_state, task
 from ircli.core.step import FAIL, NEXT, RECORD, Fragment
+from ircli.steps.asl_forensic_share import (
+    only_the_forensics_account,
+    read_permission,
+    share_only_with,
+)
+from ircli.steps.asl_paths import CASE, EBS, IID
+from ircli.steps.asl_paths import step_path as _s
+from ircli.steps.asl_snapshot_wait import poll_states
 from ircli.steps.names import TAG_CASE, TAG_DEVICE, TAG_INSTANCE
 
-IID = "$.ircli.target"
-CASE = "$.ircli.case_id"
-EBS = "$.ebs"
 FIELD = "forensic_copies"  # the target record's key, as the CLI step writes it
 COPIES = f"$.fields.{FIELD}"  # the machine's copy of that record while it runs
-POLL_SECONDS = 30
-MIN_POLLS = 10  # 300 s
-POLLS_PER_GIB = 2  # 60 s per GiB: the limit is MathAdd(size, size)
-PERMISSION = "createVolumePermission"
 
 ERROR_REGION = "ircli.ForensicsRegion"
 ERROR_WAIT = "ircli.SnapshotWaitExceeded"
@@ -57,38 +59,6 @@ class CaseFragment(Fragment):
     case_fields: dict[str, Any]
 
 
-def _s(p: str, path: str = "") -> str:
-    return f"$.steps.{p}{'.' + path if path else ''}"
-
-
-def poll_states(p: str, kind: str, snapshot_id: str, size: str, done: str, failed: str,
-                late: str) -> dict[str, dict[str, Any]]:
-    """Poll one snapshot (the JSONPath ``snapshot_id``; its latest description at ``$.now.s``)
-    until completed: ``done``; ``error``: ``failed``; more polls than ``size`` (GiB) allows:
-    ``late``."""
-    n = f"{p}.{kind}"
-    return {
-        f"{n}.Limit": pass_state({"i": 0, "max.$": f"States.MathAdd({size}, {size})"},
-                                 "$.poll", f"{n}.Floor"),
-        f"{n}.Floor": choice([{"Variable": "$.poll.max", "NumericLessThan": MIN_POLLS,
-                               "Next": f"{n}.Min"}], f"{n}.Poll"),
-        f"{n}.Min": {"Type": "Pass", "Result": {"i": 0, "max": MIN_POLLS}, "ResultPath": "$.poll",
-                     "Next": f"{n}.Poll"},
-        f"{n}.Poll": task("ec2", "describeSnapshots",
-                          {"SnapshotIds.$": f"States.Array({snapshot_id})"},
-                          result_selector={"s.$": "States.ArrayGetItem($.Snapshots, 0)"},
-                          result_path="$.now", next_state=f"{n}.State", catch=None),
-        f"{n}.State": choice([
-            {"Variable": "$.now.s.State", "StringEquals": "completed", "Next": done},
-            {"Variable": "$.now.s.State", "StringEquals": "error", "Next": failed},
-            {"Variable": "$.poll.i", "NumericGreaterThanEqualsPath": "$.poll.max",
-             "Next": late}], f"{n}.Wait"),
-        f"{n}.Wait": {"Type": "Wait", "Seconds": POLL_SECONDS, "Next": f"{n}.Count"},
-        f"{n}.Count": pass_state({"i.$": "States.MathAdd($.poll.i, 1)", "max.$": "$.poll.max"},
-                                 "$.poll", f"{n}.Poll"),
-    }
-
-
 def fail_state(error: str, cause: str) -> dict[str, Any]:
     return {"Type": "Fail", "Error": error, "Cause": f"share-forensic-copies: {cause}"}
 
@@ -99,27 +69,6 @@ def description(account: str, run: str) -> str:
     src = "$.s.SnapshotId" if run == "$.run" else "$.e.source.snapshot_id"
     return (f"States.Format('ircli case {{}}: {{}} of {{}} for forensics account {account}, "
             f"run {{}}', $.case, {src}, $.iid, {run})")
-
-
-def _permissions(next_state: str) -> dict[str, Any]:
-    """Read the copy's createVolumePermission into ``$.perms`` (the list and its length)."""
-    return task("ec2", "describeSnapshotAttribute",
-                {"SnapshotId.$": "$.copy.id", "Attribute": PERMISSION},
-                result_selector={"p.$": "$.CreateVolumePermissions",
-                                 "n.$": "States.ArrayLength($.CreateVolumePermissions)"},
-                result_path="$.perms", next_state=next_state, catch=None)
-
-
-def _only_the_forensics_account(exact: str, judge: str, yes: str, no: str
-                                ) -> dict[str, dict[str, Any]]:
-    """Two states: is ``$.perms`` exactly one grant, to the forensics account (``$.want``)?"""
-    return {
-        exact: pass_state({"has.$": "States.ArrayContains($.perms.p, $.want)"}, "$.exact",
-                          judge),
-        judge: choice([{"And": [{"Variable": "$.perms.n", "NumericEquals": 1},
-                                {"Variable": "$.exact.has", "BooleanEquals": True}],
-                        "Next": yes}], no),
-    }
 
 
 def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
@@ -154,7 +103,7 @@ def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
     }
     states: dict[str, dict[str, Any]] = {
         f"{p}.S.Devices": map_state(EBS, {"b.$": "$$.Map.Item.Value",
-                                                                "vol.$": "$.s.VolumeId"},
+                                          "vol.$": "$.s.VolumeId"},
                                     devices, f"{p}.S.D.Mine", result_path="$.devs",
                                     next_state=f"{p}.S.Dev", catch=None, concurrency=0),
         f"{p}.S.Dev": pass_state({"list.$": "$.devs[*].d[*]",
@@ -171,7 +120,7 @@ def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
         f"{p}.S.Ready": choice([{"Variable": "$.s.State", "StringEquals": "completed",
                                  "Next": f"{p}.S.Expect"}], f"{p}.Src.Limit"),
         **poll_states(p, "Src", "$.s.SnapshotId", "$.s.VolumeSize", f"{p}.S.Now",
-                f"{p}.S.Failed", f"{p}.S.Late"),
+                      f"{p}.S.Failed", f"{p}.S.Late"),
         f"{p}.S.Now": {"Type": "Pass", "InputPath": "$.now.s", "ResultPath": "$.s",
                        "Next": f"{p}.S.Expect"},
         f"{p}.S.Expect": choice([{"Variable": "$.run", "IsNull": True, "Next": f"{p}.S.NoRun"}],
@@ -183,11 +132,11 @@ def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
         f"{p}.S.NamedD": {"Type": "Pass", "InputPath": "$.named.d", "ResultPath": "$.expect",
                           "Next": f"{p}.S.Tagged"},
         f"{p}.S.Failed": fail_state(ERROR_FAILED, "a snapshot of the case failed in AWS; take "
-                               "another (`ircli contain` again) and run `ircli forensics "
-                               "share CASE`"),
+                                    "another (`ircli contain` again) and run `ircli forensics "
+                                    "share CASE`"),
         f"{p}.S.Late": fail_state(ERROR_WAIT, "a snapshot of the case was not completed within its "
-                             "size-aware deadline (60 s per GiB, at least 300 s); it keeps "
-                             "going in AWS: run `ircli forensics share CASE` once it is"),
+                                  "size-aware deadline (60 s per GiB, at least 300 s); it keeps "
+                                  "going in AWS: run `ircli forensics share CASE` once it is"),
         f"{p}.S.Tagged": task("ec2", "describeSnapshots", {"OwnerIds": ["self"], "Filters": [
             {"Name": f"tag:{TAG_CASE}", "Values.$": "States.Array($.case)"},
             {"Name": "tag:ircli:purpose", "Values": ["forensic-copy"]},
@@ -213,9 +162,9 @@ def _sources(p: str, account: str) -> dict[str, dict[str, Any]]:
                                  f"{p}.S.Perms"),
         f"{p}.S.Resumed": pass_state({"id.$": "States.ArrayGetItem($.mine.recent, 0)"}, "$.copy",
                                    f"{p}.S.Perms"),
-        f"{p}.S.Perms": _permissions(f"{p}.S.Exact"),
-        **_only_the_forensics_account(f"{p}.S.Exact", f"{p}.S.Shared", f"{p}.S.Done",
-                                      f"{p}.S.Reshare"),
+        f"{p}.S.Perms": read_permission(f"{p}.S.Exact"),
+        **only_the_forensics_account(f"{p}.S.Exact", f"{p}.S.Shared", f"{p}.S.Done",
+                                     f"{p}.S.Reshare"),
         f"{p}.S.Done": end_pass({"skip": False, "todo": "no", "copy.$": "$.copy.id",
                                  "source": source}),
         f"{p}.S.Reshare": end_pass({"skip": False, "todo": "yes", "copy.$": "$.copy.id",
@@ -243,7 +192,6 @@ def _copies(p: str, account: str, region: str, key: str) -> dict[str, dict[str, 
              "size_gib.$": f"{src}.size_gib", "state.$": "$.final.s.State",
              "encrypted.$": "$.final.s.Encrypted", "kms_key.$": "$.final.s.KmsKeyId",
              "shared_with.$": "$.perms.p", "checked_at.$": "$$.State.EnteredTime"}
-    share = {"SnapshotId.$": "$.copy.id", "Attribute": PERMISSION}
     return {
         f"{p}.C.Kind": choice([
             {"Variable": "$.e.skip", "BooleanEquals": True, "Next": f"{p}.C.None"},
@@ -262,44 +210,21 @@ def _copies(p: str, account: str, region: str, key: str) -> dict[str, dict[str, 
         f"{p}.C.Todo": choice([{"Variable": "$.e.todo", "StringEquals": "yes",
                                 "Next": f"{p}.Copy.Limit"}], f"{p}.C.Look"),
         **poll_states(p, "Copy", "$.copy.id", f"{src}.size_gib", f"{p}.C.Was", f"{p}.C.Failed",
-                f"{p}.C.Late"),
+                      f"{p}.C.Late"),
         f"{p}.C.Failed": fail_state(ERROR_COPY_FAILED, "a forensic copy failed in AWS: the "
-                               "forensics key's policy must let this account's role use it "
-                               "through EBS (`ircli forensics check`)"),
+                                    "forensics key's policy must let this account's role use it "
+                                    "through EBS (`ircli forensics check`)"),
         f"{p}.C.Late": fail_state(ERROR_COPY_WAIT, "a forensic copy was not completed within its "
-                             "size-aware deadline (60 s per GiB, at least 300 s); it keeps "
-                             "going in AWS: run `ircli forensics share CASE` to share it"),
-        # What the copy's permission holds: anything but the forensics account goes.
-        f"{p}.C.Was": task("ec2", "describeSnapshotAttribute", share,
-                           result_selector={
-                               "users.$": "$.CreateVolumePermissions[*].UserId",
-                               "groups.$": "States.ArrayLength("
-                                           "$.CreateVolumePermissions[*].Group)"},
-                           result_path="$.was", next_state=f"{p}.C.Public", catch=None),
-        f"{p}.C.Public": choice([{"Variable": "$.was.groups", "NumericGreaterThan": 0,
-                                  "Next": f"{p}.C.Private"}], f"{p}.C.Others"),
-        f"{p}.C.Private": task("ec2", "modifySnapshotAttribute", {
-            **share, "OperationType": "remove", "GroupNames": ["all"]},
-            next_state=f"{p}.C.Others", catch=None,
-            comment="someone made the copy public: private again"),
-        f"{p}.C.Others": pass_state({"n.$": "States.ArrayLength($.was.users)"}, "$.nusers",
-                                    f"{p}.C.AnyUser"),
-        f"{p}.C.AnyUser": choice([{"Variable": "$.nusers.n", "NumericGreaterThan": 0,
-                                   "Next": f"{p}.C.Strip"}], f"{p}.C.Share"),
-        f"{p}.C.Strip": task("ec2", "modifySnapshotAttribute", {
-            **share, "OperationType": "remove", "UserIds.$": "$.was.users"},
-            next_state=f"{p}.C.Share", catch=None),
-        f"{p}.C.Share": task("ec2", "modifySnapshotAttribute", {
-            **share, "OperationType": "add", "UserIds": [account]},
-            next_state=f"{p}.C.Look", catch=None,
-            comment="the forensics account only: never the all group"),
-        f"{p}.C.Look": _permissions(f"{p}.C.Final"),
+                                  "size-aware deadline (60 s per GiB, at least 300 s); it keeps "
+                                  "going in AWS: run `ircli forensics share CASE` to share it"),
+        **share_only_with(f"{p}.C", account, f"{p}.C.Look"),
+        f"{p}.C.Look": read_permission(f"{p}.C.Final"),
         f"{p}.C.Final": task("ec2", "describeSnapshots", {"SnapshotIds.$": "States.Array("
                                                                           "$.copy.id)"},
                              result_selector={"s.$": "States.ArrayGetItem($.Snapshots, 0)"},
                              result_path="$.final", next_state=f"{p}.C.Exact", catch=None),
-        **_only_the_forensics_account(f"{p}.C.Exact", f"{p}.C.Judge", f"{p}.C.Shared",
-                                      f"{p}.C.NotShared"),
+        **only_the_forensics_account(f"{p}.C.Exact", f"{p}.C.Judge", f"{p}.C.Shared",
+                                     f"{p}.C.NotShared"),
         f"{p}.C.Shared": {"Type": "Pass", "Result": "shared", "ResultPath": "$.status",
                           "Next": f"{p}.C.Rec"},
         f"{p}.C.NotShared": {"Type": "Pass", "Result": "not-shared", "ResultPath": "$.status",

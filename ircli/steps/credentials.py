@@ -66,11 +66,11 @@ class CutCredentials(Step):
         self.revoke_role_sessions = revoke_role_sessions
 
     def compile(self, cc: CompileContext) -> Fragment | None:
-        from ircli.steps import asl_instance
+        from ircli.steps import asl_credentials
         if self.detach_profile or self.revoke_role_sessions:
             raise NotCompilable(self.name, "detach_profile and revoke_role_sessions have no "
                                 "compiled form yet")
-        return asl_instance.cut_credentials(cc.prefix, cc.partition, self.permissions)
+        return asl_credentials.cut_credentials(cc.prefix, cc.partition, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]

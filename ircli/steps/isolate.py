@@ -76,12 +76,12 @@ class Isolate(Step):
         self.analyst_sg = analyst_sg
 
     def compile(self, cc: CompileContext) -> Fragment | None:
-        from ircli.steps import asl_instance
+        from ircli.steps import asl_isolation
         if self.analyst_sg or self.ssm_egress == "any":
             raise NotCompilable(self.name, "analyst_sg and ssm_egress 'any' have no compiled "
                                 "form yet (the isolation group's rules would differ)")
-        return asl_instance.isolate(cc.prefix, isolation_group_name(self.ssm_egress, None),
-                                     self.ssm_egress, self.permissions)
+        return asl_isolation.isolate(cc.prefix, isolation_group_name(self.ssm_egress, None),
+                                      self.ssm_egress, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]
@@ -223,8 +223,8 @@ class DisassociateElasticIps(Step):
     undo_permissions = ("ec2:AssociateAddress",)
 
     def compile(self, cc: CompileContext) -> Fragment | None:
-        from ircli.steps import asl_instance
-        return asl_instance.disassociate_eips(cc.prefix, self.permissions)
+        from ircli.steps import asl_isolation
+        return asl_isolation.disassociate_eips(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         interfaces = enis(ctx.facts["instance"])

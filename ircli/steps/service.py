@@ -33,8 +33,8 @@ class LeaveAutoScaling(Step):
         self.reattach_asg = reattach_asg
 
     def compile(self, cc: CompileContext) -> Fragment | None:
-        from ircli.steps import asl_instance
-        return asl_instance.leave_asg(cc.prefix, self.permissions)
+        from ircli.steps import asl_service
+        return asl_service.leave_asg(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         iid = ctx.facts["instance"]["InstanceId"]
@@ -109,8 +109,8 @@ class RemoveFromService(Step):
         self.reattach_asg = reattach_asg
 
     def compile(self, cc: CompileContext) -> Fragment | None:
-        from ircli.steps import asl_instance
-        return asl_instance.remove_from_service(cc.prefix, self.permissions)
+        from ircli.steps import asl_service
+        return asl_service.remove_from_service(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]

@@ -53,8 +53,8 @@ class CutTrackedPaths(Step):
                         "ec2:DeleteTags")
 
     def compile(self, cc: CompileContext) -> Fragment | None:
-        from ircli.steps import asl_instance
-        return asl_instance.tracked_paths(cc.prefix, self.permissions)
+        from ircli.steps import asl_isolation
+        return asl_isolation.tracked_paths(cc.prefix, self.permissions)
 
     def plan(self, ctx: RunContext) -> StepPlan:
         instance = ctx.facts["instance"]

@@ -12,13 +12,8 @@ import json
 import pytest
 from moto.ec2.models import ec2_backends
 
-from ircli.steps.asl_forensic_copy import (
-    ERROR_WAIT,
-    MIN_POLLS,
-    POLL_SECONDS,
-    fail_state,
-    poll_states,
-)
+from ircli.steps.asl_forensic_copy import ERROR_WAIT, fail_state
+from ircli.steps.asl_snapshot_wait import MIN_POLLS, POLL_SECONDS, poll_states
 from tests.automation.conftest import (
     ACCOUNT,
     REGION,
