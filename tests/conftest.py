@@ -21,6 +21,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from ircli.core.heap import collect_less_often
 from ircli.lab.server import emulator_costs_cut
 from tests.fakes import FakeClock
 
@@ -182,7 +183,7 @@ botocore_work_once()
 # out of the collector and collections come less often; nothing in the tests waits on one.
 gc.collect()
 gc.freeze()
-gc.set_threshold(50_000, 20, 100)
+collect_less_often()
 
 
 SESSION_MARK = "PYTEST_IRCLI_SESSION"

@@ -18,6 +18,7 @@ import click
 from ircli import __version__
 from ircli.cli.options import GlobalOptions, global_options
 from ircli.core.errors import ExitCode, Interrupted, IrcliError
+from ircli.core.heap import collect_less_often
 
 # name: (module, attribute, short help). The short help lives here so that `ircli --help` and
 # shell completion list the commands without importing them (a test keeps it equal to each
@@ -160,6 +161,7 @@ def cli(opts: GlobalOptions) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI and turn every outcome into a documented exit code."""
+    collect_less_often()
     args = sys.argv[1:] if argv is None else argv
     ctx_obj = GlobalOptions()
     try:

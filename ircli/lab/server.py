@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from ircli.core.errors import UserError
+from ircli.core.heap import collect_less_often
 
 REGION = "us-east-1"
 LAB_KEYS = ("lab", "lab")  # the emulator accepts any key; these never leave the machine
@@ -330,7 +331,7 @@ def main() -> None:
     # keep the cyclic collector off it and collecting less often (a fifth of its CPU).
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    collect_less_often()
     print(f"ircli lab emulator on {server.endpoint}", flush=True)
     done.wait()
     server.stop()
