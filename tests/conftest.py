@@ -167,11 +167,12 @@ def botocore_work_once() -> None:
     httpsession.URLLib3Session._get_ssl_context = ssl_context  # type: ignore[method-assign]
 
 
-# Shims for the emulator's cost, the same the lab's emulator takes (ircli/lab/server.py): moto
-# builds 1,227 ECS-optimized AMIs (each with a volume and a snapshot) whenever a test first
-# touches EC2 in a region, ~1.3 s of CPU each time, and nothing here launches one; its
-# backends share ircli's model loader; it lists a response class's methods once, not at every
-# request. tests/hygiene/test_emulator_shims.py checks them.
+# Shims for the emulator's cost, the same the lab's emulator takes (ircli/lab/server.py): every
+# botocore session, moto's too, reads models through ircli's one loader; moto leaves out its
+# 1,227 ECS-optimized AMIs (~1.3 s of CPU whenever a test first touches EC2 in a region;
+# nothing here launches one), lists a response class's methods once, rewrites request ids
+# only in XML, and finds backends by identity. Then the in-process ones above.
+# tests/hygiene/test_emulator_shims.py checks them.
 emulator_costs_cut()
 pool_kms_private_keys()
 route_each_service_once()

@@ -75,12 +75,13 @@ def leave_out_ecs_images() -> None:
 def one_model_loader() -> None:
     """Let every botocore session of this process read models through ircli's one loader.
 
-    moto makes sessions of its own (three while EC2's module loads, one per backend, one per
-    in-process test's default session), and each new session reads and parses the JSON
-    models it needs again: EC2's is several MB, about a second of CPU for the three at
-    import alone. A session given its own data path (``AWS_DATA_PATH``) still gets a loader
-    of its own, and so does moto's request parser (its loader adds moto's model extras).
-    Call it before moto's services are imported; idempotent.
+    moto makes sessions of its own (three while EC2's module loads, one to list each
+    service's regions, one per in-process test's default session), and each new session
+    reads and parses the JSON models it needs again: EC2's is several MB, about a second of
+    CPU for the three at import alone. A session given its own data path
+    (``AWS_DATA_PATH``) still gets a loader of its own, and so does moto's request parser
+    (its loader adds moto's model extras). Call it before moto's services are imported;
+    idempotent.
     """
     import botocore.session
 
@@ -95,31 +96,6 @@ def one_model_loader() -> None:
 
     create_loader.ircli_shared = True  # type: ignore[attr-defined]
     setattr(botocore.session, "create_loader", create_loader)  # noqa: B010
-
-
-def share_model_loader() -> None:
-    """Let moto's backends read service models through ircli's one shared loader.
-
-    To list a service's regions, each moto backend asks a boto3 session of its own, which
-    reads and parses that service's whole JSON model (EC2's is several MB) a second time in a
-    lab process whose agent and seeding clients have parsed it already (seconds of CPU at
-    every `lab up` and demo). The session is still made on first use, as moto does.
-    """
-    from moto.core.base_backend import AccountSpecificBackend
-
-    from ircli.core.session import _boto3_session  # the factory's loader-sharing session
-
-    if getattr(AccountSpecificBackend.get_session, "ircli_shared", False):
-        return
-    made: list[Any] = []
-
-    def get_session(_cls: type) -> Any:
-        if not made:
-            made.append(_boto3_session())
-        return made[0]
-
-    get_session.ircli_shared = True  # type: ignore[attr-defined]
-    setattr(AccountSpecificBackend, "get_session", classmethod(get_session))  # noqa: B010
 
 
 def dispatch_without_reflection() -> None:
@@ -205,7 +181,6 @@ def emulator_costs_cut() -> None:
     """Every cost cut above, for an emulator in this process (the lab's, the tests')."""
     one_model_loader()
     leave_out_ecs_images()
-    share_model_loader()
     dispatch_without_reflection()
     request_ids_where_they_go()
     backends_found_directly()
