@@ -11,7 +11,9 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,26 @@ from tests.e2e.conftest import _ircli_command
 from tests.helpers import eni_groups, ircli
 
 pytestmark = pytest.mark.e2e
+
+# A process started in the background of a non-interactive shell (a CI job, `cmd &`) inherits
+# SIGINT ignored, and Python then never turns a Ctrl-C into KeyboardInterrupt. These tests
+# press Ctrl-C as a responder at a terminal does, so they set it to its default first.
+_CTRL_C_AT_DEFAULT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                      "os.execv(sys.argv[1], sys.argv[1:])")
+
+
+def _as_at_a_terminal(command: list[str]) -> list[str]:
+    """``command`` with SIGINT at its default whatever this process inherited."""
+    return [sys.executable, "-I", "-S", "-c", _CTRL_C_AT_DEFAULT, *command]
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> Iterator[None]:
+    """In this process too: SIGINT raises KeyboardInterrupt, as Python sets it up at a
+    terminal (the inherited disposition comes back after the test)."""
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, found)
 
 
 def _hold_protect(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
@@ -46,8 +68,9 @@ def test_ctrl_c_after_isolation_says_what_it_leaves_and_exits_3(
         capsys: pytest.CaptureFixture[str]) -> None:
     lab = seed_web_compromise(server_clients, "us-east-1")
     reached, release = _hold_protect(monkeypatch)
-    proc = subprocess.Popen([*_ircli_command(), "contain", lab.suspect, "--yes", "--case-id",
-                             "ir-int-1"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(_as_at_a_terminal([*_ircli_command(), "contain", lab.suspect,
+                                               "--yes", "--case-id", "ir-int-1"]),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
         assert reached.wait(120), "contain never reached the protect step"
