@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import re
@@ -21,7 +20,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from ircli.core.heap import collect_less_often
+from ircli.core.heap import freeze_what_is_loaded
 from ircli.lab.server import emulator_costs_cut
 from tests.fakes import FakeClock
 
@@ -182,9 +181,7 @@ botocore_work_once()
 # backends and its Step Functions engine): the cyclic collector's default thresholds walk it
 # again and again, a fifth of the CPU of the in-process tests. What is loaded by now is frozen
 # out of the collector and collections come less often; nothing in the tests waits on one.
-gc.collect()
-gc.freeze()
-collect_less_often()
+freeze_what_is_loaded()
 
 
 SESSION_MARK = "PYTEST_IRCLI_SESSION"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import gc
 import http.client
 import logging
 import os
@@ -22,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from ircli.core.errors import UserError
-from ircli.core.heap import collect_less_often
+from ircli.core.heap import freeze_what_is_loaded
 
 REGION = "us-east-1"
 LAB_KEYS = ("lab", "lab")  # the emulator accepts any key; these never leave the machine
@@ -304,9 +303,7 @@ def main() -> None:
     server = LabServer(args.port).start()
     # The emulator's heap is mostly what never goes away (service models, moto's backends):
     # keep the cyclic collector off it and collecting less often (a fifth of its CPU).
-    gc.collect()
-    gc.freeze()
-    collect_less_often()
+    freeze_what_is_loaded()
     print(f"ircli lab emulator on {server.endpoint}", flush=True)
     done.wait()
     server.stop()

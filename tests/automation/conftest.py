@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from ircli.automation.compiler import CompiledRunbook
 from tests.automation.shims import Emulator, history_errors, installed
+from tests.conftest import _client_per_service, boto_session
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -85,13 +85,7 @@ class Sfn:
 def sfn_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sfn]:
     emulator = installed(monkeypatch)
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        made: dict[str, Any] = {}
-
-        def clients(service: str) -> Any:
-            if service not in made:
-                made[service] = boto3.client(service, region_name=REGION)
-            return made[service]
-
+        clients = _client_per_service(boto_session(region_name=REGION))
         clients("s3").create_bucket(Bucket=BUCKET)
         topic = clients("sns").create_topic(Name="ircli-automation")["TopicArn"]
         queue = clients("sqs").create_queue(QueueName="ircli-alerts")["QueueUrl"]
