@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pytest
@@ -22,14 +23,37 @@ BUCKET = "ircli-evidence-automation"
 
 @dataclass
 class Run:
+    """One execution's outcome. Its history is read through the API only when a test asks for
+    it (most read the status alone): serialising and parsing a long history costs the
+    in-process emulator about a second."""
+
     status: str
     output: dict[str, Any] | None
     arn: str
-    errors: list[dict[str, Any]]
     error: str | None = None
     cause: str | None = None
-    states: list[str] | None = None  # the states entered, in order
-    largest_state: int = 0  # bytes of the largest state input or output (AWS caps: 256 KiB)
+    read_history: Callable[[], list[dict[str, Any]]] = field(default=list, repr=False)
+
+    @cached_property
+    def history(self) -> list[dict[str, Any]]:
+        return self.read_history()
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return history_errors(self.history)
+
+    @property
+    def states(self) -> list[str]:
+        """The states entered, in order."""
+        return [e["stateEnteredEventDetails"]["name"] for e in self.history
+                if "stateEnteredEventDetails" in e]
+
+    @property
+    def largest_state(self) -> int:
+        """Bytes of the largest state input or output (AWS caps them at 256 KiB)."""
+        return max((len(d.get("input") or d.get("output") or "") for e in self.history
+                    for d in (e.get("stateEnteredEventDetails"),
+                              e.get("stateExitedEventDetails")) if d), default=0)
 
     def why(self) -> str:
         return f"{self.error} in {(self.states or ['?'])[-1]}: {(self.cause or '')[:600]}"
@@ -60,14 +84,13 @@ class Sfn:
             "executionArn"]
         described = sfn.describe_execution(executionArn=arn)
         output = json.loads(described["output"]) if described.get("output") else None
-        events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        entered = [e["stateEnteredEventDetails"]["name"] for e in events
-                   if "stateEnteredEventDetails" in e]
-        sizes = [len(d.get("input") or d.get("output") or "") for e in events
-                 for d in (e.get("stateEnteredEventDetails"), e.get("stateExitedEventDetails"))
-                 if d]
-        return Run(described["status"], output, arn, history_errors(events),
-                   described.get("error"), described.get("cause"), entered, max(sizes, default=0))
+
+        def read_history() -> list[dict[str, Any]]:
+            pages = sfn.get_paginator("get_execution_history").paginate(executionArn=arn)
+            return [event for page in pages for event in page["events"]]
+
+        return Run(described["status"], output, arn, described.get("error"),
+                   described.get("cause"), read_history)
 
     def objects(self, prefix: str) -> dict[str, bytes]:
         s3 = self.clients("s3")

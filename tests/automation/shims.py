@@ -27,6 +27,8 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.common.string import string_expression
 from moto.stepfunctions.parser.asl.component.program import program
 from moto.stepfunctions.parser.asl.component.state import state
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.exec.state_map import state_map
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service,
@@ -189,16 +191,19 @@ def iso_start_time(monkeypatch: pytest.MonkeyPatch) -> None:
                         environment)
 
 
-jsonpath = functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parse)  # a parsed path is immutable
+# A parsed path is immutable: finding and updating leave it as it was.
+jsonpath = functools.lru_cache(maxsize=4096)(jsonpath_ng.ext.parse)
+result_jsonpath = functools.lru_cache(maxsize=4096)(jsonpath_ng.parse)
 _PARSED: dict[str, Any] = {}  # definition text -> moto's parsed program, for the process
 
 
 def parse_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Not a difference from AWS, a cost of the emulator: moto parses a definition with a
     pure-Python ANTLR parser at CreateStateMachine and again at every StartExecution, about
-    3 CPU-s for ec2-compromise's 430 states, and every JSONPath with a fresh parser. The
-    parsed program holds no run state (each execution has its own environment), so one
-    parse per definition text serves every machine and execution of the test process."""
+    3 CPU-s for ec2-compromise's 430 states, and every JSONPath (each state's ResultPath at
+    every pass) with a fresh parser. The parsed program holds no run state (each execution
+    has its own environment), so one parse per definition text serves every machine and
+    execution of the test process; so does one parse per path."""
     parse = AmazonStateLanguageParser.parse
 
     def parse_cached(definition: str) -> Any:
@@ -208,6 +213,7 @@ def parse_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(parse_cached))
     monkeypatch.setattr(json_path, "parse", jsonpath)
+    monkeypatch.setattr(result_path, "parse", result_jsonpath)
 
 
 def _pickle_copy(value: Any, memo: Any = None) -> Any:
@@ -220,12 +226,12 @@ def _pickle_copy(value: Any, memo: Any = None) -> Any:
 
 def plain_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     """Not a difference from AWS, a cost of the emulator: moto deep-copies the whole state
-    document at each state's input, path and output (a third of an ec2-compromise
-    execution's CPU with the generic ``copy.deepcopy``). The documents are plain data, so a
-    pickle round trip gives the same values (what cannot be pickled still goes through
-    ``copy.deepcopy``)."""
+    document at each state's input, path and output, and each task's and map's frame
+    (a third of an ec2-compromise execution's CPU with the generic ``copy.deepcopy``). The
+    documents are plain data, so a pickle round trip gives the same values (what cannot be
+    pickled still goes through ``copy.deepcopy``)."""
     fast = types.SimpleNamespace(deepcopy=_pickle_copy, copy=copy.copy)
-    for module in (states, string_expression, result_path):
+    for module in (states, string_expression, result_path, execute_state, state_map):
         monkeypatch.setattr(module, "copy", fast)
 
 
