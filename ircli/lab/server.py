@@ -102,20 +102,24 @@ def dispatch_without_reflection() -> None:
 
     moto finds the handler of every API call by listing the response class's functions with
     ``inspect.getmembers`` (hundreds of members for EC2), about a twentieth of the CPU an
-    emulated call costs. The list depends on the class alone, which never changes while the
-    emulator runs. Idempotent; in-process only.
+    emulated call costs. The list is kept while the class and its bases hold the same
+    attribute names, and made again when one gains or loses one: the SSM actions the lab adds
+    (``ircli.liveresponse.emulator``) arrive after the first SSM call has been dispatched, and a
+    list kept from before would answer them with a 500. Idempotent; in-process only.
     """
     from moto.core import responses
 
     names: Any = getattr(responses, "method_names_from_class")  # noqa: B009 - not exported
     if getattr(names, "ircli_once", False):
         return
-    known: dict[type, list[str]] = {}
+    known: dict[type, tuple[tuple[tuple[str, ...], ...], list[str]]] = {}
 
     def method_names(clazz: Any) -> list[str]:
-        if clazz not in known:
-            known[clazz] = names(clazz)
-        return known[clazz]
+        shape = tuple(tuple(vars(c)) for c in clazz.__mro__)
+        kept = known.get(clazz)
+        if kept is None or kept[0] != shape:
+            kept = known[clazz] = (shape, names(clazz))
+        return kept[1]
 
     method_names.ircli_once = True  # type: ignore[attr-defined]
     setattr(responses, "method_names_from_class", method_names)  # noqa: B010

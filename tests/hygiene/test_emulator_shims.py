@@ -73,6 +73,25 @@ def test_each_response_class_is_listed_once_and_calls_still_dispatch(clients: An
     assert clients("ec2").describe_vpcs()["Vpcs"]  # moto's default VPC, found by dispatch
 
 
+def test_an_action_added_after_the_first_call_is_dispatched(
+        clients: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab adds the SSM actions moto lacks after SSM has answered other calls; a list of
+    names kept from before answered them with a 500, which botocore retried for seconds."""
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    from ircli.liveresponse.emulator import _describe_instance_information
+
+    if "describe_instance_information" in vars(SimpleSystemManagerResponse):
+        monkeypatch.delattr(SimpleSystemManagerResponse, "describe_instance_information")
+    names = responses.method_names_from_class
+    clients("ssm").describe_parameters()  # dispatched: the class is listed without the action
+    assert "describe_instance_information" not in names(SimpleSystemManagerResponse)
+    monkeypatch.setattr(SimpleSystemManagerResponse, "describe_instance_information",
+                        _describe_instance_information, raising=False)
+    assert "describe_instance_information" in names(SimpleSystemManagerResponse)
+    assert clients("ssm").describe_instance_information()["InstanceInformationList"] == []
+
+
 def test_each_service_is_routed_once_and_every_call_still_answers(
         clients: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert getattr(BotocoreStubber.process_request, "ircli_routes_once", False)
