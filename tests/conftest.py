@@ -291,6 +291,22 @@ def fsync_without_waiting() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def iam_settles_at_once() -> Iterator[None]:
+    """Not a difference from AWS, a cost of waiting for nothing: after each write of a role's
+    deny policy ircli waits ``SETTLE_SECONDS`` (for IAM to show the version, and for a
+    concurrent writer's to land) before reading it back: a second on each contain and
+    release, half a minute over the suite. The emulator's IAM is read-after-write
+    consistent and the tests that race two writers time them with their own sleep, so the
+    wait is zero here; the read-back and retry loop run as on AWS.
+    tests/hostile/test_shared_role.py checks the wait with its real length."""
+    from ircli.aws import contain_deny
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(contain_deny, "SETTLE_SECONDS", 0.0)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """Dummy credentials, a fixed region, a private IRCLI_HOME; no profile or config leaks in."""

@@ -103,6 +103,18 @@ def test_releasing_the_last_instance_deletes_the_policy(clients: Any,
     assert iam_managed.read(iam, POLICY) is None
 
 
+def test_each_write_waits_for_iam_to_settle_before_it_is_read_back(
+        clients: Any, fleet: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """On AWS a policy version takes a moment to show; the suite's emulator needs no wait
+    (tests/conftest.py sets it to zero), so here it has its real length again."""
+    monkeypatch.setattr(deny, "SETTLE_SECONDS", 1.0)
+    clock = FakeClock()
+    deny.add_instance(_session(), ROLE, POLICY, fleet[0], clock.sleep)
+    deny.remove_instance(_session(), ROLE, POLICY, fleet[0], clock.sleep)
+    assert clock.slept == [1.0, 1.0]
+    assert iam_managed.read(clients("iam"), POLICY) is None
+
+
 def test_two_responders_at_once_both_end_up_denied(clients: Any, fleet: list[str]) -> None:
     """Two threads (two responders in one process) add different instances at once."""
     barrier = threading.Barrier(2)
