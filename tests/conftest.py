@@ -274,6 +274,36 @@ def client_classes_once() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def service_models_once() -> Iterator[None]:
+    """Give every client of one service model the same ``ServiceModel``, not one each.
+
+    botocore wraps the loader's (shared, cached) JSON model in a new ``ServiceModel`` for
+    every client, and its caches start empty: each EC2 client then builds an operation
+    model for each of its ~750 operations to learn that none does endpoint discovery, and
+    each call's operation model again. The wrapper only reads the JSON it is given; a
+    loader of its own (moto's request parser adds its extras) gives other JSON and so a
+    model of its own.
+    """
+    from botocore.client import ClientCreator
+    from botocore.model import ServiceModel
+
+    made: dict[tuple[int, str], tuple[Any, ServiceModel]] = {}
+
+    def shared_model(self: ClientCreator, service_name: str,
+                     api_version: str | None = None) -> ServiceModel:
+        document = self._loader.load_service_model(  # type: ignore[attr-defined]
+            service_name, "service-2", api_version=api_version)
+        key = (id(document), service_name)
+        if key not in made:  # the document is kept with it: its id is never reused
+            made[key] = (document, ServiceModel(document, service_name=service_name))
+        return made[key][1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ClientCreator, "_load_service_model", shared_model)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def fsync_without_waiting() -> Iterator[None]:
     """In-process tests do not wait for the disk: ``os.fsync`` checks its descriptor and
     returns without flushing.

@@ -185,3 +185,16 @@ def test_botocore_work_done_once_gives_the_same_answers() -> None:
     first, second = (boto3.Session().client("s3", region_name="us-east-1") for _ in range(2))
     assert first._endpoint.http_session._manager.connection_pool_kw["ssl_context"] is \
         second._endpoint.http_session._manager.connection_pool_kw["ssl_context"]
+
+
+def test_clients_of_one_service_share_its_model_and_still_answer(clients: Any) -> None:
+    first, second = clients("ec2"), boto3.session.Session(region_name="us-east-1").client("ec2")
+    assert first.meta.service_model is second.meta.service_model
+    assert first.meta.service_model is not clients("iam").meta.service_model
+    assert second.describe_vpcs()["Vpcs"] == first.describe_vpcs()["Vpcs"]
+    extras = botocore.session.get_session()
+    extras.set_config_variable("data_path", "/nonexistent")  # a loader of its own
+    other = extras.create_client("ec2", region_name="us-east-1")
+    assert other.meta.service_model is not first.meta.service_model
+    assert other.meta.service_model.service_name == "ec2"
+
