@@ -280,23 +280,29 @@ def service_models_once() -> Iterator[None]:
     botocore wraps the loader's (shared, cached) JSON model in a new ``ServiceModel`` for
     every client, and its caches start empty: each EC2 client then builds an operation
     model for each of its ~750 operations to learn that none does endpoint discovery, and
-    each call's operation model again. The wrapper only reads the JSON it is given; a
-    loader of its own (moto's request parser adds its extras) gives other JSON and so a
-    model of its own.
+    each call's operation model again. The wrapper keeps no state of a client (botocore's S3
+    handlers edit the loader's JSON, which every client shared already); each loader has
+    models of its own (moto's request parser has one adding its extras), kept as long as it
+    lives.
     """
+    from weakref import WeakKeyDictionary
+
     from botocore.client import ClientCreator
     from botocore.model import ServiceModel
 
-    made: dict[tuple[int, str], tuple[Any, ServiceModel]] = {}
+    made: WeakKeyDictionary[Any, dict[tuple[str, str | None], ServiceModel]] = \
+        WeakKeyDictionary()
 
     def shared_model(self: ClientCreator, service_name: str,
                      api_version: str | None = None) -> ServiceModel:
-        document = self._loader.load_service_model(  # type: ignore[attr-defined]
-            service_name, "service-2", api_version=api_version)
-        key = (id(document), service_name)
-        if key not in made:  # the document is kept with it: its id is never reused
-            made[key] = (document, ServiceModel(document, service_name=service_name))
-        return made[key][1]
+        loader = self._loader  # type: ignore[attr-defined]
+        models = made.setdefault(loader, {})
+        if (service_name, api_version) not in models:
+            document = loader.load_service_model(service_name, "service-2",
+                                                 api_version=api_version)
+            models[service_name, api_version] = ServiceModel(document,
+                                                             service_name=service_name)
+        return models[service_name, api_version]
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ClientCreator, "_load_service_model", shared_model)
@@ -335,6 +341,15 @@ def iam_settles_at_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(contain_deny, "SETTLE_SECONDS", 0.0)
         yield
+
+
+def _real_settle_seconds() -> float:
+    from ircli.aws import contain_deny
+
+    return float(contain_deny.SETTLE_SECONDS)
+
+
+REAL_SETTLE_SECONDS = _real_settle_seconds()  # read before any fixture sets it to zero
 
 
 @pytest.fixture(autouse=True)

@@ -105,7 +105,8 @@ def dispatch_without_reflection() -> None:
     emulated call costs. The list is kept while the class and its bases hold the same
     attribute names, and made again when one gains or loses one: the SSM actions the lab adds
     (``ircli.liveresponse.emulator``) arrive after the first SSM call has been dispatched, and a
-    list kept from before would answer them with a 500. Idempotent; in-process only.
+    list kept from before would answer them with a 500. (A function replaced under a name
+    it already had keeps the list, which still names it.) Idempotent; in-process only.
     """
     from moto.core import responses
 

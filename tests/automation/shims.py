@@ -220,7 +220,7 @@ def _pickle_copy(value: Any, memo: Any = None) -> Any:
     """``copy.deepcopy`` of plain data, done in C: the same values, several times faster."""
     try:
         return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-    except (pickle.PicklingError, TypeError, AttributeError):
+    except Exception:  # whatever pickle refuses is copied the generic way
         return copy.deepcopy(value)
 
 
