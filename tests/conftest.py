@@ -20,6 +20,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from ircli.aws import contain_deny
 from ircli.core.heap import freeze_what_is_loaded
 from ircli.lab.server import emulator_costs_cut
 from tests.fakes import FakeClock
@@ -336,20 +337,12 @@ def iam_settles_at_once() -> Iterator[None]:
     consistent and the tests that race two writers time them with their own sleep, so the
     wait is zero here; the read-back and retry loop run as on AWS.
     tests/hostile/test_shared_role.py checks the wait with its real length."""
-    from ircli.aws import contain_deny
-
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(contain_deny, "SETTLE_SECONDS", 0.0)
         yield
 
 
-def _real_settle_seconds() -> float:
-    from ircli.aws import contain_deny
-
-    return float(contain_deny.SETTLE_SECONDS)
-
-
-REAL_SETTLE_SECONDS = _real_settle_seconds()  # read before any fixture sets it to zero
+REAL_SETTLE_SECONDS = contain_deny.SETTLE_SECONDS  # read before any fixture sets it to zero
 
 
 @pytest.fixture(autouse=True)
